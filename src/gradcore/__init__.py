@@ -1,5 +1,52 @@
-"""gradcore (being assembled; the full __init__ lands when nn/losses/gradcheck exist)."""
+"""gradcore: a small, fast, inspectable deep-learning engine for the CPU.
 
-from .backends import available_backends, get_backend, get_backend_name, set_backend, use_backend
+Built to make vanishing and exploding gradients visible, explainable and fixable.
 
-__all__ = ["available_backends", "get_backend", "get_backend_name", "set_backend", "use_backend"]
+Quick tour::
+
+    import numpy as np, gradcore as gc
+    model = gc.nn.Sequential([gc.nn.Dense(4, 16, "tanh"), gc.nn.Dense(16, 3, "linear")])
+    loss = gc.losses.SoftmaxCrossEntropy()
+    value = loss.forward(model.forward(x), labels)
+    model.backward(loss.backward())          # grads accumulate in layer.grads
+    gc.gradcheck(gc.nn.Dense(4, 3, "gelu", dtype=np.float64), x64)
+
+Kernels run on the active backend (``gc.available_backends()``, ``gc.set_backend``,
+``gc.use_backend``, env ``GRADCORE_BACKEND``); ``numpy`` is the readable reference.
+"""
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+from . import init, losses, nn
+from .backends import (
+    Workspace,
+    available_backends,
+    get_backend,
+    get_backend_name,
+    set_backend,
+    use_backend,
+)
+from .gradcheck import GradcheckError, GradcheckResult, TensorCheck, gradcheck
+
+try:
+    __version__ = _version("gradcore")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "GradcheckError",
+    "GradcheckResult",
+    "TensorCheck",
+    "Workspace",
+    "__version__",
+    "available_backends",
+    "get_backend",
+    "get_backend_name",
+    "gradcheck",
+    "init",
+    "losses",
+    "nn",
+    "set_backend",
+    "use_backend",
+]

@@ -21,6 +21,7 @@ from types import ModuleType
 import numpy as np
 
 __all__ = [
+    "ACTIVATIONS",
     "Workspace",
     "available_backends",
     "get_backend",
@@ -28,6 +29,9 @@ __all__ = [
     "set_backend",
     "use_backend",
 ]
+
+#: Activation names every backend implements (see docs/kernels.md for the exact formulas).
+ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "silu", "gelu")
 
 # name -> module path. Order is preference order for the default.
 _CANDIDATES: dict[str, str] = {

@@ -1,0 +1,42 @@
+"""The NumPy reference backend: the definition of every kernel, and the baseline.
+
+Readable math, float64 accumulation for reductions, outputs written into caller arrays.
+Allowed to be slow, never allowed to be clever. Contract: ``docs/kernels.md``.
+"""
+
+from .activations import act_backward, act_forward
+from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
+from .dense import dense_backward, dense_forward
+from .layernorm import layernorm_backward, layernorm_forward
+from .loss import bce_with_logits, mse, softmax_xent
+from .lstm import lstm_backward, lstm_forward
+from .norms import clip_value_, scale_, segment_absmax, segment_sumsq
+from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step
+
+NAME = "numpy"
+
+__all__ = [
+    "NAME",
+    "act_backward",
+    "act_forward",
+    "adagrad_step",
+    "adam_step",
+    "batchnorm_backward",
+    "batchnorm_forward_eval",
+    "batchnorm_forward_train",
+    "bce_with_logits",
+    "clip_value_",
+    "dense_backward",
+    "dense_forward",
+    "layernorm_backward",
+    "layernorm_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "mse",
+    "rmsprop_step",
+    "scale_",
+    "segment_absmax",
+    "segment_sumsq",
+    "sgd_step",
+    "softmax_xent",
+]

@@ -1,0 +1,165 @@
+"""Losses with their gradients, in one call (reference backend).
+
+Contract (``docs/kernels.md``, family ``loss``). Each function returns the loss as a Python
+float and, unless the gradient array is ``None``, OVERWRITES it with ``dloss/dinput``.
+Reduction is the mean, as torch's default ``reduction='mean'``: over the batch for
+cross-entropy, over all elements for MSE and BCE.
+
+- ``softmax_xent``:  ``L = (1/N) sum_n [logsumexp(z_n) - z_n[y_n]]``,
+  ``dL/dz = (softmax(z) - onehot(y)) / N``  (``torch.nn.functional.cross_entropy``).
+- ``mse``:  ``L = (1/M) sum (p - t)^2``,  ``dL/dp = 2 (p - t) / M``  (``F.mse_loss``).
+- ``bce_with_logits``:  ``L = (1/M) sum [max(z, 0) - z t + log1p(exp(-|z|))]``,
+  ``dL/dz = (σ(z) - t) / M``  (``F.binary_cross_entropy_with_logits``).
+
+All the math (and every sum) runs in float64, whatever the data dtype; the gradient is cast to
+the data dtype when written. Stable forms: log-sum-exp subtracts the row max; the BCE form
+never exponentiates a positive number.
+
+Differences from torch (deliberate, checked against torch 2.13):
+- empty inputs (zero samples / zero elements) raise ``ValueError``; torch returns ``nan``;
+- cross-entropy has no ``ignore_index``: every label must be in ``[0, K)`` (torch silently
+  ignores samples labelled ``-100`` by default, and raises ``IndexError`` for other bad labels).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["bce_with_logits", "check_labels", "mse", "softmax_xent"]
+
+
+def _check_float(name: str, a: np.ndarray) -> None:
+    if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
+        got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+        raise TypeError(f"{name} must be a float32 or float64 ndarray, got {got}")
+
+
+def _check_same_shape(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {list(a.shape)} and "
+            f"{list(b.shape)} (no broadcasting)"
+        )
+
+
+def _check_nonempty(name: str, a: np.ndarray) -> None:
+    if a.size == 0:
+        raise ValueError(
+            f"{name} is empty (shape {list(a.shape)}): the mean over zero elements is undefined"
+        )
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    # σ(z) = 1/(1+e) for z >= 0, e/(1+e) for z < 0, with e = exp(-|z|) <= 1 (no overflow)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def check_labels(labels: np.ndarray, n: int, k: int) -> None:
+    """Validate class labels for ``[n, k]`` logits: integer dtype, shape ``[n]``, in ``[0, k)``.
+
+    Raises ``TypeError`` for a non-integer dtype, ``ValueError`` for a wrong shape or a label
+    out of range (the message names the first offending position and value).
+    """
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu":
+        got = labels.dtype if isinstance(labels, np.ndarray) else type(labels).__name__
+        raise TypeError(f"labels must be an integer ndarray (int64), got {got}")
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape [N] = [{n}], got {list(labels.shape)}")
+    bad = np.flatnonzero((labels < 0) | (labels >= k))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"labels must be in [0, {k}) for {k} classes; got labels[{i}] = {int(labels[i])} "
+            f"({bad.size} label(s) out of range)"
+        )
+
+
+def softmax_xent(logits: np.ndarray, labels: np.ndarray, dlogits: np.ndarray | None) -> float:
+    """Mean softmax cross-entropy from logits and integer class labels.
+
+    ``L = (1/N) sum_n [logsumexp(z_n) - z_n[y_n]]``, with
+    ``logsumexp(z_n) = m_n + log sum_k exp(z_nk - m_n)``, ``m_n = max_k z_nk`` (stable).
+    Gradient: ``dL/dz_nk = (softmax(z_n)_k - [k == y_n]) / N``.
+
+    Parameters
+    ----------
+    logits : ndarray [N, K], float32 or float64, N >= 1.
+    labels : ndarray [N], integer (int64), each in ``[0, K)``.
+    dlogits : ndarray [N, K] of the logits' dtype, OVERWRITTEN with ``dL/dz``; or None.
+
+    Returns the loss as a Python float. Raises ``TypeError`` for non-integer labels and
+    ``ValueError`` for a wrong labels shape, a label out of range or an empty batch.
+    """
+    _check_float("logits", logits)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must have shape [N, K], got {list(logits.shape)}")
+    N, K = logits.shape
+    if N == 0:
+        raise ValueError(
+            "logits has an empty batch (N = 0): the mean over zero samples is undefined"
+        )
+    check_labels(labels, N, K)
+    z = logits.astype(np.float64)
+    m = np.max(z, axis=1, keepdims=True)  # row max
+    lse = m + np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))  # logsumexp(z_n), [N,1]
+    rows = np.arange(N)
+    loss = np.sum(lse[:, 0] - z[rows, labels]) / N
+    if dlogits is not None:
+        _check_same_shape("dlogits", dlogits, "logits", logits)
+        g = np.exp(z - lse)  # softmax(z)
+        g[rows, labels] -= 1.0  # - onehot(y)
+        dlogits[...] = g / N
+    return float(loss)
+
+
+def mse(pred: np.ndarray, target: np.ndarray, dpred: np.ndarray | None) -> float:
+    """Mean squared error over all ``M`` elements.
+
+    ``L = (1/M) sum (p - t)^2``;  ``dL/dp = 2 (p - t) / M``.
+
+    Parameters
+    ----------
+    pred, target : ndarray, same shape (any, M >= 1 elements) and dtype (float32/float64).
+    dpred : ndarray like ``pred``, OVERWRITTEN with ``dL/dp``; or None.
+
+    Returns the loss as a Python float.
+    """
+    _check_float("pred", pred)
+    _check_same_shape("pred", pred, "target", target)
+    _check_nonempty("pred", pred)
+    M = pred.size
+    d = pred.astype(np.float64) - target  # p - t
+    loss = np.sum(d * d) / M
+    if dpred is not None:
+        _check_same_shape("dpred", dpred, "pred", pred)
+        dpred[...] = 2.0 * d / M
+    return float(loss)
+
+
+def bce_with_logits(logits: np.ndarray, target: np.ndarray, dlogits: np.ndarray | None) -> float:
+    """Mean binary cross-entropy on logits (sigmoid folded in), over all ``M`` elements.
+
+    ``L = (1/M) sum [max(z, 0) - z t + log1p(exp(-|z|))]``, which equals
+    ``-(t log σ(z) + (1 - t) log(1 - σ(z)))`` without ever overflowing.
+    Gradient: ``dL/dz = (σ(z) - t) / M``.
+
+    Parameters
+    ----------
+    logits : ndarray, any shape (M >= 1 elements), float32 or float64.
+    target : ndarray, same shape and dtype; probabilities in [0, 1] (soft targets allowed).
+    dlogits : ndarray like ``logits``, OVERWRITTEN with ``dL/dz``; or None.
+
+    Returns the loss as a Python float.
+    """
+    _check_float("logits", logits)
+    _check_same_shape("logits", logits, "target", target)
+    _check_nonempty("logits", logits)
+    M = logits.size
+    z = logits.astype(np.float64)
+    t = target.astype(np.float64)
+    loss = np.sum(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))) / M
+    if dlogits is not None:
+        _check_same_shape("dlogits", dlogits, "logits", logits)
+        dlogits[...] = (_sigmoid(z) - t) / M
+    return float(loss)

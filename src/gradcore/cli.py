@@ -1,0 +1,168 @@
+"""The ``gradcore`` command: ``gradcore info``, ``gradcore demo``.
+
+``gradcore demo`` shows the classic vanishing-gradient picture on one batch of a synthetic
+spiral problem: the gradient norm of every layer's weights in a deep sigmoid network shrinks
+by orders of magnitude towards the input, while ReLU + He initialisation (and BatchNorm, and
+residual blocks) keep it level. It also gradient-checks a layer in float64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import sys
+
+import numpy as np
+
+
+def spirals(n_per_class: int = 200, classes: int = 3, noise: float = 0.2, seed: int = 0):
+    """Interleaved 2-D spirals (CS231n style): X float64 [n*classes, 2], y int64 labels."""
+    rng = np.random.default_rng(seed)
+    X = np.empty((n_per_class * classes, 2))
+    y = np.repeat(np.arange(classes), n_per_class)
+    for k in range(classes):
+        r = np.linspace(0.0, 1.0, n_per_class)
+        t = np.linspace(k * 4.0, (k + 1) * 4.0, n_per_class) + rng.normal(0, noise, n_per_class)
+        X[k * n_per_class : (k + 1) * n_per_class] = np.c_[r * np.sin(t), r * np.cos(t)]
+    return X, y.astype(np.int64)
+
+
+def _build(kind: str, depth: int, width: int, classes: int, dtype, seed: int):
+    import gradcore as gc
+
+    nn = gc.nn
+    layers: list = []
+    d_in = 2
+    for i in range(depth):
+        s = seed + i
+        if kind == "sigmoid + small normal init":
+            layers.append(nn.Dense(d_in, width, "sigmoid", init=_normal(0.1), dtype=dtype, seed=s))
+        elif kind == "sigmoid + Xavier init":
+            layers.append(
+                nn.Dense(d_in, width, "sigmoid", init="xavier_normal", dtype=dtype, seed=s)
+            )
+        elif kind == "ReLU + He init":
+            layers.append(nn.Dense(d_in, width, "relu", init="he_normal", dtype=dtype, seed=s))
+        elif kind == "ReLU + He + BatchNorm":
+            layers += [
+                nn.Dense(d_in, width, "linear", init="he_normal", dtype=dtype, seed=s),
+                nn.BatchNorm(width, dtype=dtype),
+                nn.Activation("relu", dtype=dtype),
+            ]
+        else:
+            raise ValueError(kind)
+        d_in = width
+    layers.append(
+        nn.Dense(d_in, classes, "linear", init="xavier_normal", dtype=dtype, seed=seed + depth)
+    )
+    return nn.Sequential(layers)
+
+
+def _normal(std):
+    def init(shape, rng, dtype):
+        return rng.normal(0.0, std, size=shape).astype(dtype)
+
+    return init
+
+
+def _bar(value: float, lo: float, hi: float, width: int = 36) -> str:
+    if not math.isfinite(value) or value <= 0:
+        return ""
+    frac = (math.log10(value) - lo) / max(hi - lo, 1e-12)
+    return "#" * max(1, round(frac * width))
+
+
+def demo(args) -> int:
+    import gradcore as gc
+
+    X, y = spirals(seed=args.seed)
+    X = X.astype(np.float32)
+    depth = args.depth
+    loss = gc.losses.SoftmaxCrossEntropy()
+    kinds = [
+        "sigmoid + small normal init",
+        "sigmoid + Xavier init",
+        "ReLU + He init",
+        "ReLU + He + BatchNorm",
+    ]
+    print(
+        f"gradcore {gc.__version__} | backend {gc.get_backend_name()} | spirals: "
+        f"{len(X)} points, 3 classes | {depth} hidden layers of width {args.width}\n"
+    )
+    print(
+        "Gradient norm ||dL/dW|| of each Dense layer after one forward/backward "
+        "(log scale; layer 1 = next to the input):\n"
+    )
+    results = {}
+    for kind in kinds:
+        model = _build(kind, depth, args.width, 3, np.float32, args.seed)
+        value = loss.forward(model.forward(X), y)
+        model.backward(loss.backward())
+        norms = [
+            float(np.linalg.norm(layer.grads["W"]))
+            for layer in model.layers
+            if isinstance(layer, gc.nn.Dense)
+        ]
+        results[kind] = (value, norms)
+    all_norms = [v for _, ns in results.values() for v in ns if v > 0]
+    lo, hi = math.log10(min(all_norms)) - 0.5, math.log10(max(all_norms))
+    for kind, (value, norms) in results.items():
+        print(f"{kind}   (loss {value:.4f})")
+        for i, g in enumerate(norms, 1):
+            tag = "output" if i == len(norms) else f"{i:>6d}"
+            print(f"  {tag} {g:10.2e} {_bar(g, lo, hi)}")
+        ratio = norms[0] / norms[-1] if norms[-1] > 0 else float("nan")
+        print(f"  first/last layer ratio: {ratio:.1e}\n")
+    print(
+        "Reading it: with sigmoid units each layer multiplies the backward signal by at most "
+        "0.25 * ||W||,\nso the gradient vanishes geometrically with depth; ReLU + He init keeps "
+        "the signal's variance\nconstant, and BatchNorm re-centres every layer.\n"
+    )
+
+    dense = gc.nn.Dense(5, 4, "gelu", dtype=np.float64, seed=args.seed)
+    x = np.random.default_rng(args.seed).normal(size=(3, 5))
+    res = gc.gradcheck(dense, x)
+    print("gc.gradcheck(Dense(5, 4, 'gelu', float64)):")
+    print(res.report())
+    return 0 if res.ok else 1
+
+
+def info(args) -> int:
+    import gradcore as gc
+
+    print(f"gradcore {gc.__version__}")
+    print(f"python {platform.python_version()} on {platform.machine()} ({platform.system()})")
+    print(f"numpy {np.__version__}")
+    print(f"backends available: {', '.join(gc.available_backends())}")
+    print(f"active backend: {gc.get_backend_name()}")
+    try:
+        from gradcore import _kernels
+    except ImportError as exc:
+        print(f"compiled kernels: not importable ({exc})")
+    else:
+        print(
+            f"compiled kernels: OpenMP {'on' if _kernels.have_openmp() else 'off'}, "
+            f"{_kernels.max_threads()} threads"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gradcore", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_demo = sub.add_parser("demo", help="vanishing gradients in a deep sigmoid net vs ReLU/He/BN")
+    p_demo.add_argument("--depth", type=int, default=10, help="hidden layers (default 10)")
+    p_demo.add_argument("--width", type=int, default=64, help="units per layer (default 64)")
+    p_demo.add_argument("--seed", type=int, default=0)
+    p_demo.set_defaults(func=demo)
+    p_info = sub.add_parser("info", help="version, backends, threads")
+    p_info.set_defaults(func=info)
+    args = parser.parse_args(argv)
+    if getattr(args, "depth", 1) < 1 or getattr(args, "width", 1) < 1:
+        parser.error("--depth and --width must be positive")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

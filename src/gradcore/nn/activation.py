@@ -1,0 +1,74 @@
+"""Stand-alone activation and dropout layers (no parameters)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer, check_array
+from .dense import check_activation
+
+__all__ = ["Activation", "Dropout"]
+
+
+class Activation(Layer):
+    """Elementwise activation ``y = act(x)`` for any input shape.
+
+    ``act`` is one of ``gc.backends.ACTIVATIONS``. Prefer ``Dense(..., activation=...)``
+    where possible: there the activation is fused with the matrix product.
+    """
+
+    def __init__(self, activation: str, dtype=np.float32) -> None:
+        super().__init__(dtype)
+        self.activation = check_activation(activation)
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        x = check_array(x, "x", owner="Activation.forward", dtype=self.dtype)
+        y = np.empty_like(x)
+        self.backend.act_forward(x, self.activation, y)
+        self._cache = {"x": x, "y": y}
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        c = self._need_cache()
+        dy = self._check_dy(dy, c["x"].shape)
+        dx = np.empty_like(dy)
+        self.backend.act_backward(dy, c["x"], c["y"], self.activation, dx)
+        return dx
+
+    def extra_repr(self) -> str:
+        return repr(self.activation)
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training ``y = x * mask / (1 - p)`` with ``mask ~ Bernoulli(1 - p)``;
+    in evaluation ``y = x``. ``p`` in ``[0, 1]`` (``p = 1`` zeroes everything, as torch).
+
+    ``seed`` seeds the layer's own generator, so a run is reproducible.
+    """
+
+    def __init__(self, p: float = 0.5, dtype=np.float32, seed=None) -> None:
+        super().__init__(dtype)
+        if not (isinstance(p, float | int) and 0.0 <= p <= 1.0):
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.rng = np.random.default_rng(seed)
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        x = check_array(x, "x", owner="Dropout.forward", dtype=self.dtype)
+        if not training or self.p == 0.0:
+            self._cache = {"scale": None, "shape": x.shape}
+            return x.copy()
+        keep = self.rng.random(x.shape) >= self.p
+        scale = keep.astype(self.dtype)
+        if self.p < 1.0:
+            scale /= self.dtype.type(1.0 - self.p)
+        self._cache = {"scale": scale, "shape": x.shape}
+        return x * scale
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        c = self._need_cache()
+        dy = self._check_dy(dy, c["shape"])
+        return dy.copy() if c["scale"] is None else dy * c["scale"]
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

@@ -1,0 +1,161 @@
+"""Containers: ``Sequential`` (a chain of layers) and ``Residual`` (``y = x + block(x)``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from .base import Layer
+
+__all__ = ["Residual", "Sequential"]
+
+
+class _Container(Layer):
+    """Exposes the parameters of its sub-layers as flat dicts keyed by dotted path.
+
+    ``params``, ``grads`` and ``buffers`` are dicts of the sub-layers' own arrays (no copies),
+    keyed like ``"0.Dense.W"`` or ``"2.Residual.Sequential.0.Dense.b"``.
+    """
+
+    def _collect(self, attr: str) -> dict[str, np.ndarray]:
+        out = {}
+        for path, layer in self.named_layers():
+            if layer is self:
+                continue
+            if isinstance(layer, _Container):
+                continue
+            for key, arr in getattr(layer, attr).items():
+                out[f"{path}.{key}"] = arr
+        return out
+
+    @property
+    def params(self):
+        return self._collect("params")
+
+    @params.setter
+    def params(self, value):  # Layer.__init__ assigns {}; containers derive theirs
+        pass
+
+    @property
+    def grads(self):
+        return self._collect("grads")
+
+    @grads.setter
+    def grads(self, value):
+        pass
+
+    @property
+    def buffers(self):
+        return self._collect("buffers")
+
+    @buffers.setter
+    def buffers(self, value):
+        pass
+
+    def named_parameters(self):
+        for path, layer in self.named_layers():
+            if layer is self or isinstance(layer, _Container):
+                continue
+            for key in layer.params:
+                yield f"{path}.{key}", layer.params[key], layer.grads[key]
+
+    def zero_grad(self) -> None:
+        for _, layer in self.children():
+            layer.zero_grad()
+
+
+def _check_layer(layer, where: str) -> Layer:
+    if not isinstance(layer, Layer):
+        raise TypeError(f"{where}: expected a gradcore layer, got {type(layer).__name__}")
+    return layer
+
+
+class Sequential(_Container):
+    """A chain of layers: ``forward`` runs them in order, ``backward`` in reverse.
+
+    ``model.layers`` is the list. ``predict(X, batch_size)`` runs in evaluation mode in
+    batches and concatenates the outputs. All layers must share one dtype.
+    """
+
+    def __init__(self, layers: Iterable[Layer]) -> None:
+        layers = list(layers)
+        if not layers:
+            raise ValueError("Sequential needs at least one layer")
+        for i, layer in enumerate(layers):
+            _check_layer(layer, f"Sequential: layers[{i}]")
+        dtypes = {layer.dtype for layer in layers}
+        if len(dtypes) > 1:
+            raise TypeError(
+                f"Sequential: all layers must share one dtype, got "
+                f"{[str(layer.dtype) for layer in layers]}"
+            )
+        super().__init__(layers[0].dtype)
+        self.layers = layers
+
+    def children(self):
+        return [(f"{i}.{type(layer).__name__}", layer) for i, layer in enumerate(self.layers)]
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+    def predict(self, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Outputs for ``X`` in evaluation mode, computed ``batch_size`` rows at a time."""
+        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
+            raise ValueError(f"predict: batch_size must be a positive int, got {batch_size!r}")
+        if not isinstance(X, np.ndarray):
+            raise TypeError(f"predict: X must be a numpy.ndarray, got {type(X).__name__}")
+        if len(X) == 0:
+            raise ValueError("predict: X is empty")
+        outs = [
+            self.forward(X[i : i + batch_size], training=False)
+            for i in range(0, len(X), batch_size)
+        ]
+        return np.concatenate(outs, axis=0)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"
+
+
+class Residual(_Container):
+    """Residual connection ``y = x + block(x)``; ``block`` must keep the shape of ``x``.
+
+    Backward: ``dx = dy + block.backward(dy)``, the identity path that keeps deep networks
+    trainable (He et al. 2016).
+    """
+
+    def __init__(self, block: Layer) -> None:
+        _check_layer(block, "Residual: block")
+        super().__init__(block.dtype)
+        self.block = block
+
+    def children(self):
+        return [(type(self.block).__name__, self.block)]
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        y = self.block.forward(x, training=training)
+        if y.shape != x.shape:
+            raise ValueError(
+                f"Residual: block must preserve the shape of its input, got {x.shape} -> {y.shape}"
+            )
+        return x + y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return dy + self.block.backward(dy)
+
+    def __repr__(self) -> str:
+        return f"Residual({self.block!r})"

@@ -1,0 +1,63 @@
+"""LayerNorm over the last axis of ``[N, C]`` inputs, with PyTorch ``LayerNorm`` semantics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer, check_array
+
+__all__ = ["LayerNorm"]
+
+
+class LayerNorm(Layer):
+    """Layer normalization ``y = gamma (x - mean) / sqrt(var + eps) + beta`` per sample.
+
+    Statistics over the ``C`` features of each row (biased variance, as torch); the same in
+    training and evaluation. Params ``gamma`` (ones), ``beta`` (zeros), ``[C]``.
+    Shapes: ``x`` ``[N, C]`` -> ``y`` ``[N, C]``.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, dtype=np.float32) -> None:
+        super().__init__(dtype)
+        if not isinstance(num_features, int | np.integer) or num_features < 1:
+            raise ValueError(
+                f"LayerNorm: num_features must be a positive int, got {num_features!r}"
+            )
+        if not eps > 0:
+            raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
+        self.num_features, self.eps = int(num_features), float(eps)
+        self._add_param("gamma", np.ones(self.num_features))
+        self._add_param("beta", np.zeros(self.num_features))
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        x = check_array(
+            x, "x", owner="LayerNorm.forward", dtype=self.dtype, shape=(None, self.num_features)
+        )
+        n = x.shape[0]
+        y = np.empty_like(x)
+        mean = np.empty(n, self.dtype)
+        inv_std = np.empty(n, self.dtype)
+        self.backend.layernorm_forward(
+            x, self.params["gamma"], self.params["beta"], self.eps, y, mean, inv_std
+        )
+        self._cache = {"x": x, "mean": mean, "inv_std": inv_std}
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        c = self._need_cache()
+        dy = self._check_dy(dy, c["x"].shape)
+        dx = np.empty_like(dy)
+        self.backend.layernorm_backward(
+            dy,
+            c["x"],
+            self.params["gamma"],
+            c["mean"],
+            c["inv_std"],
+            dx,
+            self.grads["gamma"],
+            self.grads["beta"],
+        )
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}"

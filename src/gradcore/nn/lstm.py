@@ -1,0 +1,135 @@
+"""LSTM over whole batch-first sequences; the time loop runs inside one kernel call."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import init as _init
+from .base import Layer, check_array
+
+__all__ = ["LSTM"]
+
+
+class LSTM(Layer):
+    """Long short-term memory layer, batch-first, gate order ``i, f, g, o`` (as PyTorch).
+
+    For each step ``t``: ``a = x_t Wx + h_{t-1} Wh + b``; ``i, f, o = sigmoid(a_i, a_f, a_o)``,
+    ``g = tanh(a_g)``; ``c_t = f c_{t-1} + i g``; ``h_t = o tanh(c_t)``.
+
+    Differences from ``torch.nn.LSTM`` (deliberate): ONE bias vector ``b`` (torch has
+    ``bias_ih`` + ``bias_hh``; set ``bias_ih = b, bias_hh = 0`` to interoperate), weights stored
+    ``[in, 4H]`` (transposes of torch's ``weight_ih_l0``/``weight_hh_l0``), and the forget-gate
+    bias initialised to 1.0 (Keras' ``unit_forget_bias``) so gradient flows through time from
+    the start. ``Wx`` is Xavier-uniform, ``Wh`` orthogonal per gate block, other biases 0.
+
+    Params: ``Wx`` ``[D, 4H]``, ``Wh`` ``[H, 4H]``, ``b`` ``[4H]``.
+    Shapes: ``forward(x[N, T, D], h0=None, c0=None)`` -> ``[N, T, H]`` if
+    ``return_sequences`` else ``[N, H]`` (the last hidden state). ``h0``/``c0`` ``[N, H]``
+    default to zeros; after ``backward``, ``extra_input_grads`` holds ``{"h0": dh0, "c0": dc0}``
+    and ``grad_norms_through_time`` holds ``(||dL/dh_t||, ||dL/dc_t||)`` per step (float64
+    ``[T]`` each, Frobenius norms over the batch): the monitor's "gradient through time".
+    The final states of the last forward are ``self.hT`` and ``self.cT``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        return_sequences: bool = True,
+        dtype=np.float32,
+        seed=None,
+        forget_bias: float = 1.0,
+    ) -> None:
+        super().__init__(dtype)
+        for nm, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"LSTM: {nm} must be a positive int, got {v!r}")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.return_sequences = bool(return_sequences)
+        D, H = self.input_size, self.hidden_size
+        rng = np.random.default_rng(seed)
+        self._add_param("Wx", _init.xavier_uniform((D, 4 * H), rng, self.dtype))
+        Wh = np.concatenate([_init.orthogonal((H, H), rng, self.dtype) for _ in range(4)], axis=1)
+        self._add_param("Wh", Wh)
+        b = np.zeros(4 * H, self.dtype)
+        b[H : 2 * H] = forget_bias
+        self._add_param("b", b)
+        self.extra_input_grads: dict[str, np.ndarray] = {}
+        self.grad_norms_through_time: tuple[np.ndarray, np.ndarray] | None = None
+        self.hT = self.cT = None
+
+    def forward(
+        self,
+        x: np.ndarray,
+        h0: np.ndarray | None = None,
+        c0: np.ndarray | None = None,
+        training: bool = True,
+    ) -> np.ndarray:
+        D, H = self.input_size, self.hidden_size
+        x = check_array(x, "x", owner="LSTM.forward", dtype=self.dtype, shape=(None, None, D))
+        N, T, _ = x.shape
+        if T < 1:
+            raise ValueError(f"LSTM.forward: x must have at least one time step, got {x.shape}")
+        states = []
+        for nm, s in (("h0", h0), ("c0", c0)):
+            if s is None:
+                states.append(np.zeros((N, H), self.dtype))
+            else:
+                states.append(
+                    check_array(s, nm, owner="LSTM.forward", dtype=self.dtype, shape=(N, H))
+                )
+        h0_, c0_ = states
+        hs = np.empty((N, T, H), self.dtype)
+        cs = np.empty((N, T, H), self.dtype)
+        gates = np.empty((N, T, 4 * H), self.dtype)
+        p = self.params
+        self.backend.lstm_forward(x, p["Wx"], p["Wh"], p["b"], h0_, c0_, hs, cs, gates, ws=self.ws)
+        self.hT, self.cT = hs[:, -1], cs[:, -1]
+        self._cache = {"x": x, "h0": h0_, "c0": c0_, "hs": hs, "cs": cs, "gates": gates}
+        return hs if self.return_sequences else hs[:, -1].copy()
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        c = self._need_cache()
+        x, hs = c["x"], c["hs"]
+        N, T, _ = x.shape
+        H = self.hidden_size
+        if self.return_sequences:
+            dhs = self._check_dy(dy, hs.shape)
+        else:
+            dy = self._check_dy(dy, (N, H))
+            dhs = np.zeros_like(hs)
+            dhs[:, -1] = dy
+        dx = np.empty_like(x)
+        dh0 = np.empty((N, H), self.dtype)
+        dc0 = np.empty((N, H), self.dtype)
+        dh_norm = np.empty(T, np.float64)
+        dc_norm = np.empty(T, np.float64)
+        p, g = self.params, self.grads
+        self.backend.lstm_backward(
+            dhs,
+            None,
+            None,
+            x,
+            p["Wx"],
+            p["Wh"],
+            c["h0"],
+            c["c0"],
+            hs,
+            c["cs"],
+            c["gates"],
+            dx,
+            g["Wx"],
+            g["Wh"],
+            g["b"],
+            dh0,
+            dc0,
+            dh_norm,
+            dc_norm,
+            ws=self.ws,
+        )
+        self.extra_input_grads = {"h0": dh0, "c0": dc0}
+        self.grad_norms_through_time = (dh_norm, dc_norm)
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, return_sequences={self.return_sequences}"
