@@ -23,6 +23,7 @@ __all__ = [
     "get",
     "he_normal",
     "he_uniform",
+    "lsuv",
     "normal",
     "ones",
     "orthogonal",
@@ -158,3 +159,63 @@ def get(init: str | Initializer) -> Initializer:
             f"unknown initializer {init!r}; expected a callable or one of {sorted(_REGISTRY)}"
         )
     return _REGISTRY[init]
+
+
+def lsuv(
+    model,
+    X: np.ndarray,
+    *,
+    tol: float = 0.05,
+    max_iter: int = 10,
+    seed=0,
+    orthogonal_first: bool = True,
+) -> dict[str, float]:
+    """Layer-sequential unit-variance initialisation (Mishkin & Matas, ICLR 2016), in place.
+
+    For every ``Dense`` layer in forward order: (optionally) re-initialise ``W`` as an
+    orthonormal matrix and ``b`` as 0, then repeat {forward the sample batch ``X``; divide
+    ``W`` by the standard deviation of the layer's pre-activation ``z = x W + b``} until
+    ``|var(z) - 1| < tol`` or ``max_iter`` rounds. Deeper layers see the already-rescaled
+    earlier ones, so every layer starts with unit-variance pre-activations.
+
+    BatchNorm running statistics are restored afterwards (LSUV must not leak the sample
+    batch's statistics into evaluation). LSTM layers are left as they are. Returns the final
+    ``var(z)`` of every rescaled layer, by path name. ``seed`` makes it reproducible.
+    """
+    from .nn.dense import Dense
+
+    if not isinstance(X, np.ndarray) or len(X) < 2:
+        raise ValueError("lsuv: X must be a numpy array with at least 2 samples")
+    if not tol > 0 or max_iter < 1:
+        raise ValueError(f"lsuv: need tol > 0 and max_iter >= 1, got {tol}, {max_iter}")
+    X = np.asarray(X, dtype=model.dtype)
+    rng = np.random.default_rng(seed)
+    saved = {k: v.copy() for k, v in model.buffers.items()}
+    result: dict[str, float] = {}
+    try:
+        for path, layer in model.named_layers():
+            if not isinstance(layer, Dense):
+                continue
+            W = layer.params["W"]
+            if orthogonal_first:
+                W[...] = orthogonal(W.shape, rng, W.dtype)
+                if layer.use_bias:
+                    layer.params["b"][...] = 0
+            for _ in range(max_iter):
+                model.forward(X, training=True)
+                var = float(np.var(layer._cache["z"], dtype=np.float64))
+                if not np.isfinite(var) or var == 0.0:
+                    raise FloatingPointError(
+                        f"lsuv: layer {path!r} has pre-activation variance {var}; cannot rescale"
+                    )
+                if abs(var - 1.0) < tol:
+                    break
+                W /= W.dtype.type(math.sqrt(var))
+            else:
+                model.forward(X, training=True)
+                var = float(np.var(layer._cache["z"], dtype=np.float64))
+            result[path] = var
+    finally:
+        for k, v in model.buffers.items():
+            v[...] = saved[k]
+    return result

@@ -2,7 +2,7 @@
 ``Dropout``, ``Residual``, ``Sequential``. See ``gradcore.nn.base`` for the layer protocol."""
 
 from .activation import Activation, Dropout
-from .base import Layer
+from .base import LAYER_TYPES, Layer, layer_from_config
 from .batchnorm import BatchNorm
 from .container import Residual, Sequential
 from .dense import Dense
@@ -10,6 +10,7 @@ from .layernorm import LayerNorm
 from .lstm import LSTM
 
 __all__ = [
+    "LAYER_TYPES",
     "LSTM",
     "Activation",
     "BatchNorm",
@@ -19,4 +20,5 @@ __all__ = [
     "LayerNorm",
     "Residual",
     "Sequential",
+    "layer_from_config",
 ]

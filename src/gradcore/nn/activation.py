@@ -35,6 +35,9 @@ class Activation(Layer):
         self.backend.act_backward(dy, c["x"], c["y"], self.activation, dx)
         return dx
 
+    def _config_args(self) -> dict:
+        return {"activation": self.activation, "dtype": self.dtype.name}
+
     def extra_repr(self) -> str:
         return repr(self.activation)
 
@@ -69,6 +72,16 @@ class Dropout(Layer):
         c = self._need_cache()
         dy = self._check_dy(dy, c["shape"])
         return dy.copy() if c["scale"] is None else dy * c["scale"]
+
+    def _config_args(self) -> dict:
+        return {"p": self.p, "dtype": self.dtype.name}
+
+    def get_state(self) -> dict:
+        # the generator's exact state, so a resumed run draws the same masks
+        return {"rng": self.rng.bit_generator.state}
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -16,7 +16,11 @@ import numpy as np
 
 from ..backends import Workspace, get_backend
 
-__all__ = ["Layer", "check_array", "check_dtype"]
+__all__ = ["LAYER_TYPES", "Layer", "check_array", "check_dtype", "layer_from_config"]
+
+#: Every Layer subclass by class name (filled by ``Layer.__init_subclass__``). Checkpoints
+#: rebuild models only from this table: a file names a class, it never supplies code.
+LAYER_TYPES: dict[str, type] = {}
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -69,8 +73,29 @@ def check_array(
     return np.ascontiguousarray(x)
 
 
+def layer_from_config(config: dict) -> Layer:
+    """Rebuild a layer (or model) from :meth:`Layer.get_config` output.
+
+    Only classes registered in :data:`LAYER_TYPES` can be built; anything else is an error.
+    """
+    if not isinstance(config, dict) or not isinstance(config.get("class"), str):
+        raise ValueError(f"a layer config must be a dict with a 'class' name, got {config!r:.80}")
+    cls = LAYER_TYPES.get(config["class"])
+    if cls is None:
+        raise ValueError(
+            f"unknown layer class {config['class']!r}; known: {sorted(LAYER_TYPES)} "
+            "(define or import a custom layer class before loading)"
+        )
+    return cls.from_config(config)
+
+
 class Layer:
     """Base class: parameter/gradient dicts, buffers, a workspace and a single forward cache."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            LAYER_TYPES[cls.__name__] = cls
 
     def __init__(self, dtype=np.float32) -> None:
         self.dtype = check_dtype(dtype)
@@ -79,6 +104,8 @@ class Layer:
         self.buffers: dict[str, np.ndarray] = {}
         self.ws = Workspace()
         self._cache: dict | None = None
+        self.frozen: set[str] = set()  # names of params that optimizers and clipping skip
+        self._arena = None
 
     # -- parameters -------------------------------------------------------------------
     def _add_param(self, name: str, value: np.ndarray) -> None:
@@ -88,8 +115,54 @@ class Layer:
 
     def zero_grad(self) -> None:
         """Set every gradient to zero (gradients accumulate across ``backward`` calls)."""
-        for g in self.grads.values():
-            g.fill(0)
+        if self._arena is not None:
+            self._arena.zero_grad()
+            return
+        for _, layer in self.named_layers():
+            for g in layer.grads.values():
+                g.fill(0)
+
+    def parameters(self):
+        """The flat parameter arena of this layer/model (built on first call, then cached).
+
+        Building it moves every parameter and gradient of this layer and its sub-layers into
+        two flat buffers and rebinds ``params``/``grads`` to views (see ``gradcore.params``).
+        """
+        if self._arena is None:
+            from ..params import ParameterArena
+
+            self._arena = ParameterArena(self)
+        return self._arena
+
+    def freeze(self, *names: str) -> None:
+        """Exclude parameters from optimizer updates and clipping (all of them if no names).
+
+        Gradients are still computed (the monitor can read them); they are just not applied.
+        On a container, freezes every parameter of every sub-layer.
+        """
+        self._set_frozen(names, True)
+
+    def unfreeze(self, *names: str) -> None:
+        """Undo :meth:`freeze` (all parameters if no names)."""
+        self._set_frozen(names, False)
+
+    def _set_frozen(self, names, frozen: bool) -> None:
+        own = self.own_params()
+        if names:
+            unknown = [n for n in names if n not in own]
+            if unknown:
+                raise KeyError(
+                    f"{type(self).__name__} has no parameter {unknown}; it has {list(own)}"
+                )
+            targets = [(self, n) for n in names]
+        else:
+            targets = [(layer, k) for _, layer in self.named_layers() for k in layer.own_params()]
+        for layer, k in targets:
+            (layer.frozen.add if frozen else layer.frozen.discard)(k)
+
+    def own_params(self) -> dict[str, np.ndarray]:
+        """Parameters stored on this layer itself (containers hold none of their own)."""
+        return self.params
 
     def children(self) -> list[tuple[str, Layer]]:
         """Sub-layers with their path names (containers override)."""
@@ -141,6 +214,64 @@ class Layer:
 
     def extra_repr(self) -> str:
         return ""
+
+    # -- whole-model conveniences ------------------------------------------------------------
+    def predict(self, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Outputs for ``X`` in evaluation mode, computed ``batch_size`` rows at a time.
+
+        ``X`` is cast to the model's dtype (as in ``fit``); the result is a new array.
+        """
+        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
+            raise ValueError(f"predict: batch_size must be a positive int, got {batch_size!r}")
+        if not isinstance(X, np.ndarray):
+            raise TypeError(f"predict: X must be a numpy.ndarray, got {type(X).__name__}")
+        if len(X) == 0:
+            raise ValueError("predict: X is empty")
+        if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
+            raise TypeError(f"predict: X must hold real numbers, got dtype {X.dtype}")
+        X = np.asarray(X, dtype=self.dtype)
+        outs = [
+            self.forward(X[i : i + batch_size], training=False)
+            for i in range(0, len(X), batch_size)
+        ]
+        return np.concatenate(outs, axis=0)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, **kwargs):
+        """Train this model: see :func:`gradcore.train.fit` for the arguments."""
+        from ..train import fit  # the training loop sits above the layers: imported lazily
+
+        return fit(self, X, y, **kwargs)
+
+    def evaluate(
+        self, X: np.ndarray, y: np.ndarray, loss="cross_entropy", batch_size: int = 256
+    ) -> dict[str, float]:
+        """Mean loss (and accuracy) in evaluation mode: :func:`gradcore.train.evaluate`."""
+        from ..train import evaluate
+
+        return evaluate(self, X, y, loss=loss, batch_size=batch_size)
+
+    # -- serialization (checkpoints) ------------------------------------------------------
+    def get_config(self) -> dict:
+        """JSON-able description that rebuilds this layer (without its parameter values)."""
+        return {"class": type(self).__name__, "args": self._config_args()}
+
+    def _config_args(self) -> dict:
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement _config_args(); define it (constructor "
+            "arguments as JSON-able values) to save this layer in a checkpoint"
+        )
+
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        return cls(**config["args"])
+
+    def get_state(self) -> dict:
+        """JSON-able non-array state (e.g. a random generator's state); {} for most layers."""
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        if state:
+            raise ValueError(f"{type(self).__name__} has no state to restore, got {list(state)}")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"

@@ -103,5 +103,13 @@ class BatchNorm(Layer):
             np.multiply(dy, self.params["gamma"] * c["inv_std"], out=dx)
         return dx
 
+    def _config_args(self) -> dict:
+        return {
+            "num_features": self.num_features,
+            "momentum": self.momentum,
+            "eps": self.eps,
+            "dtype": self.dtype.name,
+        }
+
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .base import Layer
+from .base import Layer, layer_from_config
 
 __all__ = ["Residual", "Sequential"]
 
@@ -17,6 +17,9 @@ class _Container(Layer):
     ``params``, ``grads`` and ``buffers`` are dicts of the sub-layers' own arrays (no copies),
     keyed like ``"0.Dense.W"`` or ``"2.Residual.Sequential.0.Dense.b"``.
     """
+
+    def own_params(self) -> dict[str, np.ndarray]:
+        return {}
 
     def _collect(self, attr: str) -> dict[str, np.ndarray]:
         out = {}
@@ -61,6 +64,9 @@ class _Container(Layer):
                 yield f"{path}.{key}", layer.params[key], layer.grads[key]
 
     def zero_grad(self) -> None:
+        if self._arena is not None:
+            self._arena.zero_grad()
+            return
         for _, layer in self.children():
             layer.zero_grad()
 
@@ -106,19 +112,12 @@ class Sequential(_Container):
             dy = layer.backward(dy)
         return dy
 
-    def predict(self, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Outputs for ``X`` in evaluation mode, computed ``batch_size`` rows at a time."""
-        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
-            raise ValueError(f"predict: batch_size must be a positive int, got {batch_size!r}")
-        if not isinstance(X, np.ndarray):
-            raise TypeError(f"predict: X must be a numpy.ndarray, got {type(X).__name__}")
-        if len(X) == 0:
-            raise ValueError("predict: X is empty")
-        outs = [
-            self.forward(X[i : i + batch_size], training=False)
-            for i in range(0, len(X), batch_size)
-        ]
-        return np.concatenate(outs, axis=0)
+    def get_config(self) -> dict:
+        return {"class": "Sequential", "layers": [layer.get_config() for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Sequential:
+        return cls([layer_from_config(c) for c in config["layers"]])
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -156,6 +155,13 @@ class Residual(_Container):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         return dy + self.block.backward(dy)
+
+    def get_config(self) -> dict:
+        return {"class": "Residual", "block": self.block.get_config()}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Residual:
+        return cls(layer_from_config(config["block"]))
 
     def __repr__(self) -> str:
         return f"Residual({self.block!r})"

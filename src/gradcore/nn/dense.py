@@ -91,5 +91,14 @@ class Dense(Layer):
         )
         return dx
 
+    def _config_args(self) -> dict:
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "activation": self.activation,
+            "dtype": self.dtype.name,
+            "bias": self.use_bias,
+        }
+
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, activation={self.activation!r}"

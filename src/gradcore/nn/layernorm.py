@@ -59,5 +59,8 @@ class LayerNorm(Layer):
         )
         return dx
 
+    def _config_args(self) -> dict:
+        return {"num_features": self.num_features, "eps": self.eps, "dtype": self.dtype.name}
+
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}"

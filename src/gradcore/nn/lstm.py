@@ -131,5 +131,13 @@ class LSTM(Layer):
         self.grad_norms_through_time = (dh_norm, dc_norm)
         return dx
 
+    def _config_args(self) -> dict:
+        return {
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "return_sequences": self.return_sequences,
+            "dtype": self.dtype.name,
+        }
+
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, return_sequences={self.return_sequences}"
