@@ -121,3 +121,27 @@ def test_threads_api():
     assert isinstance(_kernels.have_openmp(), bool)
     with pytest.raises(ValueError):
         _kernels.set_num_threads(0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+@pytest.mark.parametrize("shape", [(3, 5, 4), (1, 1, 0), (200, 300, 100), (64, 640, 64)])
+def test_gemm_provider_matches_numpy(dtype, ta, tb, shape, rng):
+    """The row-major GEMM path every kernel uses (incl. the OpenMP split over N, K = 0)."""
+    M, N, k = shape
+    A = rng.standard_normal((k, M) if ta else (M, k)).astype(dtype)
+    B = rng.standard_normal((N, k) if tb else (k, N)).astype(dtype)
+    C = rng.standard_normal((M, N)).astype(dtype)
+    want = 0.5 * ((A.T if ta else A).astype(np.float64) @ (B.T if tb else B)) + 2.0 * C
+    _kernels.gemm(A, B, C, ta, tb, 0.5, 2.0)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(C, want, rtol=tol, atol=tol * max(k, 1))
+
+
+def test_gemm_rejects_bad_shapes():
+    A = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="inner dimensions"):
+        _kernels.gemm(A, np.zeros((4, 2)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="C must be"):
+        _kernels.gemm(A, np.zeros((3, 2)), np.zeros((3, 2)))

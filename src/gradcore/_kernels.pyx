@@ -10,6 +10,7 @@ families follow behind the same contract (``docs/kernels.md``).
 
 from cython cimport floating
 from libc.stdint cimport int64_t
+from scipy.linalg.cython_blas cimport dgemm as _f_dgemm, sgemm as _f_sgemm
 
 cdef extern from "gradcore/common.h" nogil:
     int GC_OK
@@ -17,6 +18,18 @@ cdef extern from "gradcore/common.h" nogil:
     int gc_max_threads()
     void gc_set_num_threads(int n)
     int gc_have_openmp()
+    ctypedef void (*gc_sgemm_fn)(int, int, int64_t, int64_t, int64_t, float, const float *,
+                                 int64_t, const float *, int64_t, float, float *, int64_t)
+    ctypedef void (*gc_dgemm_fn)(int, int, int64_t, int64_t, int64_t, double, const double *,
+                                 int64_t, const double *, int64_t, double, double *, int64_t)
+    void gc_set_gemm(gc_sgemm_fn sgemm, gc_dgemm_fn dgemm)
+    int gc_have_gemm()
+    void gc_gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                     float *C, int64_t ldc)
+    void gc_gemm_f64(int transa, int transb, int64_t M, int64_t N, int64_t K, double alpha,
+                     const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
+                     double *C, int64_t ldc)
 
 cdef extern from "gradcore/norms.h" nogil:
     int gc_norms_segment_sumsq_f32(const float *x, const int64_t *offsets, int64_t nseg,
@@ -31,6 +44,71 @@ cdef extern from "gradcore/norms.h" nogil:
     void gc_norms_scale_f64(double *x, int64_t n, double alpha)
     void gc_norms_clip_value_f32(float *x, int64_t n, float clip)
     void gc_norms_clip_value_f64(double *x, int64_t n, double clip)
+
+
+# ---- GEMM provider: scipy's OpenBLAS (Fortran, column-major) as a row-major GEMM -----------
+# Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
+# (The Fortran interface takes int dimensions: sizes above 2^31 are rejected by the bindings.)
+
+cdef void _sgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                          float *C, int64_t ldc) noexcept nogil:
+    cdef char ta = b'T' if transb else b'N'
+    cdef char tb = b'T' if transa else b'N'
+    cdef int m = <int>N, n = <int>M, k = <int>K
+    cdef int la = <int>ldb, lb = <int>lda, lc = <int>ldc
+    if la < 1:
+        la = 1
+    if lb < 1:
+        lb = 1
+    _f_sgemm(&ta, &tb, &m, &n, &k, &alpha, <float *>B, &la, <float *>A, &lb, &beta, C, &lc)
+
+
+cdef void _dgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K, double alpha,
+                          const double *A, int64_t lda, const double *B, int64_t ldb,
+                          double beta, double *C, int64_t ldc) noexcept nogil:
+    cdef char ta = b'T' if transb else b'N'
+    cdef char tb = b'T' if transa else b'N'
+    cdef int m = <int>N, n = <int>M, k = <int>K
+    cdef int la = <int>ldb, lb = <int>lda, lc = <int>ldc
+    if la < 1:
+        la = 1
+    if lb < 1:
+        lb = 1
+    _f_dgemm(&ta, &tb, &m, &n, &k, &alpha, <double *>B, &la, <double *>A, &lb, &beta, C, &lc)
+
+
+gc_set_gemm(_sgemm_rowmajor, _dgemm_rowmajor)
+GEMM_PROVIDER = "openblas (scipy.linalg.cython_blas)"
+
+
+def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, ::1] C,
+         bint transa=False, bint transb=False, double alpha=1.0, double beta=0.0):
+    """``C = alpha op(A) @ op(B) + beta C`` through the kernels' GEMM path (tests, bench).
+
+    A, B, C: C-contiguous 2-D arrays of one float dtype; op(X) = X.T if trans. C is written.
+    """
+    cdef int64_t M = A.shape[1] if transa else A.shape[0]
+    cdef int64_t K = A.shape[0] if transa else A.shape[1]
+    cdef int64_t KB = B.shape[1] if transb else B.shape[0]
+    cdef int64_t N = B.shape[0] if transb else B.shape[1]
+    if K != KB:
+        raise ValueError(f"inner dimensions differ: op(A) is [{M},{K}], op(B) is [{KB},{N}]")
+    if C.shape[0] != M or C.shape[1] != N:
+        raise ValueError(f"C must be [{M},{N}], got [{C.shape[0]},{C.shape[1]}]")
+    if max(M, N, K) >= 2**31:
+        raise ValueError("GEMM dimensions must be < 2**31")
+    if M == 0 or N == 0:
+        return
+    with nogil:
+        if floating is float:
+            gc_gemm_f32(transa, transb, M, N, K, <float>alpha, &A[0, 0] if A.shape[0] * A.shape[1] else NULL,
+                        A.shape[1], &B[0, 0] if B.shape[0] * B.shape[1] else NULL, B.shape[1],
+                        <float>beta, &C[0, 0], C.shape[1])
+        else:
+            gc_gemm_f64(transa, transb, M, N, K, alpha, &A[0, 0] if A.shape[0] * A.shape[1] else NULL,
+                        A.shape[1], &B[0, 0] if B.shape[0] * B.shape[1] else NULL, B.shape[1],
+                        beta, &C[0, 0], C.shape[1])
 
 
 def max_threads():

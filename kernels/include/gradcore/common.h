@@ -18,6 +18,36 @@
  * start-up (a few microseconds) costs more than it saves. */
 #define GC_PARALLEL_MIN 65536
 
+/* ---- GEMM provider ---------------------------------------------------------------------
+ * Kernels never link BLAS. The binding layer hands in row-major GEMMs once, at import
+ * (gc_set_gemm): by default scipy's OpenBLAS through scipy.linalg.cython_blas; optionally MKL.
+ *
+ *   C[M,N] = alpha * op(A) @ op(B) + beta * C,   op(X) = X (trans 0) or X^T (trans 1)
+ *
+ * All matrices row-major; lda/ldb/ldc are row strides in elements (A stored [M,K] if transa==0
+ * else [K,M]; B stored [K,N] if transb==0 else [N,K]). M, N or K may be 0 (then C = beta C, or
+ * nothing if M*N == 0). The provider must be single-threaded: gc_gemm_* splits large products
+ * over N across gradcore's own OpenMP threads (never nested inside another parallel region). */
+typedef void (*gc_sgemm_fn)(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+                            const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                            float *C, int64_t ldc);
+typedef void (*gc_dgemm_fn)(int transa, int transb, int64_t M, int64_t N, int64_t K, double alpha,
+                            const double *A, int64_t lda, const double *B, int64_t ldb,
+                            double beta, double *C, int64_t ldc);
+
+void gc_set_gemm(gc_sgemm_fn sgemm, gc_dgemm_fn dgemm);
+int gc_have_gemm(void);   /* 1 once a provider is set */
+/* The GEMM every kernel calls: the provider, split over N by OpenMP when the product is
+ * large (M*N*K >= GC_GEMM_PARALLEL_MIN flops/2 and N >= 2*GC_GEMM_NBLOCK). */
+void gc_gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                 float *C, int64_t ldc);
+void gc_gemm_f64(int transa, int transb, int64_t M, int64_t N, int64_t K, double alpha,
+                 const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
+                 double *C, int64_t ldc);
+#define GC_GEMM_PARALLEL_MIN (1 << 21)
+#define GC_GEMM_NBLOCK 32
+
 int gc_max_threads(void);
 void gc_set_num_threads(int n);
 int gc_have_openmp(void);
