@@ -111,7 +111,7 @@ def train_test_split(
             raise ValueError(f"stratify=True needs 1-D class labels y, got y.shape={y.shape}")
         classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
         if counts.min() < 2:
-            bad = classes[np.argmin(counts)]
+            bad = classes[np.argmin(counts)].item()
             raise ValueError(
                 f"stratify=True needs at least 2 examples per class, class {bad!r} has "
                 f"{counts.min()}"

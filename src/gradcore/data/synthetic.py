@@ -75,8 +75,9 @@ def teacher_student(
 
     The teacher, the inputs and the noise come from three independent streams spawned from
     ``seed``, so the teacher depends only on ``seed`` and the architecture, and a smaller ``n``
-    gives a prefix of a larger one. For train and test data from the same teacher, generate
-    ``n_train + n_test`` rows once and split them.
+    gives a prefix of a larger one (``X`` exactly; ``y`` up to the rounding of the BLAS matrix
+    product, which may differ with the number of rows). For train and test data from the same
+    teacher, generate ``n_train + n_test`` rows once and split them.
 
     Parameters
     ----------
