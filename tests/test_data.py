@@ -104,6 +104,14 @@ def test_teacher_student_linear_teacher_is_exactly_linear():
     np.testing.assert_allclose(A @ coef, y, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("hidden", [(), (400,)])
+def test_teacher_student_weights_scaled_by_inverse_sqrt_fan_in(hidden):
+    # W, b ~ N(0, 1/fan_in) and unit-variance inputs give E[y^2] = prod(1 + 1/fan_in) ≈ 1.01
+    # through linear layers; a different scale (e.g. N(0, 1)) would give ~fan_in.
+    _, y = teacher_student(2000, 100, out_features=200, hidden=hidden, activation="linear")
+    assert abs(np.mean(y**2) - 1.0) < 0.1
+
+
 def test_teacher_student_noise_is_additive_gaussian():
     X0, y0 = teacher_student(20000, 3, noise=0.0, seed=4)
     X1, y1 = teacher_student(20000, 3, noise=0.5, seed=4)
