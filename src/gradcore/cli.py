@@ -15,17 +15,7 @@ import sys
 
 import numpy as np
 
-
-def spirals(n_per_class: int = 200, classes: int = 3, noise: float = 0.2, seed: int = 0):
-    """Interleaved 2-D spirals (CS231n style): X float64 [n*classes, 2], y int64 labels."""
-    rng = np.random.default_rng(seed)
-    X = np.empty((n_per_class * classes, 2))
-    y = np.repeat(np.arange(classes), n_per_class)
-    for k in range(classes):
-        r = np.linspace(0.0, 1.0, n_per_class)
-        t = np.linspace(k * 4.0, (k + 1) * 4.0, n_per_class) + rng.normal(0, noise, n_per_class)
-        X[k * n_per_class : (k + 1) * n_per_class] = np.c_[r * np.sin(t), r * np.cos(t)]
-    return X, y.astype(np.int64)
+from .data import spirals
 
 
 def _build(kind: str, depth: int, width: int, classes: int, dtype, seed: int):

@@ -1,0 +1,26 @@
+"""Datasets for gradcore's experiments: all offline, all deterministic given ``seed``.
+
+Synthetic: :func:`spirals`, :func:`teacher_student`; long-range memory for recurrent nets:
+:func:`adding_problem`, :func:`copy_task`; real: :func:`mnist1d` (needs ``mnist1d``),
+:func:`digits` (needs scikit-learn) — ``pip install "gradcore[data]"`` for both. Helpers:
+:func:`train_test_split`, :func:`batches`.
+
+Arrays are float64 features and int64 class labels (or float64 regression targets); cast
+with ``.astype(np.float32)`` for float32 models. Nothing here downloads or writes files.
+"""
+
+from .real import digits, mnist1d
+from .sequences import adding_problem, copy_task
+from .splits import batches, train_test_split
+from .synthetic import spirals, teacher_student
+
+__all__ = [
+    "adding_problem",
+    "batches",
+    "copy_task",
+    "digits",
+    "mnist1d",
+    "spirals",
+    "teacher_student",
+    "train_test_split",
+]
