@@ -18,7 +18,7 @@ Kernels run on the active backend (``gc.available_backends()``, ``gc.set_backend
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
-from . import init, losses, nn
+from . import data, init, losses, nn, optim, params, train
 from .backends import (
     Workspace,
     available_backends,
@@ -27,7 +27,9 @@ from .backends import (
     set_backend,
     use_backend,
 )
+from .checkpoint import Checkpoint, CheckpointError, load, save
 from .gradcheck import GradcheckError, GradcheckResult, TensorCheck, gradcheck
+from .optim import clip_grad_norm, clip_grad_value
 
 try:
     __version__ = _version("gradcore")
@@ -35,18 +37,28 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
+    "Checkpoint",
+    "CheckpointError",
     "GradcheckError",
     "GradcheckResult",
     "TensorCheck",
     "Workspace",
     "__version__",
     "available_backends",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "data",
     "get_backend",
     "get_backend_name",
     "gradcheck",
     "init",
+    "load",
     "losses",
     "nn",
+    "optim",
+    "params",
+    "save",
     "set_backend",
+    "train",
     "use_backend",
 ]

@@ -2,7 +2,15 @@
 
 Readable math, float64 accumulation for reductions, outputs written into caller arrays.
 Allowed to be slow, never allowed to be clever. Contract: ``docs/kernels.md``.
+
+Every op runs with IEEE semantics and no NumPy floating-point warnings (overflow gives inf,
+0/0 gives NaN), like torch and the compiled backends: detecting non-finite values is the
+caller's job (``fit``'s ``TerminateOnNonFinite``, ``clip_grad_norm(error_if_nonfinite=True)``).
 """
+
+import functools as _functools
+
+import numpy as _np
 
 from .activations import act_backward, act_forward
 from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
@@ -14,6 +22,16 @@ from .norms import clip_value_, scale_, segment_absmax, segment_sumsq
 from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step
 
 NAME = "numpy"
+
+
+def _ieee(fn):
+    @_functools.wraps(fn)
+    def op(*args, **kwargs):
+        with _np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+
+    return op
+
 
 __all__ = [
     "NAME",
@@ -40,3 +58,7 @@ __all__ = [
     "sgd_step",
     "softmax_xent",
 ]
+
+for _name in __all__[1:]:
+    globals()[_name] = _ieee(globals()[_name])
+del _name

@@ -1,0 +1,37 @@
+"""Optimizers, gradient clipping and learning-rate schedules over the flat parameter arena.
+
+Semantics of ``torch.optim`` / ``torch.nn.utils.clip_grad_*`` / ``torch.optim.lr_scheduler``
+(see each class); state lives in flat buffers so a step is one kernel call for the model.
+"""
+
+from .clip import (
+    AGC,
+    AutoClip,
+    NonFiniteGradientError,
+    clip_grad_norm,
+    clip_grad_value,
+    grad_norms,
+)
+from .optimizers import SGD, AdaGrad, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
+
+__all__ = [
+    "AGC",
+    "SGD",
+    "AdaGrad",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "AutoClip",
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "NonFiniteGradientError",
+    "Optimizer",
+    "RMSprop",
+    "ReduceLROnPlateau",
+    "StepLR",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "grad_norms",
+]

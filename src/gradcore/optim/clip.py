@@ -1,0 +1,231 @@
+"""Gradient clipping over the flat arena: global norm, value, AutoClip and AGC.
+
+One pass of the norms kernel (``segment_sumsq``, or ``segment_absmax`` for the inf-norm) over
+the flat gradient buffer gives every tensor's norm, the global norm and the non-finite counts.
+The per-tensor norms are kept on the arena (``arena.grad_norms``, ``arena.total_grad_norm``)
+so a monitor reads them without another pass over memory. Frozen tensors are neither measured
+nor scaled (their entry in ``grad_norms`` is NaN).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from ..backends import get_backend
+from ..params import ParameterArena
+from .optimizers import _as_arena
+
+__all__ = [
+    "AGC",
+    "AutoClip",
+    "NonFiniteGradientError",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "grad_norms",
+]
+
+
+class NonFiniteGradientError(RuntimeError):
+    """A gradient holds NaN or inf (``clip_grad_norm(..., error_if_nonfinite=True)``)."""
+
+
+def _norm_type(norm_type) -> float:
+    try:
+        nt = float(norm_type)
+    except (TypeError, ValueError):
+        raise TypeError(f"norm_type must be 2.0 or inf, got {norm_type!r}") from None
+    if nt not in (2.0, math.inf):
+        raise ValueError(f"norm_type must be 2.0 or inf (the kernels' norms), got {norm_type!r}")
+    return nt
+
+
+def _measure(arena: ParameterArena, nt: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """(total, per-tensor norms [S] float64 with NaN for frozen, non-finite counts [S])."""
+    S = len(arena)
+    acc = np.empty(S, np.float64)
+    nonfinite = np.empty(S, np.int64)
+    be = get_backend()
+    if nt == 2.0:
+        be.segment_sumsq(arena.grad, arena.offsets, acc, nonfinite)
+        with np.errstate(invalid="ignore"):
+            norms = np.sqrt(acc)
+    else:
+        be.segment_absmax(arena.grad, arena.offsets, acc, nonfinite)
+        norms = acc
+    trainable = arena.trainable
+    norms[~trainable] = np.nan
+    live = norms[trainable]
+    if live.size == 0:
+        total = 0.0
+    elif nt == 2.0:
+        total = float(np.sqrt(np.sum(live * live)))  # torch: norm of the per-tensor norms
+    else:
+        total = float(np.max(live))
+    if nt == math.inf and np.isnan(live).any():
+        total = math.nan
+    arena.grad_norms = norms
+    arena.total_grad_norm = total
+    return total, norms, nonfinite
+
+
+def grad_norms(params, norm_type: float = 2.0) -> float:
+    """Measure without clipping: returns the global gradient norm of the trainable tensors and
+    stores every tensor's norm in ``arena.grad_norms`` (``[S]`` float64, NaN if frozen)."""
+    arena = _as_arena(params)
+    return _measure(arena, _norm_type(norm_type))[0]
+
+
+def _scale_trainable(arena: ParameterArena, coef: float) -> None:
+    be = get_backend()
+    for a, b in arena.trainable_runs():
+        be.scale_(arena.grad[a:b], coef)
+
+
+def clip_grad_norm(
+    params, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+) -> float:
+    """Scale all gradients so their global norm is at most ``max_norm``; return the norm
+    measured BEFORE clipping. Semantics of ``torch.nn.utils.clip_grad_norm_``::
+
+        total = || (||g_1||, ..., ||g_S||) ||          (2-norm, or max for norm_type=inf)
+        coef  = min(max_norm / (total + 1e-6), 1)
+        g_i  *= coef                                    (always; coef = 1 changes nothing)
+
+    Every tensor's norm is stored in ``arena.grad_norms`` (for the monitor). With
+    ``error_if_nonfinite=True`` a NaN/inf total raises :class:`NonFiniteGradientError`
+    naming the tensors that hold non-finite values; otherwise, as in torch, the non-finite
+    coefficient is applied (the gradients become NaN).
+
+    Parameters
+    ----------
+    params : ParameterArena (``model.parameters()``) or a model.
+    max_norm : float > 0.
+    norm_type : 2.0 or ``math.inf``.
+    """
+    arena = _as_arena(params)
+    nt = _norm_type(norm_type)
+    if isinstance(max_norm, bool) or not isinstance(max_norm, int | float | np.floating):
+        raise TypeError(f"max_norm must be a number, got {type(max_norm).__name__}")
+    max_norm = float(max_norm)
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm}")
+    total, _, nonfinite = _measure(arena, nt)
+    if error_if_nonfinite and not math.isfinite(total):
+        bad = [
+            f"{s.name} ({int(nonfinite[s.index])} non-finite)"
+            for s in arena.segments
+            if s.requires_grad and nonfinite[s.index] > 0
+        ]
+        raise NonFiniteGradientError(
+            f"the total norm of order {norm_type} of the gradients is non-finite ({total}); "
+            f"non-finite values in: {', '.join(bad) or '(overflow of the sum)'}. "
+            "Set error_if_nonfinite=False to clip anyway."
+        )
+    coef = min(max_norm / (total + 1e-6), 1.0) if not math.isnan(total) else math.nan
+    _scale_trainable(arena, coef)
+    return total
+
+
+def clip_grad_value(params, clip_value: float) -> None:
+    """Clamp every trainable gradient element into ``[-clip_value, clip_value]`` (semantics of
+    ``torch.nn.utils.clip_grad_value_``; NaN stays NaN)."""
+    arena = _as_arena(params)
+    if isinstance(clip_value, bool) or not isinstance(clip_value, int | float | np.floating):
+        raise TypeError(f"clip_value must be a number, got {type(clip_value).__name__}")
+    clip_value = float(clip_value)
+    if not clip_value >= 0:
+        raise ValueError(f"clip_value must be >= 0, got {clip_value}")
+    be = get_backend()
+    for a, b in arena.trainable_runs():
+        be.clip_value_(arena.grad[a:b], clip_value)
+
+
+class AutoClip:
+    """Adaptive global-norm clipping at the ``percentile``-th percentile of the history of
+    total gradient norms (Seetharaman et al. 2020, "AutoClip").
+
+    Use as ``fit(..., clip=gc.optim.AutoClip(10))`` or call ``clip(params)`` after backward.
+    Each call measures the global norm, appends it to the history (including the current
+    norm, as the paper), clips to the percentile of the history and returns the pre-clip norm.
+
+    Parameters
+    ----------
+    percentile : float in (0, 100]. 10 is the paper's recommendation.
+    history_size : keep only the last ``history_size`` norms (``None``: all).
+    """
+
+    def __init__(self, percentile: float = 10.0, history_size: int | None = None) -> None:
+        percentile = float(percentile)
+        if not 0 < percentile <= 100:
+            raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+        if history_size is not None and (not isinstance(history_size, int) or history_size < 1):
+            raise ValueError(f"history_size must be a positive int or None, got {history_size!r}")
+        self.percentile = percentile
+        self.history: deque[float] = deque(maxlen=history_size)
+        self.last_threshold: float | None = None
+
+    def __call__(self, params) -> float:
+        arena = _as_arena(params)
+        total, _, _ = _measure(arena, 2.0)
+        if math.isfinite(total):
+            self.history.append(total)
+        if not self.history:
+            return total
+        threshold = float(np.percentile(np.fromiter(self.history, float), self.percentile))
+        self.last_threshold = threshold
+        if total > threshold:
+            _scale_trainable(arena, threshold / (total + 1e-6))
+        return total
+
+    def __repr__(self) -> str:
+        return f"AutoClip(percentile={self.percentile}, history={len(self.history)} norms)"
+
+
+class AGC:
+    """Adaptive gradient clipping, unit-wise (Brock et al. 2021, NFNets)::
+
+        G_i <- G_i * clip_factor max(||W_i||, eps) / ||G_i||   where ||G_i|| exceeds that
+
+    A *unit* is one output neuron: a column of a ``[in, out]`` weight (``Dense.W``,
+    ``LSTM.Wx/Wh`` columns), and a 1-D tensor (biases, norms' gamma/beta) is one unit, as in
+    timm's ``adaptive_clip_grad``. Returns the global gradient norm measured before clipping
+    (and stores the per-tensor norms on the arena). Runs in NumPy per tensor (not a kernel).
+
+    Parameters
+    ----------
+    clip_factor : float > 0 (0.01 in the paper for batch size ~4096; larger for small batches).
+    eps : float > 0, floor on the parameter norm (so zero-initialised units can move).
+    """
+
+    def __init__(self, clip_factor: float = 0.01, eps: float = 1e-3) -> None:
+        if not float(clip_factor) > 0 or not float(eps) > 0:
+            raise ValueError(f"clip_factor and eps must be > 0, got {clip_factor}, {eps}")
+        self.clip_factor = float(clip_factor)
+        self.eps = float(eps)
+
+    def __call__(self, params) -> float:
+        arena = _as_arena(params)
+        total, _, _ = _measure(arena, 2.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for s in arena.segments:
+                if not s.requires_grad or s.size == 0:
+                    continue
+                w = arena.data[s.offset : s.stop].reshape(s.shape)
+                g = arena.grad[s.offset : s.stop].reshape(s.shape)
+                if w.ndim <= 1:
+                    wn = np.array(np.linalg.norm(w.astype(np.float64)))
+                    gn = np.array(np.linalg.norm(g.astype(np.float64)))
+                else:  # units are the last axis (outputs); norm over the rest
+                    axes = tuple(range(w.ndim - 1))
+                    wn = np.sqrt(np.sum(np.square(w, dtype=np.float64), axis=axes))
+                    gn = np.sqrt(np.sum(np.square(g, dtype=np.float64), axis=axes))
+                max_norm = self.clip_factor * np.maximum(wn, self.eps)
+                scale = np.where(gn > max_norm, max_norm / np.maximum(gn, 1e-6), 1.0)
+                g *= scale.astype(g.dtype)
+        return total
+
+    def __repr__(self) -> str:
+        return f"AGC(clip_factor={self.clip_factor}, eps={self.eps})"
