@@ -30,6 +30,7 @@ from .backends import (
 from .checkpoint import Checkpoint, CheckpointError, load, save
 from .gradcheck import GradcheckError, GradcheckResult, TensorCheck, gradcheck
 from .optim import clip_grad_norm, clip_grad_value
+from .threads import get_num_threads, set_num_threads
 
 try:
     __version__ = _version("gradcore")
@@ -50,6 +51,7 @@ __all__ = [
     "data",
     "get_backend",
     "get_backend_name",
+    "get_num_threads",
     "gradcheck",
     "init",
     "load",
@@ -59,6 +61,7 @@ __all__ = [
     "params",
     "save",
     "set_backend",
+    "set_num_threads",
     "train",
     "use_backend",
 ]
