@@ -56,3 +56,44 @@ int gc_have_gemm(void) { return g_sgemm != 0 && g_dgemm != 0; }
 
 GC_DEFINE_GEMM(float, f32, g_sgemm)
 GC_DEFINE_GEMM(double, f64, g_dgemm)
+
+/* ---- CBLAS providers (MKL's cblas_?gemm, loaded at run time by the binding layer) --------
+ * Row-major CBLAS with LP64 (32-bit int) dimensions; enum values from cblas.h. Leading
+ * dimensions are clamped to >= 1 (CBLAS rejects 0 even when a dimension is empty). */
+#define GC_CBLAS_ROW_MAJOR 101
+#define GC_CBLAS_NO_TRANS 111
+#define GC_CBLAS_TRANS 112
+
+typedef void (*gc_cblas_sgemm_fn)(int, int, int, int, int, int, float, const float *, int,
+                                  const float *, int, float, float *, int);
+typedef void (*gc_cblas_dgemm_fn)(int, int, int, int, int, int, double, const double *, int,
+                                  const double *, int, double, double *, int);
+static gc_cblas_sgemm_fn g_cblas_sgemm = 0;
+static gc_cblas_dgemm_fn g_cblas_dgemm = 0;
+
+static int gc_ld(int64_t ld) { return ld < 1 ? 1 : (int)ld; }
+
+static void gc_cblas_sgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K,
+                                    float alpha, const float *A, int64_t lda, const float *B,
+                                    int64_t ldb, float beta, float *C, int64_t ldc) {
+    g_cblas_sgemm(GC_CBLAS_ROW_MAJOR, transa ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS,
+                  transb ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A,
+                  gc_ld(lda), B, gc_ld(ldb), beta, C, gc_ld(ldc));
+}
+
+static void gc_cblas_dgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K,
+                                    double alpha, const double *A, int64_t lda, const double *B,
+                                    int64_t ldb, double beta, double *C, int64_t ldc) {
+    g_cblas_dgemm(GC_CBLAS_ROW_MAJOR, transa ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS,
+                  transb ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A,
+                  gc_ld(lda), B, gc_ld(ldb), beta, C, gc_ld(ldc));
+}
+
+int gc_use_cblas(void *cblas_sgemm, void *cblas_dgemm) {
+    if (!cblas_sgemm || !cblas_dgemm) return GC_EBADSIZE;
+    /* object -> function pointer: POSIX guarantees this round trip (dlsym) */
+    *(void **)(&g_cblas_sgemm) = cblas_sgemm;
+    *(void **)(&g_cblas_dgemm) = cblas_dgemm;
+    gc_set_gemm(gc_cblas_sgemm_rowmajor, gc_cblas_dgemm_rowmajor);
+    return GC_OK;
+}

@@ -24,6 +24,7 @@ cdef extern from "gradcore/common.h" nogil:
                                  int64_t, const double *, int64_t, double, double *, int64_t)
     void gc_set_gemm(gc_sgemm_fn sgemm, gc_dgemm_fn dgemm)
     int gc_have_gemm()
+    int gc_use_cblas(void *cblas_sgemm, void *cblas_dgemm)
     void gc_gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                      float *C, int64_t ldc)
@@ -79,7 +80,29 @@ cdef void _dgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t 
 
 
 gc_set_gemm(_sgemm_rowmajor, _dgemm_rowmajor)
-GEMM_PROVIDER = "openblas (scipy.linalg.cython_blas)"
+GEMM_PROVIDER = "openblas"
+
+
+def use_openblas():
+    """Route every kernel GEMM to scipy's OpenBLAS (the default provider)."""
+    global GEMM_PROVIDER
+    gc_set_gemm(_sgemm_rowmajor, _dgemm_rowmajor)
+    GEMM_PROVIDER = "openblas"
+
+
+def use_cblas(size_t sgemm_address, size_t dgemm_address, str name):
+    """Route every kernel GEMM to a row-major LP64 CBLAS whose ``cblas_sgemm``/``cblas_dgemm``
+    live at these addresses (``gradcore._gemm`` loads MKL this way). The library must stay
+    loaded and be single-threaded."""
+    global GEMM_PROVIDER
+    if gc_use_cblas(<void *>sgemm_address, <void *>dgemm_address) != GC_OK:
+        raise ValueError("cblas_sgemm and cblas_dgemm addresses must be non-zero")
+    GEMM_PROVIDER = name
+
+
+def gemm_provider():
+    """Name of the GEMM provider the kernels call: "openblas" or "mkl"."""
+    return GEMM_PROVIDER
 
 
 def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, ::1] C,

@@ -37,6 +37,8 @@ typedef void (*gc_dgemm_fn)(int transa, int transb, int64_t M, int64_t N, int64_
 
 void gc_set_gemm(gc_sgemm_fn sgemm, gc_dgemm_fn dgemm);
 int gc_have_gemm(void);   /* 1 once a provider is set */
+/* Use a row-major CBLAS (e.g. MKL's cblas_sgemm/cblas_dgemm, LP64) as the provider. */
+int gc_use_cblas(void *cblas_sgemm, void *cblas_dgemm);
 /* The GEMM every kernel calls: the provider, split over N by OpenMP when the product is
  * large (M*N*K >= GC_GEMM_PARALLEL_MIN flops/2 and N >= 2*GC_GEMM_NBLOCK). */
 void gc_gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
