@@ -18,7 +18,7 @@ Kernels run on the active backend (``gc.available_backends()``, ``gc.set_backend
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
-from . import data, init, losses, nn, optim, params, train
+from . import data, init, losses, nn, optim, params, threads, train
 from .backends import (
     Workspace,
     available_backends,
@@ -62,6 +62,7 @@ __all__ = [
     "save",
     "set_backend",
     "set_num_threads",
+    "threads",
     "train",
     "use_backend",
 ]

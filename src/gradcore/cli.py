@@ -9,6 +9,7 @@ residual blocks) keep it level. It also gradient-checks a layer in float64.
 from __future__ import annotations
 
 import argparse
+import os
 import math
 import platform
 import sys
@@ -155,8 +156,19 @@ def info(args) -> int:
     else:
         print(
             f"compiled kernels: OpenMP {'on' if _kernels.have_openmp() else 'off'}, "
-            f"{_kernels.max_threads()} threads"
+            f"{_kernels.max_threads()} threads, GEMM provider {_kernels.gemm_provider()} "
+            f"(single-threaded; env GRADCORE_GEMM=auto|openblas|mkl)"
         )
+    print(f"gradcore threads: {gc.get_num_threads()} (gc.set_num_threads / OMP_NUM_THREADS)")
+    try:
+        for lib in gc.threads.blas_info():
+            print(
+                f"  {lib.get('user_api')}: {lib.get('internal_api')} {lib.get('version') or ''} "
+                f"{lib.get('architecture') or ''}, {lib.get('num_threads')} threads "
+                f"({os.path.basename(lib.get('filepath', ''))})"
+            )
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        pass
     return 0
 
 
