@@ -9,8 +9,8 @@ residual blocks) keep it level. It also gradient-checks a layer in float64.
 from __future__ import annotations
 
 import argparse
-import os
 import math
+import os
 import platform
 import sys
 
