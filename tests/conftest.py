@@ -29,3 +29,13 @@ def rng(request):
     """A NumPy Generator seeded from the test's name: reproducible, different per test."""
     seed = zlib.crc32(request.node.nodeid.encode())
     return np.random.default_rng(seed)
+
+
+@pytest.fixture(params=__import__("gradcore").available_backends())
+def each_backend(request):
+    """Run the test once per available backend (``numpy``, and ``c``/``numba`` when built):
+    modules opt in with ``pytestmark = pytest.mark.usefixtures("each_backend")``."""
+    import gradcore as gc
+
+    with gc.use_backend(request.param):
+        yield request.param

@@ -10,6 +10,7 @@ import gradcore as gc
 from gradcore.backends import ACTIVATIONS
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("each_backend")  # every backend against the oracle
 F = torch.nn.functional
 nn = gc.nn
 F64 = np.float64

@@ -4,7 +4,7 @@ Several steps of every optimizer and variant (weight decay coupled and decoupled
 nesterov, dampening, centered, amsgrad, lr_decay, initial accumulator), with an all-zero
 gradient step and a frozen tensor (torch: ``.grad = None``), must agree with ``torch.optim``
 to ~1e-10 relative; so must ``clip_grad_norm_`` (2 and inf), ``clip_grad_value_`` and the
-learning-rate schedules. Runs on the active backend (all of them in CI's backend matrix).
+learning-rate schedules. Runs once per available backend (the `each_backend` fixture).
 """
 
 import math
@@ -17,6 +17,7 @@ import gradcore as gc
 from gradcore import nn
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("each_backend")  # every backend against the oracle
 
 RTOL = 1e-10
 
