@@ -154,6 +154,18 @@ cdef int _disjoint(str oname, const void *o, Py_ssize_t on, str iname, const voi
     return 0
 
 
+cdef int _outputs_disjoint(const void **ptr, Py_ssize_t *nbytes, int nout, int n,
+                           tuple names) except -1:
+    """Buffers 0..nout-1 are outputs: each must be disjoint from every other buffer 0..n-1
+    (a C loop: this runs on every call, so no Python objects per pair)."""
+    cdef int a, b
+    for a in range(nout):
+        for b in range(a + 1, n):
+            if _ovl(ptr[a], nbytes[a], ptr[b], nbytes[b]):
+                raise ValueError(f"{names[a]} must not share memory with {names[b]}")
+    return 0
+
+
 cdef int _check_dims32(int64_t N, int64_t I, int64_t O) except -1:
     if N >= 2**31 or I >= 2**31 or O >= 2**31:
         raise ValueError(f"dense dimensions must be < 2**31 (BLAS int), got N={N} I={I} O={O}")
@@ -284,6 +296,10 @@ def dense_forward(x, W, b, act, z, y):
         _dense_forward[cython.double](x, W, b, code, z, y)
 
 
+cdef tuple _DENSE_BWD_NAMES = ("dW", "db", "scratch dz (ws 'dense_dz')", "dx", "dy", "x", "W",
+                               "z", "y")
+
+
 cdef int _dense_backward(const floating[:, ::1] dy, const floating[:, ::1] x,
                          const floating[:, ::1] W, const floating[:, ::1] z,
                          const floating[:, ::1] y, int code, floating[:, ::1] dx,
@@ -292,20 +308,16 @@ cdef int _dense_backward(const floating[:, ::1] dy, const floating[:, ::1] x,
     cdef int64_t N = x.shape[0], I = x.shape[1], O = W.shape[1]
     cdef Py_ssize_t s = sizeof(floating)
     cdef Py_ssize_t nx = N * I * s, nw = I * O * s, nb = O * s, nz = N * O * s
-    cdef floating *pdx = NULL
+    cdef floating *pdx = &dx[0, 0] if dx is not None else NULL
     # every output is disjoint from every other argument (dW, db accumulate while dy, x, z, y,
     # dz are read; dx is written by a GEMM that reads dz and W)
-    ins = [("dy", <size_t>&dy[0, 0], nz), ("x", <size_t>&x[0, 0], nx),
-           ("W", <size_t>&W[0, 0], nw), ("z", <size_t>&z[0, 0], nz),
-           ("y", <size_t>&y[0, 0], nz)]
-    outs = [("dW", <size_t>&dW[0, 0], nw), ("db", <size_t>&db[0], nb),
-            ("scratch dz (ws 'dense_dz')", <size_t>&dz[0, 0], nz)]
-    if dx is not None:
-        pdx = &dx[0, 0]
-        outs.append(("dx", <size_t>pdx, nx))
-    for k, (oname, o, on) in enumerate(outs):
-        for iname, i, inb in ins + outs[k + 1:]:
-            _disjoint(oname, <void *><size_t>o, on, iname, <void *><size_t>i, inb, False)
+    cdef const void *ptr[9]
+    cdef Py_ssize_t nbytes[9]
+    ptr[0], ptr[1], ptr[2], ptr[3] = &dW[0, 0], &db[0], &dz[0, 0], pdx
+    nbytes[0], nbytes[1], nbytes[2], nbytes[3] = nw, nb, nz, nx if pdx != NULL else 0
+    ptr[4], ptr[5], ptr[6], ptr[7], ptr[8] = &dy[0, 0], &x[0, 0], &W[0, 0], &z[0, 0], &y[0, 0]
+    nbytes[4], nbytes[5], nbytes[6], nbytes[7], nbytes[8] = nz, nx, nw, nz, nz
+    _outputs_disjoint(ptr, nbytes, 4, 9, _DENSE_BWD_NAMES)
     with nogil:
         if floating is float:
             gc_dense_backward_f32(&dy[0, 0], &x[0, 0], &W[0, 0], &z[0, 0], &y[0, 0], N, I, O,
@@ -493,28 +505,17 @@ cdef int64_t _step(object step) except -1:
     return int(step)
 
 
-cdef int _all_disjoint(list bufs) except -1:
-    """p, g and the used state buffers must be pairwise disjoint (the pass reads and writes
-    them elementwise; a shared buffer would be updated twice)."""
-    cdef Py_ssize_t a, b
-    for a in range(len(bufs)):
-        for b in range(a + 1, len(bufs)):
-            na, pa, sa = bufs[a]
-            nb_, pb, sb = bufs[b]
-            _disjoint(na, <void *><size_t>pa, sa, nb_, <void *><size_t>pb, sb, False)
-    return 0
-
-
 cdef int _sgd(floating[::1] p, const floating[::1] g, floating[::1] buf, double lr,
               double momentum, double dampening, bint nesterov, double weight_decay,
               bint first) except -1:
     cdef int64_t n = p.shape[0]
     cdef Py_ssize_t nb = n * sizeof(floating)
     cdef floating *pbuf = &buf[0] if buf is not None else NULL
-    bufs = [("p", <size_t>&p[0], nb), ("g", <size_t>&g[0], nb)]
-    if buf is not None:
-        bufs.append(("state buf", <size_t>pbuf, nb))
-    _all_disjoint(bufs)
+    cdef const void *ptr[3]
+    cdef Py_ssize_t nbytes[3]
+    ptr[0], ptr[1], ptr[2] = &p[0], pbuf, &g[0]
+    nbytes[0], nbytes[1], nbytes[2] = nb, nb if pbuf != NULL else 0, nb
+    _outputs_disjoint(ptr, nbytes, 2, 3, ("p", "state buf", "g"))
     with nogil:
         if floating is float:
             gc_optim_sgd_step_f32(&p[0], &g[0], pbuf, n, lr, momentum, dampening, nesterov,
@@ -552,13 +553,14 @@ cdef int _rmsprop(floating[::1] p, const floating[::1] g, floating[::1] sq,
     cdef Py_ssize_t nb = n * sizeof(floating)
     cdef floating *pga = &ga[0] if ga is not None else NULL
     cdef floating *pmb = &mb[0] if mb is not None else NULL
-    bufs = [("p", <size_t>&p[0], nb), ("g", <size_t>&g[0], nb),
-            ("state square_avg", <size_t>&sq[0], nb)]
-    if ga is not None:
-        bufs.append(("state grad_avg", <size_t>pga, nb))
-    if mb is not None:
-        bufs.append(("state mom_buf", <size_t>pmb, nb))
-    _all_disjoint(bufs)
+    cdef const void *ptr[5]
+    cdef Py_ssize_t nbytes[5]
+    ptr[0], ptr[1], ptr[2], ptr[3], ptr[4] = &p[0], &sq[0], pga, pmb, &g[0]
+    nbytes[0], nbytes[1], nbytes[4] = nb, nb, nb
+    nbytes[2] = nb if pga != NULL else 0
+    nbytes[3] = nb if pmb != NULL else 0
+    _outputs_disjoint(ptr, nbytes, 4, 5,
+                      ("p", "state square_avg", "state grad_avg", "state mom_buf", "g"))
     with nogil:
         if floating is float:
             gc_optim_rmsprop_step_f32(&p[0], &g[0], &sq[0], pga, pmb, n, lr, alpha, eps,
@@ -593,8 +595,11 @@ cdef int _adagrad(floating[::1] p, const floating[::1] g, floating[::1] ss, doub
                   double lr_decay, double weight_decay, double eps, int64_t step) except -1:
     cdef int64_t n = p.shape[0]
     cdef Py_ssize_t nb = n * sizeof(floating)
-    _all_disjoint([("p", <size_t>&p[0], nb), ("g", <size_t>&g[0], nb),
-                   ("state state_sum", <size_t>&ss[0], nb)])
+    cdef const void *ptr[3]
+    cdef Py_ssize_t nbytes[3]
+    ptr[0], ptr[1], ptr[2] = &p[0], &ss[0], &g[0]
+    nbytes[0], nbytes[1], nbytes[2] = nb, nb, nb
+    _outputs_disjoint(ptr, nbytes, 2, 3, ("p", "state state_sum", "g"))
     with nogil:
         if floating is float:
             gc_optim_adagrad_step_f32(&p[0], &g[0], &ss[0], n, lr, lr_decay, weight_decay, eps,
@@ -628,11 +633,12 @@ cdef int _adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating
     cdef int64_t n = p.shape[0]
     cdef Py_ssize_t nb = n * sizeof(floating)
     cdef floating *pvm = &vmax[0] if vmax is not None else NULL
-    bufs = [("p", <size_t>&p[0], nb), ("g", <size_t>&g[0], nb), ("state m", <size_t>&m[0], nb),
-            ("state v", <size_t>&v[0], nb)]
-    if vmax is not None:
-        bufs.append(("state vmax", <size_t>pvm, nb))
-    _all_disjoint(bufs)
+    cdef const void *ptr[5]
+    cdef Py_ssize_t nbytes[5]
+    ptr[0], ptr[1], ptr[2], ptr[3], ptr[4] = &p[0], &m[0], &v[0], pvm, &g[0]
+    nbytes[0], nbytes[1], nbytes[2], nbytes[4] = nb, nb, nb, nb
+    nbytes[3] = nb if pvm != NULL else 0
+    _outputs_disjoint(ptr, nbytes, 4, 5, ("p", "state m", "state v", "state vmax", "g"))
     with nogil:
         if floating is float:
             gc_optim_adam_step_f32(&p[0], &g[0], &m[0], &v[0], pvm, n, lr, beta1, beta2, eps,
