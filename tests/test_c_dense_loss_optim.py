@@ -207,6 +207,16 @@ def test_dense_large_shapes_use_threads(dtype, act, shape, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize("shape", [(0, 3, 2), (2, 0, 3), (1, 1, 1), (3, 2, 0)])
+def test_dense_degenerate_shapes(dtype, act, shape, rng):
+    """Empty batch, zero inputs (z = b, the GEMM with K = 0 must zero z), width 1, no outputs."""
+    N, I, O = shape
+    x, W, b = _rand(rng, (N, I), dtype), _rand(rng, (I, O), dtype), _rand(rng, O, dtype)
+    _check_dense(dtype, x, W, b, act, rng, None, True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_dense_linear_y_may_be_z_and_workspace_is_reused(dtype, rng):
     x, W, b = _rand(rng, (4, 3), dtype), _rand(rng, (3, 5), dtype), _rand(rng, 5, dtype)
     z = np.empty((4, 5), dtype)
