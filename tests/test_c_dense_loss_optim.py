@@ -736,3 +736,56 @@ def test_optim_bad_inputs_raise():
         cb.adam_step(p.astype(np.int32), g, p, p, p, 0.1, 0.9, 0.9, 1e-8, 0, 1, False, False)
     # unused state buffers are not inspected (empty arrays are fine), as in the reference
     cb.rmsprop_step(p, g, np.zeros(5), np.zeros(0), np.zeros(0), 0.1, 0.99, 1e-8, 0, 0, False)
+
+
+# ============================================================================ threads
+
+
+@pytest.fixture
+def restore_threads():
+    n = _kernels.max_threads()
+    yield
+    _kernels.set_num_threads(n)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_results_do_not_depend_on_the_thread_count(dtype, rng, restore_threads):
+    """What the kernels own is bitwise independent of the thread count: the bias gradient
+    (column blocks), the activation passes and the optimizers (elementwise chunks).
+
+    The GEMMs are not: gc_gemm's column split hands OpenBLAS blocks of other widths, whose edge
+    kernels may sum in another order (float64 z differs by ~1 ulp between 1 and 2 threads)."""
+    W = _rand(rng, (64, 700), dtype, 0.1)
+    x, z = _rand(rng, (300, 64), dtype), _rand(rng, (300, 700), dtype)
+    y = np.empty_like(z)
+    ref.act_forward(z, "silu", y)
+    dy = _rand(rng, (300, 700), dtype)
+    p0, g = _rand(rng, 200_003, dtype), _rand(rng, 200_003, dtype)
+    out = []
+    for nth in (1, 2):
+        _kernels.set_num_threads(nth)
+        ya, dxa = np.empty_like(z), np.empty_like(z)
+        cb.act_forward(z, "gelu", ya)
+        cb.act_backward(dy, z, ya, "gelu", dxa)
+        dW, db = np.zeros((64, 700), dtype), np.zeros(700, dtype)
+        cb.dense_backward(dy, x, W, z, y, "silu", None, dW, db)
+        p, m, v, vm = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), np.zeros_like(p0)
+        cb.adam_step(p, g, m, v, vm, 1e-3, 0.9, 0.999, 1e-8, 0.1, 1, True, True)
+        out.append((ya, dxa, db, p, m, v, vm))
+    for a, c in zip(*out, strict=True):
+        np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_dense_nonfinite_inputs_propagate_like_reference(dtype, act, rng):
+    x, W, b = _rand(rng, (5, 4), dtype), _rand(rng, (4, 3), dtype), _rand(rng, 3, dtype)
+    x[1, 2], x[3, 0] = np.nan, np.inf
+    got = [np.empty((5, 3), dtype) for _ in range(2)]
+    want = [np.empty((5, 3), dtype) for _ in range(2)]
+    with np.errstate(all="ignore"):
+        ref.dense_forward(x, W, b, act, *want)
+    cb.dense_forward(x, W, b, act, *got)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+        np.testing.assert_array_equal(np.isinf(g), np.isinf(w))
