@@ -36,6 +36,7 @@
 #define GC_PARALLEL_RANGES(n, min_n, lo, hi, CALL)                                   \
     do {                                                                             \
         const int64_t gc_n_ = (n);                                                   \
+        (void)(min_n);                                                               \
         if (gc_n_ > 0) {                                                             \
             const int64_t lo = 0, hi = gc_n_;                                        \
             CALL;                                                                    \
