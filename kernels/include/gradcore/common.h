@@ -13,6 +13,8 @@
 /* Status codes returned by kernels that can fail. */
 #define GC_OK 0
 #define GC_EBADSIZE 1   /* inconsistent sizes or offsets */
+#define GC_EBADARG 2    /* invalid argument value (unknown activation code) */
+#define GC_EBADLABEL 3  /* class label out of [0, K) */
 
 /* Element count above which a streaming kernel uses OpenMP threads. Below it the thread
  * start-up (a few microseconds) costs more than it saves. */

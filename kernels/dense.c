@@ -1,0 +1,46 @@
+/* Dense family: GEMM + fused bias/activation epilogue, fused backward epilogue with the bias
+ * gradient, and the standalone elementwise activations. One body (dense_impl.h) generated for
+ * float and double. float math stays in float like the reference (NumPy float32 ufuncs),
+ * except erfc: float32 gelu evaluates erfc in double and rounds, as scipy.special.erfc does. */
+#include <math.h>
+
+#include "gc_parallel.h"
+#include "gradcore/dense.h"
+
+static inline float gc_erfc_f32(float x) { return (float)erfc((double)x); }
+
+#define T float
+#define SFX f32
+#define GC_EXP expf
+#define GC_EXPM1 expm1f
+#define GC_TANH tanhf
+#define GC_FABS fabsf
+#define GC_ERFC gc_erfc_f32
+#define GC_GEMM gc_gemm_f32
+#include "dense_impl.h"
+#undef T
+#undef SFX
+#undef GC_EXP
+#undef GC_EXPM1
+#undef GC_TANH
+#undef GC_FABS
+#undef GC_ERFC
+#undef GC_GEMM
+
+#define T double
+#define SFX f64
+#define GC_EXP exp
+#define GC_EXPM1 expm1
+#define GC_TANH tanh
+#define GC_FABS fabs
+#define GC_ERFC erfc
+#define GC_GEMM gc_gemm_f64
+#include "dense_impl.h"
+#undef T
+#undef SFX
+#undef GC_EXP
+#undef GC_EXPM1
+#undef GC_TANH
+#undef GC_FABS
+#undef GC_ERFC
+#undef GC_GEMM

@@ -1,0 +1,41 @@
+"""The compiled C backend: a thin adapter over ``gradcore._kernels`` (C99 kernels + Cython).
+
+Every op has the contract's signature (``docs/kernels.md``) and matches the NumPy reference
+within dtype-keyed tolerances (optimizers bit for bit). Differences in input handling, shared
+by every op here: arrays must be C-contiguous (a non-contiguous array raises ``ValueError``
+instead of being read through a strided view), all floating arrays of a call must share one
+dtype (``TypeError`` otherwise), and outputs may not overlap the arguments they would corrupt
+(``ValueError``; the documented in-place cases such as ``act_forward(x, act, x)`` are allowed).
+
+Importing this package raises ``ImportError`` when the compiled extension is not built, so the
+backend registry simply lists it as unavailable.
+"""
+
+from .activations import act_backward, act_forward
+from .dense import dense_backward, dense_forward
+from .loss import bce_with_logits, mse, softmax_xent
+from .norms import clip_value_, scale_, segment_absmax, segment_sumsq
+from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step
+
+# batchnorm/layernorm/lstm: added at merge (branch ckern-b)
+
+NAME = "c"
+
+__all__ = [
+    "NAME",
+    "act_backward",
+    "act_forward",
+    "adagrad_step",
+    "adam_step",
+    "bce_with_logits",
+    "clip_value_",
+    "dense_backward",
+    "dense_forward",
+    "mse",
+    "rmsprop_step",
+    "scale_",
+    "segment_absmax",
+    "segment_sumsq",
+    "sgd_step",
+    "softmax_xent",
+]
