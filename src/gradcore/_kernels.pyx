@@ -216,3 +216,4 @@ def clip_value_(floating[::1] flat, double clip):
             gc_norms_clip_value_f32(&flat[0], n, <float>clip)
         else:
             gc_norms_clip_value_f64(&flat[0], n, clip)
+include "_kernels_b.pxi"

@@ -1,0 +1,183 @@
+/* Body of the batchnorm family, included by batchnorm.c once per element type.
+ * Expects: FT (element type), SFX (name suffix token: f32 / f64).
+ *
+ * Layout: x[N,C] row-major, so a feature is a column. Every pass walks whole rows (contiguous,
+ * vectorised over C) and keeps per-feature accumulators in double. For threads the rows are
+ * cut into chunks: each chunk sums into its own slot of `work`, the slots are then added per
+ * feature in chunk order (deterministic for a given nwork), and a last pass over the same row
+ * chunks writes the output. One parallel region, three worksharing loops.
+ *
+ * Why one-pass statistics: the sums are shifted by the first row (d = x - x[0]), so
+ * var = (sum d^2 - (sum d)^2 / N) / N cancels only as much as (x[0] - mean)^2 / var, which is
+ * O(1) for ordinary batches; in double that keeps ~1e-15 relative accuracy while reading x
+ * once instead of twice.
+ */
+
+#define GC_CAT_(a, b) a##_##b
+#define GC_CAT(a, b) GC_CAT_(a, b)
+#define GC_NAME(base) GC_CAT(base, SFX)
+
+#ifndef GC_BN_HELPERS
+#define GC_BN_HELPERS
+/* Number of row chunks: 1 (serial, no thread start-up) below GC_PARALLEL_MIN elements. */
+static int64_t gc_bn_chunks(int64_t N, int64_t C, int64_t nwork) {
+    if (N * C < GC_PARALLEL_MIN || nwork < 2) return 1;
+    int64_t k = nwork;
+    if (k > N / 8) k = N / 8; /* at least 8 rows a chunk */
+    return k < 1 ? 1 : k;
+}
+#endif
+
+int GC_NAME(gc_batchnorm_forward_train)(const FT *x, int64_t N, int64_t C, const FT *gamma,
+                                        const FT *beta, FT *running_mean, FT *running_var,
+                                        double momentum, double eps, FT *y, FT *mean,
+                                        FT *inv_std, double *work, int64_t nwork) {
+    if (N < 2 || C < 0 || nwork < 1) return GC_EBADSIZE;
+    if (C == 0) return GC_OK;
+    const int64_t nch = gc_bn_chunks(N, C, nwork);
+    FT *mT = (FT *)(work + nwork * 2 * C); /* per-feature mean and gamma*inv_std, as FT */
+    FT *sT = mT + C;
+    const FT *shift = x; /* row 0: the shift of the one-pass sums */
+    const double dN = (double)N;
+    const double unbias = dN / (dN - 1.0);
+
+#pragma omp parallel num_threads((int)nch) if (nch > 1)
+    {
+        /* pass 1: per-chunk shifted sums S1 = sum (x - x0), S2 = sum (x - x0)^2 */
+#pragma omp for schedule(static)
+        for (int64_t k = 0; k < nch; ++k) {
+            double *s1 = work + k * 2 * C, *s2 = s1 + C;
+            for (int64_t c = 0; c < C; ++c) s1[c] = s2[c] = 0.0;
+            const int64_t r0 = N * k / nch, r1 = N * (k + 1) / nch;
+            for (int64_t r = r0; r < r1; ++r) {
+                const FT *xr = x + r * C;
+#pragma omp simd
+                for (int64_t c = 0; c < C; ++c) {
+                    const double d = (double)xr[c] - (double)shift[c];
+                    s1[c] += d;
+                    s2[c] += d * d;
+                }
+            }
+        }
+        /* statistics, running stats, per-feature affine coefficients */
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; ++c) {
+            double a = 0.0, b = 0.0;
+            for (int64_t k = 0; k < nch; ++k) {
+                a += work[k * 2 * C + c];
+                b += work[k * 2 * C + C + c];
+            }
+            const double dmu = a / dN;
+            double var = (b - a * dmu) / dN; /* biased */
+            if (var < 0.0) var = 0.0;
+            const double mu = (double)shift[c] + dmu;
+            const double istd = 1.0 / sqrt(var + eps);
+            mean[c] = (FT)mu;
+            inv_std[c] = (FT)istd;
+            running_mean[c] = (FT)((1.0 - momentum) * (double)running_mean[c] + momentum * mu);
+            running_var[c] =
+                (FT)((1.0 - momentum) * (double)running_var[c] + momentum * var * unbias);
+            mT[c] = (FT)mu;
+            sT[c] = (FT)((double)gamma[c] * istd);
+        }
+        /* pass 2: y = (x - mean) * gamma inv_std + beta */
+#pragma omp for schedule(static)
+        for (int64_t k = 0; k < nch; ++k) {
+            const int64_t r0 = N * k / nch, r1 = N * (k + 1) / nch;
+            for (int64_t r = r0; r < r1; ++r) {
+                const FT *xr = x + r * C;
+                FT *yr = y + r * C;
+#pragma omp simd
+                for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - mT[c]) * sT[c] + beta[c];
+            }
+        }
+    }
+    return GC_OK;
+}
+
+int GC_NAME(gc_batchnorm_forward_eval)(const FT *x, int64_t N, int64_t C, const FT *gamma,
+                                       const FT *beta, const FT *running_mean,
+                                       const FT *running_var, double eps, FT *y, double *work) {
+    if (N < 0 || C < 0) return GC_EBADSIZE;
+    if (C == 0 || N == 0) return GC_OK;
+    FT *sT = (FT *)work; /* gamma / sqrt(running_var + eps), computed in double */
+    for (int64_t c = 0; c < C; ++c)
+        sT[c] = (FT)((double)gamma[c] / sqrt((double)running_var[c] + eps));
+#pragma omp parallel for schedule(static) if (N * C >= GC_PARALLEL_MIN)
+    for (int64_t r = 0; r < N; ++r) {
+        const FT *xr = x + r * C;
+        FT *yr = y + r * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - running_mean[c]) * sT[c] + beta[c];
+    }
+    return GC_OK;
+}
+
+/* dx = gamma inv_std / N (N dy - S_dy - xhat S_dyxhat) is written as the per-feature affine map
+ * dx = a dy + b (x - mean) + e with a = gamma inv_std, b = -a inv_std^2 S2 / N, e = -a S_dy / N,
+ * where S2 = sum dy (x - mean) (so S_dyxhat = inv_std S2): the second pass is 2 FMAs. */
+int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t C,
+                                   const FT *gamma, const FT *mean, const FT *inv_std, FT *dx,
+                                   FT *dgamma, FT *dbeta, double *work, int64_t nwork) {
+    if (N < 0 || C < 0 || nwork < 1) return GC_EBADSIZE;
+    if (C == 0 || N == 0) return GC_OK; /* sums are 0: dgamma, dbeta unchanged */
+    const int64_t nch = gc_bn_chunks(N, C, nwork);
+    FT *aT = (FT *)(work + nwork * 2 * C);
+    FT *bT = aT + C;
+    FT *eT = bT + C; /* 3C FT fit in the 4C doubles after the slots */
+    const double dN = (double)N;
+
+#pragma omp parallel num_threads((int)nch) if (nch > 1)
+    {
+        /* pass 1: per chunk S_dy = sum dy, S2 = sum dy (x - mean) */
+#pragma omp for schedule(static)
+        for (int64_t k = 0; k < nch; ++k) {
+            double *s1 = work + k * 2 * C, *s2 = s1 + C;
+            for (int64_t c = 0; c < C; ++c) s1[c] = s2[c] = 0.0;
+            const int64_t r0 = N * k / nch, r1 = N * (k + 1) / nch;
+            for (int64_t r = r0; r < r1; ++r) {
+                const FT *xr = x + r * C, *dyr = dy + r * C;
+#pragma omp simd
+                for (int64_t c = 0; c < C; ++c) {
+                    const double g = (double)dyr[c];
+                    s1[c] += g;
+                    s2[c] += g * ((double)xr[c] - (double)mean[c]);
+                }
+            }
+        }
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; ++c) {
+            double sdy = 0.0, s2 = 0.0;
+            for (int64_t k = 0; k < nch; ++k) {
+                sdy += work[k * 2 * C + c];
+                s2 += work[k * 2 * C + C + c];
+            }
+            const double istd = (double)inv_std[c];
+            const double sdyx = s2 * istd;
+            /* as the reference: the float64 sum is cast to the dtype, then added */
+            dbeta[c] = dbeta[c] + (FT)sdy;
+            dgamma[c] = dgamma[c] + (FT)sdyx;
+            const double a = (double)gamma[c] * istd;
+            aT[c] = (FT)a;
+            bT[c] = (FT)(-a * istd * sdyx / dN);
+            eT[c] = (FT)(-a * sdy / dN);
+        }
+        /* pass 2: dx */
+#pragma omp for schedule(static)
+        for (int64_t k = 0; k < nch; ++k) {
+            const int64_t r0 = N * k / nch, r1 = N * (k + 1) / nch;
+            for (int64_t r = r0; r < r1; ++r) {
+                const FT *xr = x + r * C, *dyr = dy + r * C;
+                FT *dxr = dx + r * C;
+#pragma omp simd
+                for (int64_t c = 0; c < C; ++c)
+                    dxr[c] = aT[c] * dyr[c] + bT[c] * (xr[c] - mean[c]) + eT[c];
+            }
+        }
+    }
+    return GC_OK;
+}
+
+#undef GC_NAME
+#undef GC_CAT
+#undef GC_CAT_
