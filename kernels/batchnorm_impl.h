@@ -35,8 +35,8 @@ int GC_NAME(gc_batchnorm_forward_train)(const FT *x, int64_t N, int64_t C, const
     if (N < 2 || C < 0 || nwork < 1) return GC_EBADSIZE;
     if (C == 0) return GC_OK;
     const int64_t nch = gc_bn_chunks(N, C, nwork);
-    FT *mT = (FT *)(work + nwork * 2 * C); /* per-feature mean and gamma*inv_std, as FT */
-    FT *sT = mT + C;
+    double *mD = work + nwork * 2 * C; /* per-feature mean and gamma*inv_std */
+    double *sD = mD + C;
     const FT *shift = x; /* row 0: the shift of the one-pass sums */
     const double dN = (double)N;
     const double unbias = dN / (dN - 1.0);
@@ -77,8 +77,8 @@ int GC_NAME(gc_batchnorm_forward_train)(const FT *x, int64_t N, int64_t C, const
             running_mean[c] = (FT)((1.0 - momentum) * (double)running_mean[c] + momentum * mu);
             running_var[c] =
                 (FT)((1.0 - momentum) * (double)running_var[c] + momentum * var * unbias);
-            mT[c] = (FT)mu;
-            sT[c] = (FT)((double)gamma[c] * istd);
+            mD[c] = mu;
+            sD[c] = (double)gamma[c] * istd;
         }
         /* pass 2: y = (x - mean) * gamma inv_std + beta */
 #pragma omp for schedule(static)
@@ -88,7 +88,8 @@ int GC_NAME(gc_batchnorm_forward_train)(const FT *x, int64_t N, int64_t C, const
                 const FT *xr = x + r * C;
                 FT *yr = y + r * C;
 #pragma omp simd
-                for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - mT[c]) * sT[c] + beta[c];
+                for (int64_t c = 0; c < C; ++c)
+                    yr[c] = (FT)(((double)xr[c] - mD[c]) * sD[c] + (double)beta[c]);
             }
         }
     }
@@ -100,31 +101,33 @@ int GC_NAME(gc_batchnorm_forward_eval)(const FT *x, int64_t N, int64_t C, const 
                                        const FT *running_var, double eps, FT *y, double *work) {
     if (N < 0 || C < 0) return GC_EBADSIZE;
     if (C == 0 || N == 0) return GC_OK;
-    FT *sT = (FT *)work; /* gamma / sqrt(running_var + eps), computed in double */
-    for (int64_t c = 0; c < C; ++c)
-        sT[c] = (FT)((double)gamma[c] / sqrt((double)running_var[c] + eps));
+    double *sD = work; /* gamma / sqrt(running_var + eps) */
+    for (int64_t c = 0; c < C; ++c) sD[c] = (double)gamma[c] / sqrt((double)running_var[c] + eps);
 #pragma omp parallel for schedule(static) if (N * C >= GC_PARALLEL_MIN)
     for (int64_t r = 0; r < N; ++r) {
         const FT *xr = x + r * C;
         FT *yr = y + r * C;
 #pragma omp simd
-        for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - running_mean[c]) * sT[c] + beta[c];
+        for (int64_t c = 0; c < C; ++c)
+            yr[c] = (FT)(((double)xr[c] - (double)running_mean[c]) * sD[c] + (double)beta[c]);
     }
     return GC_OK;
 }
 
 /* dx = gamma inv_std / N (N dy - S_dy - xhat S_dyxhat) is written as the per-feature affine map
  * dx = a dy + b (x - mean) + e with a = gamma inv_std, b = -a inv_std^2 S2 / N, e = -a S_dy / N,
- * where S2 = sum dy (x - mean) (so S_dyxhat = inv_std S2): the second pass is 2 FMAs. */
+ * where S2 = sum dy (x - mean) (so S_dyxhat = inv_std S2): the second pass is 2 FMAs.
+ * The elementwise passes run in double and round once, as the reference: with small N the
+ * terms of dx cancel (N = 2: to ~1e-4 of their size), which float arithmetic would expose. */
 int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t C,
                                    const FT *gamma, const FT *mean, const FT *inv_std, FT *dx,
                                    FT *dgamma, FT *dbeta, double *work, int64_t nwork) {
     if (N < 0 || C < 0 || nwork < 1) return GC_EBADSIZE;
     if (C == 0 || N == 0) return GC_OK; /* sums are 0: dgamma, dbeta unchanged */
     const int64_t nch = gc_bn_chunks(N, C, nwork);
-    FT *aT = (FT *)(work + nwork * 2 * C);
-    FT *bT = aT + C;
-    FT *eT = bT + C; /* 3C FT fit in the 4C doubles after the slots */
+    double *aD = work + nwork * 2 * C; /* the 3C coefficients fit in the 4C doubles left */
+    double *bD = aD + C;
+    double *eD = bD + C;
     const double dN = (double)N;
 
 #pragma omp parallel num_threads((int)nch) if (nch > 1)
@@ -158,9 +161,9 @@ int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
             dbeta[c] = dbeta[c] + (FT)sdy;
             dgamma[c] = dgamma[c] + (FT)sdyx;
             const double a = (double)gamma[c] * istd;
-            aT[c] = (FT)a;
-            bT[c] = (FT)(-a * istd * sdyx / dN);
-            eT[c] = (FT)(-a * sdy / dN);
+            aD[c] = a;
+            bD[c] = -a * istd * sdyx / dN;
+            eD[c] = -a * sdy / dN;
         }
         /* pass 2: dx */
 #pragma omp for schedule(static)
@@ -171,7 +174,8 @@ int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
                 FT *dxr = dx + r * C;
 #pragma omp simd
                 for (int64_t c = 0; c < C; ++c)
-                    dxr[c] = aT[c] * dyr[c] + bT[c] * (xr[c] - mean[c]) + eT[c];
+                    dxr[c] = (FT)(aD[c] * (double)dyr[c] +
+                                  (bD[c] * ((double)xr[c] - (double)mean[c]) + eD[c]));
             }
         }
     }

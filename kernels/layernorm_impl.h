@@ -41,9 +41,9 @@ int GC_NAME(gc_layernorm_forward)(const FT *x, int64_t N, int64_t C, const FT *g
         const double istd = 1.0 / sqrt(q / dC + eps);
         mean[r] = (FT)mu;
         inv_std[r] = (FT)istd;
-        const FT m = (FT)mu, is = (FT)istd;
 #pragma omp simd
-        for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) * is * gamma[c] + beta[c];
+        for (int64_t c = 0; c < C; ++c)
+            yr[c] = (FT)(((double)xr[c] - mu) * istd * (double)gamma[c] + (double)beta[c]);
     }
     return GC_OK;
 }

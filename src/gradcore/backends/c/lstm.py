@@ -58,6 +58,24 @@ def lstm_backward(
 ) -> None:
     """Backpropagation through time; see :func:`gradcore.backends.reference.lstm_backward`."""
     _kernels.lstm_backward(
-        dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates,
-        dx, dWx, dWh, db, dh0, dc0, dh_norm, dc_norm, ws,
+        dhs,
+        dhT,
+        dcT,
+        x,
+        Wx,
+        Wh,
+        h0,
+        c0,
+        hs,
+        cs,
+        gates,
+        dx,
+        dWx,
+        dWh,
+        db,
+        dh0,
+        dc0,
+        dh_norm,
+        dc_norm,
+        ws,
     )
