@@ -4,27 +4,28 @@
 #include <string.h>
 
 #include "gradcore/lstm.h"
+#include "gc_fastmath.h"
 
 #define FT float
 #define SFX f32
-#define FT_EXP expf
-#define FT_TANH tanhf
+#define FT_SIGMOID gc_sigmoid_f32
+#define FT_TANH gc_tanh_f32
 #define FT_GEMM gc_gemm_f32
 #include "lstm_impl.h"
 #undef FT
 #undef SFX
-#undef FT_EXP
+#undef FT_SIGMOID
 #undef FT_TANH
 #undef FT_GEMM
 
 #define FT double
 #define SFX f64
-#define FT_EXP exp
-#define FT_TANH tanh
+#define FT_SIGMOID gc_sigmoid_f64
+#define FT_TANH gc_tanh_f64
 #define FT_GEMM gc_gemm_f64
 #include "lstm_impl.h"
 #undef FT
 #undef SFX
-#undef FT_EXP
+#undef FT_SIGMOID
 #undef FT_TANH
 #undef FT_GEMM

@@ -4,7 +4,7 @@ Tolerances are keyed by dtype and relative to the magnitude of the compared arra
 (``|a - r| <= RTOL * (|r| + max|r|)``): the elementwise normalisations subtract nearly equal
 numbers where the output crosses zero, so a pure elementwise relative bound would test the
 rounding of the data rather than the kernels. Sizes are drawn to cross the OpenMP thresholds
-(BN/LN: N*C >= 65536 elements; LSTM fused passes: N*H >= 2048).
+(BN/LN: N*C >= 65536 elements; LSTM time loop: N*T*H >= 32768).
 """
 
 import numpy as np
@@ -222,9 +222,13 @@ def _lstm_run(mod, p, dhs, dhT, dcT, ws=None, acc=1.0):
 
 @st.composite
 def lstm_shapes(draw):
-    if draw(st.booleans()):  # N*H >= 2048: the fused passes run on threads
-        N, H = draw(st.integers(32, 48)), draw(st.integers(64, 80))
-        T, D = draw(st.integers(1, 4)), draw(st.integers(1, 24))
+    kind = draw(st.sampled_from(["small", "small", "long", "wide"]))
+    if kind == "long":  # N*T*H >= 32768: the time loop runs on threads (batch split)
+        N, H = draw(st.integers(32, 40)), draw(st.integers(64, 72))
+        T, D = draw(st.integers(16, 18)), draw(st.integers(1, 8))
+    elif kind == "wide":  # the same with T = 1 and a large batch
+        N, H = draw(st.integers(512, 600)), draw(st.integers(64, 70))
+        T, D = 1, draw(st.integers(1, 8))
     else:
         N, H = draw(st.integers(1, 6)), draw(st.integers(1, 9))
         T, D = draw(st.integers(1, 12)), draw(st.integers(1, 7))

@@ -54,24 +54,26 @@ cdef extern from "gradcore/layernorm.h" nogil:
 cdef extern from "gradcore/lstm.h" nogil:
     int gc_lstm_forward_f32(const float *x, int64_t N, int64_t T, int64_t D, int64_t H,
                             const float *Wx, const float *Wh, const float *b, const float *h0,
-                            const float *c0, float *hs, float *cs, float *gates)
+                            const float *c0, float *hs, float *cs, float *gates, int64_t nwork)
     int gc_lstm_forward_f64(const double *x, int64_t N, int64_t T, int64_t D, int64_t H,
                             const double *Wx, const double *Wh, const double *b,
                             const double *h0, const double *c0, double *hs, double *cs,
-                            double *gates)
+                            double *gates, int64_t nwork)
     int gc_lstm_backward_f32(const float *dhs, const float *dhT, const float *dcT,
                              const float *x, int64_t N, int64_t T, int64_t D, int64_t H,
                              const float *Wx, const float *Wh, const float *h0, const float *c0,
                              const float *hs, const float *cs, const float *gates, float *dx,
                              float *dWx, float *dWh, float *db, float *dh0, float *dc0,
-                             double *dh_norm, double *dc_norm, float *da, float *hprev)
+                             double *dh_norm, double *dc_norm, float *da, float *hprev,
+                             double *nrm, int64_t nwork)
     int gc_lstm_backward_f64(const double *dhs, const double *dhT, const double *dcT,
                              const double *x, int64_t N, int64_t T, int64_t D, int64_t H,
                              const double *Wx, const double *Wh, const double *h0,
                              const double *c0, const double *hs, const double *cs,
                              const double *gates, double *dx, double *dWx, double *dWh,
                              double *db, double *dh0, double *dc0, double *dh_norm,
-                             double *dc_norm, double *da, double *hprev)
+                             double *dc_norm, double *da, double *hprev, double *nrm,
+                             int64_t nwork)
 
 
 # ---- validation helpers (Python level, before any typed memoryview is taken) ---------------
@@ -418,6 +420,7 @@ cdef int _lstm_fwd(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
                    const floating[:, ::1] c0, floating[:, :, ::1] hs, floating[:, :, ::1] cs,
                    floating[:, :, ::1] gates) except -1:
     cdef int64_t N = x.shape[0], T = x.shape[1], D = x.shape[2], H = Wh.shape[0]
+    cdef int64_t nwork = _nwork()
     cdef int rc
     cdef floating dummy = 0
     # D == 0: x and Wx have no element 0; the kernel reads nothing through them (K = 0)
@@ -426,10 +429,10 @@ cdef int _lstm_fwd(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
     with nogil:
         if floating is float:
             rc = gc_lstm_forward_f32(px, N, T, D, H, pWx, &Wh[0, 0], &b[0], &h0[0, 0],
-                                     &c0[0, 0], &hs[0, 0, 0], &cs[0, 0, 0], &gates[0, 0, 0])
+                                     &c0[0, 0], &hs[0, 0, 0], &cs[0, 0, 0], &gates[0, 0, 0], nwork)
         else:
             rc = gc_lstm_forward_f64(px, N, T, D, H, pWx, &Wh[0, 0], &b[0], &h0[0, 0],
-                                     &c0[0, 0], &hs[0, 0, 0], &cs[0, 0, 0], &gates[0, 0, 0])
+                                     &c0[0, 0], &hs[0, 0, 0], &cs[0, 0, 0], &gates[0, 0, 0], nwork)
     if rc != GC_OK:
         raise ValueError(f"lstm_forward: bad sizes N={N}, T={T}, D={D}, H={H}")
     return 0
@@ -474,7 +477,7 @@ cdef int _lstm_bwd(const floating[:, :, ::1] dhs, object dhT_, object dcT_,
                    floating[:, :, ::1] dx, floating[:, ::1] dWx, floating[:, ::1] dWh,
                    floating[::1] db, floating[:, ::1] dh0, floating[:, ::1] dc0,
                    double[::1] dh_norm, double[::1] dc_norm, floating[:, :, ::1] da,
-                   floating[:, :, ::1] hprev) except -1:
+                   floating[:, :, ::1] hprev, double[::1] nrm, int64_t nwork) except -1:
     cdef int64_t N = x.shape[0], T = x.shape[1], D = x.shape[2], H = Wh.shape[0]
     cdef const floating[:, ::1] dhT
     cdef const floating[:, ::1] dcT
@@ -499,13 +502,13 @@ cdef int _lstm_bwd(const floating[:, :, ::1] dhs, object dhT_, object dcT_,
                                       &Wh[0, 0], &h0[0, 0], &c0[0, 0], &hs[0, 0, 0],
                                       &cs[0, 0, 0], &gates[0, 0, 0], pdx, pdWx, &dWh[0, 0],
                                       &db[0], &dh0[0, 0], &dc0[0, 0], &dh_norm[0], &dc_norm[0],
-                                      &da[0, 0, 0], &hprev[0, 0, 0])
+                                      &da[0, 0, 0], &hprev[0, 0, 0], &nrm[0], nwork)
         else:
             rc = gc_lstm_backward_f64(&dhs[0, 0, 0], pdhT, pdcT, px, N, T, D, H, pWx,
                                       &Wh[0, 0], &h0[0, 0], &c0[0, 0], &hs[0, 0, 0],
                                       &cs[0, 0, 0], &gates[0, 0, 0], pdx, pdWx, &dWh[0, 0],
                                       &db[0], &dh0[0, 0], &dc0[0, 0], &dh_norm[0], &dc_norm[0],
-                                      &da[0, 0, 0], &hprev[0, 0, 0])
+                                      &da[0, 0, 0], &hprev[0, 0, 0], &nrm[0], nwork)
     if rc != GC_OK:
         raise ValueError(f"lstm_backward: bad sizes N={N}, T={T}, D={D}, H={H}")
     return 0
@@ -517,8 +520,8 @@ def lstm_backward(dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh,
 
     ``dx``, ``dh0``, ``dc0`` overwritten; ``dWx``, ``dWh``, ``db`` accumulate; ``dh_norm[T]``,
     ``dc_norm[T]`` (float64) receive the Frobenius norms of the total dL/dh_t and dL/dc_t.
-    Scratch ``da[N,T,4H]`` and ``hprev[N,T,H]`` come from ``ws`` (names ``lstm_da``,
-    ``lstm_hprev``) when given, else are allocated.
+    Scratch ``da[N,T,4H]``, ``hprev[N,T,H]`` and the per-thread norm partials come from ``ws``
+    (names ``lstm_da``, ``lstm_hprev``, ``lstm_norms``) when given, else are allocated.
     """
     op = "lstm_backward"
     dt = _float_dtype(op, "x", x)
@@ -556,9 +559,11 @@ def lstm_backward(dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh,
         return
     da = _scratch(ws, "lstm_da", (N, T, 4 * H), dt)
     hprev = _scratch(ws, "lstm_hprev", (N, T, H), dt)
+    cdef int64_t nwork = _nwork()
+    nrm = _scratch(ws, "lstm_norms", (nwork * 2 * T,), _F64)
     if dt == _F32:
         _lstm_bwd[float](dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh, db, dh0,
-                         dc0, dh_norm, dc_norm, da, hprev)
+                         dc0, dh_norm, dc_norm, da, hprev, nrm, nwork)
     else:
         _lstm_bwd[double](dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh, db,
-                          dh0, dc0, dh_norm, dc_norm, da, hprev)
+                          dh0, dc0, dh_norm, dc_norm, da, hprev, nrm, nwork)
