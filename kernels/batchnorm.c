@@ -2,6 +2,7 @@
  * One body (batchnorm_impl.h) generated for float and double. */
 #include <math.h>
 
+#include "gc_clones.h"
 #include "gradcore/batchnorm.h"
 
 #define FT float

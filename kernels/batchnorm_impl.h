@@ -20,6 +20,8 @@
 #ifndef GC_BN_HELPERS
 #define GC_BN_HELPERS
 /* Number of row chunks: 1 (serial, no thread start-up) below GC_PARALLEL_MIN elements. */
+/* row chunks of the eval forward (no scratch slots involved) */
+#define GC_BN_EVAL_CHUNKS 64
 static int64_t gc_bn_chunks(int64_t N, int64_t C, int64_t nwork) {
     if (N * C < GC_PARALLEL_MIN || nwork < 2) return 1;
     int64_t k = nwork;
@@ -27,6 +29,35 @@ static int64_t gc_bn_chunks(int64_t N, int64_t C, int64_t nwork) {
     return k < 1 ? 1 : k;
 }
 #endif
+
+/* rows [r0, r1): S1 = sum (x - x0), S2 = sum (x - x0)^2 per feature, into s1, s2 */
+GC_CLONES static void GC_NAME(gc_bn_stats_rows)(const FT *x, int64_t r0, int64_t r1, int64_t C,
+                                                double *s1, double *s2) {
+    const FT *shift = x; /* row 0 */
+    for (int64_t c = 0; c < C; ++c) s1[c] = s2[c] = 0.0;
+    for (int64_t r = r0; r < r1; ++r) {
+        const FT *xr = x + r * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) {
+            const double d = (double)xr[c] - (double)shift[c];
+            s1[c] += d;
+            s2[c] += d * d;
+        }
+    }
+}
+
+/* rows [r0, r1): y = (x - mean) * scale + beta, in double, rounded once */
+GC_CLONES static void GC_NAME(gc_bn_affine_rows)(const FT *x, int64_t r0, int64_t r1, int64_t C,
+                                                 const double *mD, const double *sD,
+                                                 const FT *beta, FT *y) {
+    for (int64_t r = r0; r < r1; ++r) {
+        const FT *xr = x + r * C;
+        FT *yr = y + r * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c)
+            yr[c] = (FT)(((double)xr[c] - mD[c]) * sD[c] + (double)beta[c]);
+    }
+}
 
 int GC_NAME(gc_batchnorm_forward_train)(const FT *x, int64_t N, int64_t C, const FT *gamma,
                                         const FT *beta, FT *running_mean, FT *running_var,
@@ -37,28 +68,16 @@ int GC_NAME(gc_batchnorm_forward_train)(const FT *x, int64_t N, int64_t C, const
     const int64_t nch = gc_bn_chunks(N, C, nwork);
     double *mD = work + nwork * 2 * C; /* per-feature mean and gamma*inv_std */
     double *sD = mD + C;
-    const FT *shift = x; /* row 0: the shift of the one-pass sums */
     const double dN = (double)N;
     const double unbias = dN / (dN - 1.0);
 
 #pragma omp parallel num_threads((int)nch) if (nch > 1)
     {
-        /* pass 1: per-chunk shifted sums S1 = sum (x - x0), S2 = sum (x - x0)^2 */
+        /* pass 1: per-chunk shifted sums */
 #pragma omp for schedule(static)
-        for (int64_t k = 0; k < nch; ++k) {
-            double *s1 = work + k * 2 * C, *s2 = s1 + C;
-            for (int64_t c = 0; c < C; ++c) s1[c] = s2[c] = 0.0;
-            const int64_t r0 = N * k / nch, r1 = N * (k + 1) / nch;
-            for (int64_t r = r0; r < r1; ++r) {
-                const FT *xr = x + r * C;
-#pragma omp simd
-                for (int64_t c = 0; c < C; ++c) {
-                    const double d = (double)xr[c] - (double)shift[c];
-                    s1[c] += d;
-                    s2[c] += d * d;
-                }
-            }
-        }
+        for (int64_t k = 0; k < nch; ++k)
+            GC_NAME(gc_bn_stats_rows)(x, N * k / nch, N * (k + 1) / nch, C, work + k * 2 * C,
+                                      work + k * 2 * C + C);
         /* statistics, running stats, per-feature affine coefficients */
 #pragma omp for schedule(static)
         for (int64_t c = 0; c < C; ++c) {
@@ -70,7 +89,7 @@ int GC_NAME(gc_batchnorm_forward_train)(const FT *x, int64_t N, int64_t C, const
             const double dmu = a / dN;
             double var = (b - a * dmu) / dN; /* biased */
             if (var < 0.0) var = 0.0;
-            const double mu = (double)shift[c] + dmu;
+            const double mu = (double)x[c] + dmu;
             const double istd = 1.0 / sqrt(var + eps);
             mean[c] = (FT)mu;
             inv_std[c] = (FT)istd;
@@ -82,16 +101,8 @@ int GC_NAME(gc_batchnorm_forward_train)(const FT *x, int64_t N, int64_t C, const
         }
         /* pass 2: y = (x - mean) * gamma inv_std + beta */
 #pragma omp for schedule(static)
-        for (int64_t k = 0; k < nch; ++k) {
-            const int64_t r0 = N * k / nch, r1 = N * (k + 1) / nch;
-            for (int64_t r = r0; r < r1; ++r) {
-                const FT *xr = x + r * C;
-                FT *yr = y + r * C;
-#pragma omp simd
-                for (int64_t c = 0; c < C; ++c)
-                    yr[c] = (FT)(((double)xr[c] - mD[c]) * sD[c] + (double)beta[c]);
-            }
-        }
+        for (int64_t k = 0; k < nch; ++k)
+            GC_NAME(gc_bn_affine_rows)(x, N * k / nch, N * (k + 1) / nch, C, mD, sD, beta, y);
     }
     return GC_OK;
 }
@@ -101,16 +112,15 @@ int GC_NAME(gc_batchnorm_forward_eval)(const FT *x, int64_t N, int64_t C, const 
                                        const FT *running_var, double eps, FT *y, double *work) {
     if (N < 0 || C < 0) return GC_EBADSIZE;
     if (C == 0 || N == 0) return GC_OK;
-    double *sD = work; /* gamma / sqrt(running_var + eps) */
-    for (int64_t c = 0; c < C; ++c) sD[c] = (double)gamma[c] / sqrt((double)running_var[c] + eps);
-#pragma omp parallel for schedule(static) if (N * C >= GC_PARALLEL_MIN)
-    for (int64_t r = 0; r < N; ++r) {
-        const FT *xr = x + r * C;
-        FT *yr = y + r * C;
-#pragma omp simd
-        for (int64_t c = 0; c < C; ++c)
-            yr[c] = (FT)(((double)xr[c] - (double)running_mean[c]) * sD[c] + (double)beta[c]);
+    double *mD = work, *sD = work + C; /* running_mean, gamma / sqrt(running_var + eps) */
+    for (int64_t c = 0; c < C; ++c) {
+        mD[c] = (double)running_mean[c];
+        sD[c] = (double)gamma[c] / sqrt((double)running_var[c] + eps);
     }
+    const int64_t nch = gc_bn_chunks(N, C, GC_BN_EVAL_CHUNKS);
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (int64_t k = 0; k < nch; ++k)
+        GC_NAME(gc_bn_affine_rows)(x, N * k / nch, N * (k + 1) / nch, C, mD, sD, beta, y);
     return GC_OK;
 }
 
@@ -119,6 +129,37 @@ int GC_NAME(gc_batchnorm_forward_eval)(const FT *x, int64_t N, int64_t C, const 
  * where S2 = sum dy (x - mean) (so S_dyxhat = inv_std S2): the second pass is 2 FMAs.
  * The elementwise passes run in double and round once, as the reference: with small N the
  * terms of dx cancel (N = 2: to ~1e-4 of their size), which float arithmetic would expose. */
+/* rows [r0, r1): S_dy = sum dy, S2 = sum dy (x - mean) per feature, into s1, s2 */
+GC_CLONES static void GC_NAME(gc_bn_bwd_sums_rows)(const FT *dy, const FT *x, int64_t r0,
+                                                   int64_t r1, int64_t C, const FT *mean,
+                                                   double *s1, double *s2) {
+    for (int64_t c = 0; c < C; ++c) s1[c] = s2[c] = 0.0;
+    for (int64_t r = r0; r < r1; ++r) {
+        const FT *xr = x + r * C, *dyr = dy + r * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) {
+            const double g = (double)dyr[c];
+            s1[c] += g;
+            s2[c] += g * ((double)xr[c] - (double)mean[c]);
+        }
+    }
+}
+
+/* rows [r0, r1): dx = a dy + (b (x - mean) + e), in double, rounded once */
+GC_CLONES static void GC_NAME(gc_bn_bwd_dx_rows)(const FT *dy, const FT *x, int64_t r0,
+                                                 int64_t r1, int64_t C, const FT *mean,
+                                                 const double *aD, const double *bD,
+                                                 const double *eD, FT *dx) {
+    for (int64_t r = r0; r < r1; ++r) {
+        const FT *xr = x + r * C, *dyr = dy + r * C;
+        FT *dxr = dx + r * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c)
+            dxr[c] = (FT)(aD[c] * (double)dyr[c] +
+                          (bD[c] * ((double)xr[c] - (double)mean[c]) + eD[c]));
+    }
+}
+
 int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t C,
                                    const FT *gamma, const FT *mean, const FT *inv_std, FT *dx,
                                    FT *dgamma, FT *dbeta, double *work, int64_t nwork) {
@@ -132,22 +173,10 @@ int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
 
 #pragma omp parallel num_threads((int)nch) if (nch > 1)
     {
-        /* pass 1: per chunk S_dy = sum dy, S2 = sum dy (x - mean) */
 #pragma omp for schedule(static)
-        for (int64_t k = 0; k < nch; ++k) {
-            double *s1 = work + k * 2 * C, *s2 = s1 + C;
-            for (int64_t c = 0; c < C; ++c) s1[c] = s2[c] = 0.0;
-            const int64_t r0 = N * k / nch, r1 = N * (k + 1) / nch;
-            for (int64_t r = r0; r < r1; ++r) {
-                const FT *xr = x + r * C, *dyr = dy + r * C;
-#pragma omp simd
-                for (int64_t c = 0; c < C; ++c) {
-                    const double g = (double)dyr[c];
-                    s1[c] += g;
-                    s2[c] += g * ((double)xr[c] - (double)mean[c]);
-                }
-            }
-        }
+        for (int64_t k = 0; k < nch; ++k)
+            GC_NAME(gc_bn_bwd_sums_rows)(dy, x, N * k / nch, N * (k + 1) / nch, C, mean,
+                                         work + k * 2 * C, work + k * 2 * C + C);
 #pragma omp for schedule(static)
         for (int64_t c = 0; c < C; ++c) {
             double sdy = 0.0, s2 = 0.0;
@@ -165,19 +194,10 @@ int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
             bD[c] = -a * istd * sdyx / dN;
             eD[c] = -a * sdy / dN;
         }
-        /* pass 2: dx */
 #pragma omp for schedule(static)
-        for (int64_t k = 0; k < nch; ++k) {
-            const int64_t r0 = N * k / nch, r1 = N * (k + 1) / nch;
-            for (int64_t r = r0; r < r1; ++r) {
-                const FT *xr = x + r * C, *dyr = dy + r * C;
-                FT *dxr = dx + r * C;
-#pragma omp simd
-                for (int64_t c = 0; c < C; ++c)
-                    dxr[c] = (FT)(aD[c] * (double)dyr[c] +
-                                  (bD[c] * ((double)xr[c] - (double)mean[c]) + eD[c]));
-            }
-        }
+        for (int64_t k = 0; k < nch; ++k)
+            GC_NAME(gc_bn_bwd_dx_rows)(dy, x, N * k / nch, N * (k + 1) / nch, C, mean, aD, bD,
+                                       eD, dx);
     }
     return GC_OK;
 }

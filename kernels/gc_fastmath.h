@@ -14,7 +14,13 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float gc_expneg_f32(float x) {
+#if defined(__GNUC__)
+#define GC_INLINE static inline __attribute__((always_inline))
+#else
+#define GC_INLINE static inline
+#endif
+
+GC_INLINE float gc_expneg_f32(float x) {
     const float xc = x < -87.0f ? -87.0f : x; /* result >= 2^-125.5: still normal */
     const int32_t n = (int32_t)(xc * 1.44269504088896341f - 0.5f); /* round(x/ln2), x <= 0 */
     const float fn = (float)n;
@@ -33,7 +39,7 @@ static inline float gc_expneg_f32(float x) {
     return x < -87.0f ? 0.0f : res;
 }
 
-static inline double gc_expneg_f64(double x) {
+GC_INLINE double gc_expneg_f64(double x) {
     const double xc = x < -708.0 ? -708.0 : x;
     const int32_t n = (int32_t)(xc * 1.4426950408889634073599 - 0.5);
     const double fn = (double)n;
@@ -51,18 +57,18 @@ static inline double gc_expneg_f64(double x) {
     return x < -708.0 ? 0.0 : res;
 }
 
-static inline float gc_sigmoid_f32(float a) {
+GC_INLINE float gc_sigmoid_f32(float a) {
     const float e = gc_expneg_f32(a < 0 ? a : -a);
     const float r = 1.0f / (1.0f + e);
     return a >= 0 ? r : e * r;
 }
-static inline double gc_sigmoid_f64(double a) {
+GC_INLINE double gc_sigmoid_f64(double a) {
     const double e = gc_expneg_f64(a < 0 ? a : -a);
     const double r = 1.0 / (1.0 + e);
     return a >= 0 ? r : e * r;
 }
 
-static inline float gc_tanh_f32(float x) {
+GC_INLINE float gc_tanh_f32(float x) {
     const float ax = x < 0 ? -x : x;
     const float z = x * x;
     const float small =
@@ -72,7 +78,7 @@ static inline float gc_tanh_f32(float x) {
     const float big = (1.0f - e) / (1.0f + e);
     return ax < 0.625f ? small : (x < 0 ? -big : big);
 }
-static inline double gc_tanh_f64(double x) {
+GC_INLINE double gc_tanh_f64(double x) {
     const double ax = x < 0 ? -x : x;
     const double z = x * x;
     const double p = (-9.64399179425052238628E-1 * z - 9.92877231001918586564E1) * z -

@@ -2,6 +2,7 @@
  * One body (layernorm_impl.h) generated for float and double. */
 #include <math.h>
 
+#include "gc_clones.h"
 #include "gradcore/layernorm.h"
 
 #define FT float
