@@ -485,3 +485,42 @@ def test_lstm_bad_inputs_raise():
     ro.flags.writeable = False
     bwd(13, ro, ValueError, "dWh is an output and must be writeable")
     clstm.lstm_backward(*bw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_threaded_and_serial_paths_agree(dtype, rng):
+    """Above the thresholds the kernels split rows/batch over threads; the serial path (one
+    thread: one chunk) must give the same results up to summation order."""
+    dt = np.dtype(dtype)
+    x, dy = _data(rng, (600, 150), dt, 1.0, 3.0), _data(rng, (600, 150), dt)
+    gamma, beta = _data(rng, 150, dt), _data(rng, 150, dt)
+    p = _lstm_inputs(rng, 40, 20, 5, 64, dt)
+    dhs = _data(rng, (40, 20, 64), dt)
+    runs = []
+    for threads in (None, 1):
+        n = _kernels.max_threads()
+        if threads:
+            _kernels.set_num_threads(threads)
+        try:
+            bn = _bn_run(cbn, x, gamma, beta, np.zeros(150, dt), np.ones(150, dt), dy)
+            ls = _lstm_run(clstm, p, dhs, None, None)
+        finally:
+            _kernels.set_num_threads(n)
+        runs.append({**{"bn_" + k: v for k, v in bn.items()}, **ls})
+    for k in runs[0]:
+        assert_close(runs[0][k], runs[1][k], RTOL_LSTM[dt], k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lstm_saturated_gates_match_reference(dtype, rng):
+    """Pre-activations of +-100 and more: sigmoid/tanh saturate, exp(-|a|) underflows."""
+    dt = np.dtype(dtype)
+    p = _lstm_inputs(rng, 3, 4, 3, 5, dt)
+    p["Wx"] = (p["Wx"] * 200).astype(dt)
+    p["b"][::3] = dt.type(-120)
+    dhs = _data(rng, (3, 4, 5), dt)
+    got = _lstm_run(clstm, p, dhs, None, None)
+    want = _lstm_run(rlstm, p, dhs, None, None)
+    for k in want:
+        assert np.isfinite(got[k]).all(), k
+        assert_close(got[k], want[k], RTOL_LSTM[dt], k)
