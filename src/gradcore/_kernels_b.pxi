@@ -112,7 +112,7 @@ cdef int _no_alias(str op, list outs, list ins) except -1:
     """No output may share memory with another output or with any input (address ranges)."""
     cdef Py_ssize_t i, j
     spans = []
-    for name, a in outs + ins:
+    for _nm, a in outs + ins:
         if a is None or a.size == 0:
             spans.append(None)
             continue
