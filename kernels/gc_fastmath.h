@@ -21,7 +21,9 @@
 #endif
 
 GC_INLINE float gc_expneg_f32(float x) {
-    const float xc = x < -87.0f ? -87.0f : x; /* result >= 2^-125.5: still normal */
+    /* NaN -> -87 here (the comparison is false), so the int conversion below is defined;
+     * the NaN is put back at the end. Result >= 2^-125.5: still normal. */
+    const float xc = x >= -87.0f ? x : -87.0f;
     const int32_t n = (int32_t)(xc * 1.44269504088896341f - 0.5f); /* round(x/ln2), x <= 0 */
     const float fn = (float)n;
     const float r = (xc - fn * 0.693359375f) - fn * -2.12194440e-4f;
@@ -36,11 +38,11 @@ GC_INLINE float gc_expneg_f32(float x) {
     float sc;
     memcpy(&sc, &bits, sizeof sc);
     const float res = p * sc;
-    return x < -87.0f ? 0.0f : res;
+    return x >= -87.0f ? res : (x != x ? x : 0.0f);
 }
 
 GC_INLINE double gc_expneg_f64(double x) {
-    const double xc = x < -708.0 ? -708.0 : x;
+    const double xc = x >= -708.0 ? x : -708.0; /* NaN: as in gc_expneg_f32 */
     const int32_t n = (int32_t)(xc * 1.4426950408889634073599 - 0.5);
     const double fn = (double)n;
     const double r = (xc - fn * 6.93145751953125E-1) - fn * 1.42860682030941723212E-6;
@@ -54,7 +56,7 @@ GC_INLINE double gc_expneg_f64(double x) {
     double sc;
     memcpy(&sc, &bits, sizeof sc);
     const double res = e * sc;
-    return x < -708.0 ? 0.0 : res;
+    return x >= -708.0 ? res : (x != x ? x : 0.0);
 }
 
 GC_INLINE float gc_sigmoid_f32(float a) {

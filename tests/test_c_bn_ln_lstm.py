@@ -524,3 +524,21 @@ def test_lstm_saturated_gates_match_reference(dtype, rng):
     for k in want:
         assert np.isfinite(got[k]).all(), k
         assert_close(got[k], want[k], RTOL_LSTM[dt], k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lstm_nonfinite_inputs_propagate_like_reference(dtype, rng):
+    """+-inf pre-activations saturate the gates, NaN propagates; no crash, same as the reference."""
+    dt = np.dtype(dtype)
+    p = _lstm_inputs(rng, 3, 4, 1, 3, dt)
+    p["x"][0, 1, 0] = np.inf
+    p["x"][1, 2, 0] = -np.inf
+    p["x"][2, 0, 0] = np.nan
+    dhs = _data(rng, (3, 4, 3), dt)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = _lstm_run(rlstm, p, dhs, None, None)
+    got = _lstm_run(clstm, p, dhs, None, None)
+    for k in ("hs", "cs", "gates", "dh_norm", "dc_norm", "dh0", "dc0"):
+        np.testing.assert_array_equal(np.isnan(got[k]), np.isnan(want[k]), err_msg=k)
+        fin = np.isfinite(want[k])
+        assert_close(got[k][fin], want[k][fin], RTOL_LSTM[dt], k)
