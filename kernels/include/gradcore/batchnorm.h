@@ -1,10 +1,12 @@
 /* Batch normalization over the features of x[N,C] (row-major), torch.nn.BatchNorm1d semantics.
  * Contract: docs/kernels.md, family "batchnorm"; definition: backends/reference/batchnorm.py.
  *
- * Scratch: `work` holds GC_BN_WORK(C, nwork) = (nwork + 2) * 2 * C doubles (contents
- * undefined on entry; the eval forward uses any nwork >= 0). The rows are cut into at most `nwork` chunks, one per thread; each chunk accumulates its per-feature
- * sums into its own slot and the slots are then added in a fixed order, so the result does not
- * depend on how many threads actually ran (only on nwork). nwork >= 1.
+ * Scratch: train forward and backward take `work` of GC_BN_WORK(C, nwork) = (nwork + 2) * 2 * C
+ * doubles (contents undefined on entry), nwork >= 1; the eval forward takes 2 * C doubles.
+ * The rows are cut into at most `nwork` chunks, one per thread (one chunk, no threads, below
+ * GC_PARALLEL_MIN elements); each chunk accumulates its per-feature sums into its own slot and
+ * the slots are then added in a fixed order, so the result does not depend on how many
+ * threads actually ran (only on nwork). The last 2 slots hold per-feature coefficients.
  * momentum, eps: as torch. Sums and statistics are double even for float data.
  * Return GC_OK, or GC_EBADSIZE (N < 2 in training, negative sizes, nwork < 1).
  */
