@@ -7,10 +7,9 @@
  * feature in chunk order (deterministic for a given nwork), and a last pass over the same row
  * chunks writes the output. One parallel region, three worksharing loops.
  *
- * Why one-pass statistics: the sums are shifted by the first row (d = x - x[0]), so
- * var = (sum d^2 - (sum d)^2 / N) / N cancels only as much as (x[0] - mean)^2 / var, which is
- * O(1) for ordinary batches; in double that keeps ~1e-15 relative accuracy while reading x
- * once instead of twice.
+ * Statistics: exact two-pass mean / M2 over blocks of GC_BN_BLOCK rows (the second pass hits
+ * cache, so x is read from memory once), merged with Chan et al.'s update. A one-pass shifted
+ * sum (shift = first row) was 1e-12 off the reference in float64 when that row was an outlier.
  */
 
 #define GC_CAT_(a, b) a##_##b
@@ -20,6 +19,8 @@
 #ifndef GC_BN_HELPERS
 #define GC_BN_HELPERS
 /* Number of row chunks: 1 (serial, no thread start-up) below GC_PARALLEL_MIN elements. */
+#define GC_BN_BLOCK 16  /* rows per two-pass statistics block */
+#define GC_BN_TILE 256  /* features per block accumulator tile (2 x 2 KiB on the stack) */
 /* row chunks of the eval forward (no scratch slots involved) */
 #define GC_BN_EVAL_CHUNKS 64
 static int64_t gc_bn_chunks(int64_t N, int64_t C, int64_t nwork) {
@@ -30,18 +31,45 @@ static int64_t gc_bn_chunks(int64_t N, int64_t C, int64_t nwork) {
 }
 #endif
 
-/* rows [r0, r1): S1 = sum (x - x0), S2 = sum (x - x0)^2 per feature, into s1, s2 */
+/* rows [r0, r1): per-feature mean (mo) and sum of squared deviations M2 (qo), in double.
+ * Blocks of GC_BN_BLOCK rows get an exact two-pass mean/M2 (the block is in cache for the
+ * second pass), merged into the running values with Chan et al.'s update; features go in
+ * tiles of GC_BN_TILE so the block accumulators live on the stack. */
 GC_CLONES static void GC_NAME(gc_bn_stats_rows)(const FT *x, int64_t r0, int64_t r1, int64_t C,
-                                                double *s1, double *s2) {
-    const FT *shift = x; /* row 0 */
-    for (int64_t c = 0; c < C; ++c) s1[c] = s2[c] = 0.0;
-    for (int64_t r = r0; r < r1; ++r) {
-        const FT *xr = x + r * C;
+                                                double *mo, double *qo) {
+    double bs[GC_BN_TILE], bq[GC_BN_TILE];
+    for (int64_t c0 = 0; c0 < C; c0 += GC_BN_TILE) {
+        const int64_t w = C - c0 < GC_BN_TILE ? C - c0 : GC_BN_TILE;
+        double *m = mo + c0, *q = qo + c0;
+        for (int64_t j = 0; j < w; ++j) m[j] = q[j] = 0.0;
+        int64_t n = 0;
+        for (int64_t rb = r0; rb < r1; rb += GC_BN_BLOCK) {
+            const int64_t re = rb + GC_BN_BLOCK < r1 ? rb + GC_BN_BLOCK : r1;
+            for (int64_t j = 0; j < w; ++j) bs[j] = bq[j] = 0.0;
+            for (int64_t r = rb; r < re; ++r) {
+                const FT *xr = x + r * C + c0;
 #pragma omp simd
-        for (int64_t c = 0; c < C; ++c) {
-            const double d = (double)xr[c] - (double)shift[c];
-            s1[c] += d;
-            s2[c] += d * d;
+                for (int64_t j = 0; j < w; ++j) bs[j] += (double)xr[j];
+            }
+            const double nb = (double)(re - rb), inv = 1.0 / nb;
+#pragma omp simd
+            for (int64_t j = 0; j < w; ++j) bs[j] *= inv; /* block mean */
+            for (int64_t r = rb; r < re; ++r) {
+                const FT *xr = x + r * C + c0;
+#pragma omp simd
+                for (int64_t j = 0; j < w; ++j) {
+                    const double d = (double)xr[j] - bs[j];
+                    bq[j] += d * d;
+                }
+            }
+            const double na = (double)n, fb = nb / (na + nb), fab = na * nb / (na + nb);
+#pragma omp simd
+            for (int64_t j = 0; j < w; ++j) {
+                const double delta = bs[j] - m[j];
+                m[j] += delta * fb;
+                q[j] += bq[j] + delta * delta * fab;
+            }
+            n += re - rb;
         }
     }
 }
@@ -73,23 +101,23 @@ int GC_NAME(gc_batchnorm_forward_train)(const FT *x, int64_t N, int64_t C, const
 
 #pragma omp parallel num_threads((int)nch) if (nch > 1)
     {
-        /* pass 1: per-chunk shifted sums */
+        /* pass 1: per-chunk mean and M2 */
 #pragma omp for schedule(static)
         for (int64_t k = 0; k < nch; ++k)
             GC_NAME(gc_bn_stats_rows)(x, N * k / nch, N * (k + 1) / nch, C, work + k * 2 * C,
                                       work + k * 2 * C + C);
-        /* statistics, running stats, per-feature affine coefficients */
+        /* merge the chunks in order; statistics, running stats, affine coefficients */
 #pragma omp for schedule(static)
         for (int64_t c = 0; c < C; ++c) {
-            double a = 0.0, b = 0.0;
+            double mu = 0.0, m2 = 0.0, n = 0.0;
             for (int64_t k = 0; k < nch; ++k) {
-                a += work[k * 2 * C + c];
-                b += work[k * 2 * C + C + c];
+                const double nb = (double)(N * (k + 1) / nch - N * k / nch);
+                const double delta = work[k * 2 * C + c] - mu;
+                mu += delta * (nb / (n + nb));
+                m2 += work[k * 2 * C + C + c] + delta * delta * (n * nb / (n + nb));
+                n += nb;
             }
-            const double dmu = a / dN;
-            double var = (b - a * dmu) / dN; /* biased */
-            if (var < 0.0) var = 0.0;
-            const double mu = (double)x[c] + dmu;
+            const double var = m2 / dN; /* biased */
             const double istd = 1.0 / sqrt(var + eps);
             mean[c] = (FT)mu;
             inv_std[c] = (FT)istd;

@@ -542,3 +542,21 @@ def test_lstm_nonfinite_inputs_propagate_like_reference(dtype, rng):
         np.testing.assert_array_equal(np.isnan(got[k]), np.isnan(want[k]), err_msg=k)
         fin = np.isfinite(want[k])
         assert_close(got[k][fin], want[k][fin], RTOL_LSTM[dt], k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("outlier", [1e2, 1e4, 1e6])
+@pytest.mark.parametrize("shape", [(512, 4), (600, 150), (37, 3)])
+def test_batchnorm_statistics_robust_to_outlier_rows(dtype, outlier, shape, rng):
+    """An outlier in the first row (or any row) must not cost accuracy in the variance."""
+    dt = np.dtype(dtype)
+    N, C = shape
+    x = _data(rng, (N, C), dt)
+    x[0] = outlier
+    x[N // 2, 0] = -outlier
+    gamma, beta = np.ones(C, dt), np.zeros(C, dt)
+    dy = _data(rng, (N, C), dt)
+    got = _bn_run(cbn, x, gamma, beta, np.zeros(C, dt), np.ones(C, dt), dy)
+    want = _bn_run(rbn, x, gamma, beta, np.zeros(C, dt), np.ones(C, dt), dy)
+    for k in ("mean", "inv_std", "running_mean", "running_var", "y"):
+        assert_close(got[k], want[k], RTOL[dt], k)
