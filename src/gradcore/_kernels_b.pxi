@@ -7,6 +7,7 @@
 # releases the GIL and calls the _f32/_f64 kernel.
 
 import numpy as _np
+from cpython.buffer cimport PyBUF_ANY_CONTIGUOUS, PyBuffer_Release, PyObject_GetBuffer
 
 cdef extern from "gradcore/batchnorm.h" nogil:
     int gc_batchnorm_forward_train_f32(const float *x, int64_t N, int64_t C, const float *gamma,
@@ -108,6 +109,16 @@ cdef int _arr(str op, str name, object a, tuple shape, object dtype, bint out) e
     return 0
 
 
+cdef size_t _addr(object a) except? 0:
+    """Data address of a contiguous array (buffer protocol: ~0.1 us vs ~1.4 us for
+    __array_interface__)."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(a, &view, PyBUF_ANY_CONTIGUOUS)
+    cdef size_t p = <size_t>view.buf
+    PyBuffer_Release(&view)
+    return p
+
+
 cdef int _no_alias(str op, list outs, list ins) except -1:
     """No output may share memory with another output or with any input (address ranges)."""
     cdef Py_ssize_t i, j
@@ -116,7 +127,7 @@ cdef int _no_alias(str op, list outs, list ins) except -1:
         if a is None or a.size == 0:
             spans.append(None)
             continue
-        lo = a.__array_interface__["data"][0]
+        lo = _addr(a)
         spans.append((lo, lo + a.nbytes))
     cdef Py_ssize_t nout = len(outs)
     for i in range(nout):
