@@ -93,7 +93,9 @@ def select(provider: str | None = None) -> str:
                 stacklevel=2,
             )
     _kernels.use_openblas()
-    pin_gemm_blas()
+    if not _kernels.BLAS_THREADS_PINNED:
+        # no thread-local switch in this OpenBLAS (< 0.3.27): pin scipy's copy process-wide
+        pin_gemm_blas()
     return "openblas"
 
 

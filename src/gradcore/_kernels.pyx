@@ -47,6 +47,41 @@ cdef extern from "gradcore/norms.h" nogil:
     void gc_norms_clip_value_f64(double *x, int64_t n, double clip)
 
 
+# ---- keep scipy's OpenBLAS on 1 thread for gradcore's calls only ----------------------------
+# DESIGN: the BLAS runs on 1 thread and gradcore's OpenMP threads split large products. scipy's
+# OpenBLAS (pthreads build) otherwise starts its own threads inside our OpenMP regions: measured
+# 8x slower LSTM steps and thousands of "OpenBLAS Warning : Detect OpenMP Loop" lines. OpenBLAS
+# >= 0.3.27 has openblas_set_num_threads_local (thread-local count, returns the previous one):
+# each call below sets 1 and restores the caller's value, so scipy.linalg users see no change.
+ctypedef int (*_blas_threads_fn)(int) noexcept nogil
+cdef _blas_threads_fn _blas_threads_local = NULL
+
+
+def _find_openblas_threads_local():
+    """Address of openblas_set_num_threads_local in scipy's bundled OpenBLAS, or 0."""
+    import ctypes
+    import glob
+    import os
+
+    import scipy
+    root = os.path.dirname(os.path.dirname(scipy.__file__))
+    for pat in ("scipy.libs/libscipy_openblas*.so*", "scipy/.dylibs/libscipy_openblas*.dylib",
+                "scipy.libs/libscipy_openblas*.dll"):
+        for path in glob.glob(os.path.join(root, pat)):
+            try:
+                lib = ctypes.CDLL(path)
+                return ctypes.cast(lib.openblas_set_num_threads_local, ctypes.c_void_p).value or 0
+            except (OSError, AttributeError):
+                continue
+    return 0
+
+
+cdef size_t _addr_threads_local = _find_openblas_threads_local()
+if _addr_threads_local:
+    _blas_threads_local = <_blas_threads_fn>_addr_threads_local
+BLAS_THREADS_PINNED = _blas_threads_local != NULL
+
+
 # ---- GEMM provider: scipy's OpenBLAS (Fortran, column-major) as a row-major GEMM -----------
 # Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
 # (The Fortran interface takes int dimensions: sizes above 2^31 are rejected by the bindings.)
@@ -62,7 +97,12 @@ cdef void _sgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t 
         la = 1
     if lb < 1:
         lb = 1
+    cdef int prev = 0
+    if _blas_threads_local != NULL:
+        prev = _blas_threads_local(1)
     _f_sgemm(&ta, &tb, &m, &n, &k, &alpha, <float *>B, &la, <float *>A, &lb, &beta, C, &lc)
+    if _blas_threads_local != NULL:
+        _blas_threads_local(prev)
 
 
 cdef void _dgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K, double alpha,
@@ -76,7 +116,12 @@ cdef void _dgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t 
         la = 1
     if lb < 1:
         lb = 1
+    cdef int prev = 0
+    if _blas_threads_local != NULL:
+        prev = _blas_threads_local(1)
     _f_dgemm(&ta, &tb, &m, &n, &k, &alpha, <double *>B, &la, <double *>A, &lb, &beta, C, &lc)
+    if _blas_threads_local != NULL:
+        _blas_threads_local(prev)
 
 
 gc_set_gemm(_sgemm_rowmajor, _dgemm_rowmajor)
@@ -241,3 +286,4 @@ def clip_value_(floating[::1] flat, double clip):
             gc_norms_clip_value_f64(&flat[0], n, clip)
 
 include "_kernels_a.pxi"
+include "_kernels_b.pxi"

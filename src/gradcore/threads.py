@@ -8,10 +8,11 @@ against each other); see "Threads and BLAS" in DESIGN.md.
 
 - :func:`set_num_threads` sets the kernels' OpenMP threads (default: ``OMP_NUM_THREADS``,
   else the core count) and numba's, when that backend is loaded.
-- :func:`pin_gemm_blas` limits scipy's OpenBLAS -- the library gradcore's GEMMs call -- to one
-  thread. NumPy's own OpenBLAS (a different library in NumPy >= 2 wheels) is never touched, so
-  ``a @ b`` in user code keeps its threads. Note: user calls into ``scipy.linalg`` share
-  scipy's OpenBLAS and become single-threaded too while gradcore's C backend is loaded.
+- Each GEMM gradcore makes through scipy's OpenBLAS runs on one thread via OpenBLAS's
+  thread-local ``openblas_set_num_threads_local`` (set to 1 around the call, then restored), so
+  neither NumPy's BLAS nor the user's ``scipy.linalg`` calls change (``_kernels.
+  BLAS_THREADS_PINNED``). Only if that symbol is missing (OpenBLAS < 0.3.27) does
+  :func:`pin_gemm_blas` limit scipy's OpenBLAS to one thread process-wide, as a fallback.
 """
 
 from __future__ import annotations

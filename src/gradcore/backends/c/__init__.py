@@ -17,9 +17,16 @@ from .loss import bce_with_logits, mse, softmax_xent
 from .norms import clip_value_, scale_, segment_absmax, segment_sumsq
 from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step
 
-# batchnorm/layernorm/lstm: added at merge (branch ckern-b)
+from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
+from .layernorm import layernorm_backward, layernorm_forward
+from .lstm import lstm_backward, lstm_forward
 
 NAME = "c"
+
+from ... import _gemm  # noqa: E402
+
+#: the GEMM provider chosen at load (env GRADCORE_GEMM=auto|openblas|mkl)
+GEMM_PROVIDER = _gemm.select()
 
 __all__ = [
     "NAME",
@@ -27,10 +34,17 @@ __all__ = [
     "act_forward",
     "adagrad_step",
     "adam_step",
+    "batchnorm_backward",
+    "batchnorm_forward_eval",
+    "batchnorm_forward_train",
     "bce_with_logits",
     "clip_value_",
     "dense_backward",
     "dense_forward",
+    "layernorm_backward",
+    "layernorm_forward",
+    "lstm_backward",
+    "lstm_forward",
     "mse",
     "rmsprop_step",
     "scale_",
