@@ -12,14 +12,13 @@ backend registry simply lists it as unavailable.
 """
 
 from .activations import act_backward, act_forward
+from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
 from .dense import dense_backward, dense_forward
+from .layernorm import layernorm_backward, layernorm_forward
 from .loss import bce_with_logits, mse, softmax_xent
+from .lstm import lstm_backward, lstm_forward
 from .norms import clip_value_, scale_, segment_absmax, segment_sumsq
 from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step
-
-from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
-from .layernorm import layernorm_backward, layernorm_forward
-from .lstm import lstm_backward, lstm_forward
 
 NAME = "c"
 
