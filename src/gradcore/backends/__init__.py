@@ -35,6 +35,7 @@ ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "silu",
 
 # name -> module path. Order is preference order for the default.
 _CANDIDATES: dict[str, str] = {
+    "numba": "gradcore.backends.numba",
     "numpy": "gradcore.backends.reference",
 }
 _PREFERENCE = ["c", "numba", "numpy"]
