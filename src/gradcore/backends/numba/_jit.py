@@ -14,6 +14,7 @@ identical code paths, which the test suite exercises.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numba
@@ -48,6 +49,8 @@ def jit(parallel: bool = False):
     directory is writable (see the module docstring). No ``fastmath``: IEEE semantics."""
 
     def deco(fn):
+        if numba.config.DISABLE_JIT:
+            return _quiet(fn)
         try:
             return numba.njit(cache=True, parallel=parallel, nogil=True)(fn)
         except RuntimeError as exc:  # "cannot cache function ...: no locator available"
@@ -57,6 +60,18 @@ def jit(parallel: bool = False):
             return numba.njit(parallel=parallel, nogil=True)(fn)
 
     return deco
+
+
+def _quiet(fn):
+    """Pure-Python mode (``NUMBA_DISABLE_JIT=1``): NumPy scalars would warn where compiled code
+    silently follows IEEE (overflow to inf, NaN from invalid operations); keep them silent."""
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        with np.errstate(all="ignore"):
+            return fn(*args)
+
+    return wrapper
 
 
 def cache_disabled_functions() -> list[str]:

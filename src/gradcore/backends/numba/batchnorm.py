@@ -9,8 +9,6 @@ rounded once to the data dtype.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._validate import check_array, check_float, check_out
@@ -43,7 +41,7 @@ def _train_kernel(x, gamma, beta, rmean, rvar, momentum, eps, y, mean, inv_std):
     istd = np.empty(C, np.float64)
     for j in range(C):
         var[j] = var[j] / N  # biased: normalizes
-        istd[j] = 1.0 / math.sqrt(var[j] + eps)
+        istd[j] = 1.0 / np.sqrt(var[j] + eps)
     for n in range(N):
         for j in range(C):
             xhat = (np.float64(x[n, j]) - mu[j]) * istd[j]
@@ -61,7 +59,7 @@ def _eval_kernel(x, gamma, beta, rmean, rvar, eps, y):
     N, C = x.shape
     istd = np.empty(C, np.float64)
     for j in range(C):
-        istd[j] = 1.0 / math.sqrt(np.float64(rvar[j]) + eps)
+        istd[j] = 1.0 / np.sqrt(np.float64(rvar[j]) + eps)
     for n in range(N):
         for j in range(C):
             v = np.float64(gamma[j]) * (np.float64(x[n, j]) - np.float64(rmean[j])) * istd[j]

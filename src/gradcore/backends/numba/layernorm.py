@@ -8,8 +8,6 @@ accumulate over rows in float64.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._validate import check_array, check_float, check_out
@@ -41,7 +39,7 @@ def _forward_kernel(x, gamma, beta, eps, y, mean, inv_std):
             d = np.float64(x[n, j]) - mu
             var += d * d
         var = var / C
-        istd = 1.0 / math.sqrt(var + eps)
+        istd = 1.0 / np.sqrt(var + eps)
         for j in range(C):
             xhat = (np.float64(x[n, j]) - mu) * istd
             y[n, j] = np.float64(gamma[j]) * xhat + np.float64(beta[j])

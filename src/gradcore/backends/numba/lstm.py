@@ -110,8 +110,8 @@ def _backward_kernel(
             for k in range(4 * H):
                 da_all[n, t, k] = DA[n, k]
                 db64[k] += np.float64(DA[n, k])
-        dh_norm[t] = math.sqrt(sh)
-        dc_norm[t] = math.sqrt(sc)
+        dh_norm[t] = np.sqrt(sh)
+        dc_norm[t] = np.sqrt(sc)
         np.dot(DA, WhT, dh_next)  # into h_{t-1}: da Wh^T   (BLAS)
 
 
