@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 
 import numba
 import numpy as np
 
 __all__ = [
     "CHUNK",
+    "PARALLEL_LOCK",
     "PARALLEL_THRESHOLD",
     "InOut",
     "c",
@@ -39,6 +41,12 @@ PARALLEL_THRESHOLD = 65536
 #: Parallel kernels split the work into fixed chunks of this many elements (results therefore
 #: do not depend on the number of threads: reductions combine per-chunk partials in order).
 CHUNK = 16384
+
+#: Held around every call of a ``parallel=True`` kernel. Numba's fallback threading layer
+#: ("workqueue", used when neither OpenMP nor TBB is available) aborts the process when two
+#: Python threads launch parallel kernels at once; serializing the (large, already
+#: multi-threaded) parallel calls costs nothing measurable.
+PARALLEL_LOCK = threading.Lock()
 
 _log = logging.getLogger(__name__)
 _uncached: list[str] = []

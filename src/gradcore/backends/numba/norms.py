@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from .._validate import FLOATS, check_segments
-from ._jit import CHUNK, PARALLEL_THRESHOLD, jit, prange
+from ._jit import CHUNK, PARALLEL_LOCK, PARALLEL_THRESHOLD, jit, prange
 
 __all__ = ["clip_value_", "scale_", "segment_absmax", "segment_sumsq"]
 
@@ -175,7 +175,8 @@ def segment_sumsq(
     f, o = _c(flat), _c(offsets)
     s, n = _c(sumsq), _c(nonfinite)
     if np.any(np.diff(offsets) >= PARALLEL_THRESHOLD):
-        _sumsq_parallel(f, o, s, n, PARALLEL_THRESHOLD, CHUNK)
+        with PARALLEL_LOCK:
+            _sumsq_parallel(f, o, s, n, PARALLEL_THRESHOLD, CHUNK)
     else:
         _sumsq_serial(f, o, s, n)
     if s is not sumsq:
@@ -192,7 +193,8 @@ def segment_absmax(
     f, o = _c(flat), _c(offsets)
     m, n = _c(absmax), _c(nonfinite)
     if np.any(np.diff(offsets) >= PARALLEL_THRESHOLD):
-        _absmax_parallel(f, o, m, n, PARALLEL_THRESHOLD, CHUNK)
+        with PARALLEL_LOCK:
+            _absmax_parallel(f, o, m, n, PARALLEL_THRESHOLD, CHUNK)
     else:
         _absmax_serial(f, o, m, n)
     if m is not absmax:
@@ -207,7 +209,8 @@ def scale_(flat: np.ndarray, alpha: float) -> None:
     buf = _c(flat)
     a = flat.dtype.type(alpha)
     if buf.shape[0] >= PARALLEL_THRESHOLD:
-        _scale_parallel(buf, a)
+        with PARALLEL_LOCK:
+            _scale_parallel(buf, a)
     else:
         _scale_serial(buf, a)
     if buf is not flat:
@@ -223,7 +226,8 @@ def clip_value_(flat: np.ndarray, clip: float) -> None:
     buf = _c(flat)
     cv = flat.dtype.type(clip)
     if buf.shape[0] >= PARALLEL_THRESHOLD:
-        _clip_parallel(buf, -cv, cv)
+        with PARALLEL_LOCK:
+            _clip_parallel(buf, -cv, cv)
     else:
         _clip_serial(buf, -cv, cv)
     if buf is not flat:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import FLOATS, check_step
-from ._jit import CHUNK, PARALLEL_THRESHOLD, jit, prange
+from ._jit import CHUNK, PARALLEL_LOCK, PARALLEL_THRESHOLD, jit, prange
 
 __all__ = ["adagrad_step", "adam_step", "rmsprop_step", "sgd_step"]
 
@@ -70,7 +70,8 @@ class _Flat:
 
 def _run(serial, parallel, n: int, *args) -> None:
     if n >= PARALLEL_THRESHOLD:
-        parallel(n, CHUNK, *args)
+        with PARALLEL_LOCK:
+            parallel(n, CHUNK, *args)
     else:
         serial(0, n, *args)
 
