@@ -517,6 +517,35 @@ def test_optimizer_non_finite_gradients_propagate(name, dt):
             _run_sequence(name, dt, kind, cfg, np.ones(4, dt), [g, g])
 
 
+@DT
+def test_division_by_zero_gives_ieee_results_not_errors(name, dt):
+    """eps = 0 meets a zero denominator: inf/NaN as in the reference (and torch), no exception."""
+    zero = np.zeros(3, dt)
+    for kind, cfg in (
+        ("rmsprop", dict(OPTIMIZERS[4][1], eps=0.0)),
+        ("adagrad", dict(OPTIMIZERS[7][1], eps=0.0)),
+        ("adam", dict(OPTIMIZERS[9][1], eps=0.0)),
+    ):
+        with np.errstate(all="ignore"):
+            _run_sequence(name, dt, kind, cfg, np.ones(3, dt), [zero, zero])
+    x = np.ones((3, 2), dt)  # constant columns / rows: variance 0
+
+    def bn_args():
+        return (x, np.ones(2, dt), np.zeros(2, dt), np.zeros(2, dt), np.ones(2, dt), 0.1, 0.0,
+                np.empty((3, 2), dt), np.empty(2, dt), np.empty(2, dt))  # fmt: skip
+
+    def ln_args():
+        return (x, np.ones(2, dt), np.zeros(2, dt), 0.0, np.empty((3, 2), dt), np.empty(3, dt),
+                np.empty(3, dt))  # fmt: skip
+
+    for op, make in (("batchnorm_forward_train", bn_args), ("layernorm_forward", ln_args)):
+        with np.errstate(all="ignore"):
+            a_r, a_b, _, _ = both(op, name, make)
+        for got, want in zip(a_b, a_r, strict=True):
+            if isinstance(want, np.ndarray):
+                np.testing.assert_array_equal(got, want)  # NaN == NaN here
+
+
 # ------------------------------------------------------------------------- layouts
 
 

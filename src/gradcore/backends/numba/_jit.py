@@ -54,18 +54,23 @@ _uncached: list[str] = []
 
 def jit(parallel: bool = False):
     """``numba.njit(cache=True)``, falling back to an uncached ``njit`` where no cache
-    directory is writable (see the module docstring). No ``fastmath``: IEEE semantics."""
+    directory is writable (see the module docstring). No ``fastmath``: IEEE semantics.
+
+    ``error_model="numpy"``: a float division by zero gives inf/NaN as in NumPy and torch
+    (numba's default "python" model raises ``ZeroDivisionError`` -- e.g. RMSprop with
+    ``eps=0`` and a zero gradient -- and its checks also keep loops from vectorizing)."""
+    opts = {"parallel": parallel, "nogil": True, "error_model": "numpy"}
 
     def deco(fn):
         if numba.config.DISABLE_JIT:
             return _quiet(fn)
         try:
-            return numba.njit(cache=True, parallel=parallel, nogil=True)(fn)
+            return numba.njit(cache=True, **opts)(fn)
         except RuntimeError as exc:  # "cannot cache function ...: no locator available"
             if not _uncached:
                 _log.debug("numba cache unavailable, compiling without it: %s", exc)
             _uncached.append(fn.__qualname__)
-            return numba.njit(parallel=parallel, nogil=True)(fn)
+            return numba.njit(**opts)(fn)
 
     return deco
 
