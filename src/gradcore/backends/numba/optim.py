@@ -10,7 +10,9 @@ bitwise equal to the reference (no fused multiply-add: numba does not contract w
 ``fastmath``).
 
 Parallelism: at ``PARALLEL_THRESHOLD`` elements or more the loop is split into ``CHUNK``-sized
-ranges run under ``prange`` (elementwise, so results do not depend on the thread count).
+slices run under ``prange`` (elementwise, so results do not depend on the thread count). The
+loop kernels run over whole (sliced) arrays, ``for k in range(p.shape[0])``: LLVM vectorizes
+that form (packed ``sqrtps``/``divps``), not a ``for k in range(lo, hi)`` loop.
 """
 
 from __future__ import annotations
@@ -73,15 +75,15 @@ def _run(serial, parallel, n: int, *args) -> None:
         with PARALLEL_LOCK:
             parallel(n, CHUNK, *args)
     else:
-        serial(0, n, *args)
+        serial(*args)
 
 
 # --------------------------------------------------------------------------- SGD
 
 
 @jit()
-def _sgd_range(lo, hi, p, g, buf, lr, mom, one_m_damp, wd, has_wd, has_mom, nesterov, first):
-    for k in range(lo, hi):
+def _sgd_range(p, g, buf, lr, mom, one_m_damp, wd, has_wd, has_mom, nesterov, first):
+    for k in range(p.shape[0]):  # 0..len: lets LLVM vectorize (lo..hi did not)
         d = g[k]
         if has_wd:
             d = d + wd * p[k]
@@ -103,12 +105,11 @@ def _sgd_range(lo, hi, p, g, buf, lr, mom, one_m_damp, wd, has_wd, has_mom, nest
 def _sgd_par(n, chunk, p, g, buf, lr, mom, one_m_damp, wd, has_wd, has_mom, nesterov, first):
     for q in prange((n + chunk - 1) // chunk):
         lo = q * chunk
+        hi = min(n, lo + chunk)
         _sgd_range(
-            lo,
-            min(n, lo + chunk),
-            p,
-            g,
-            buf,
+            p[lo:hi],
+            g[lo:hi],
+            buf[lo:hi],
             lr,
             mom,
             one_m_damp,
@@ -166,8 +167,6 @@ def sgd_step(
 
 @jit()
 def _rmsprop_range(
-    lo,
-    hi,
     p,
     g,
     sq,
@@ -186,7 +185,7 @@ def _rmsprop_range(
     has_mom,
     centered,
 ):
-    for k in range(lo, hi):
+    for k in range(p.shape[0]):  # 0..len: lets LLVM vectorize (lo..hi did not)
         d = g[k]
         if has_wd:
             d = d + wd * p[k]
@@ -237,14 +236,13 @@ def _rmsprop_par(
 ):
     for q in prange((n + chunk - 1) // chunk):
         lo = q * chunk
+        hi = min(n, lo + chunk)
         _rmsprop_range(
-            lo,
-            min(n, lo + chunk),
-            p,
-            g,
-            sq,
-            ga,
-            mb,
+            p[lo:hi],
+            g[lo:hi],
+            sq[lo:hi],
+            ga[lo:hi],
+            mb[lo:hi],
             lr,
             alpha,
             one_m_alpha,
@@ -313,8 +311,8 @@ def rmsprop_step(
 
 
 @jit()
-def _adagrad_range(lo, hi, p, g, ss, clr, eps, wd, has_wd):
-    for k in range(lo, hi):
+def _adagrad_range(p, g, ss, clr, eps, wd, has_wd):
+    for k in range(p.shape[0]):  # 0..len: lets LLVM vectorize (lo..hi did not)
         d = g[k]
         if has_wd:
             d = d + wd * p[k]
@@ -328,7 +326,8 @@ def _adagrad_range(lo, hi, p, g, ss, clr, eps, wd, has_wd):
 def _adagrad_par(n, chunk, p, g, ss, clr, eps, wd, has_wd):
     for q in prange((n + chunk - 1) // chunk):
         lo = q * chunk
-        _adagrad_range(lo, min(n, lo + chunk), p, g, ss, clr, eps, wd, has_wd)
+        hi = min(n, lo + chunk)
+        _adagrad_range(p[lo:hi], g[lo:hi], ss[lo:hi], clr, eps, wd, has_wd)
 
 
 def adagrad_step(
@@ -369,8 +368,6 @@ def adagrad_step(
 
 @jit()
 def _adam_range(
-    lo,
-    hi,
     p,
     g,
     m,
@@ -390,7 +387,7 @@ def _adam_range(
     bc2_sqrt,
     amsgrad,
 ):
-    for k in range(lo, hi):
+    for k in range(p.shape[0]):  # 0..len: lets LLVM vectorize (lo..hi did not)
         d = g[k]
         if decoupled:
             p[k] = p[k] * decay_mul  # AdamW: p *= 1 - lr wd
@@ -442,14 +439,13 @@ def _adam_par(
 ):
     for q in prange((n + chunk - 1) // chunk):
         lo = q * chunk
+        hi = min(n, lo + chunk)
         _adam_range(
-            lo,
-            min(n, lo + chunk),
-            p,
-            g,
-            m,
-            v,
-            vmax,
+            p[lo:hi],
+            g[lo:hi],
+            m[lo:hi],
+            v[lo:hi],
+            vmax[lo:hi],
             w,
             one_m_w,
             w_small,
