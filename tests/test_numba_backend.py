@@ -196,3 +196,19 @@ def test_import_and_run_without_any_writable_cache_location(tmp_path):
     )
     r = _run(code, env, tmp_path, pythonpath=site)
     assert r.returncode == 0 and r.stdout.strip().endswith("OK"), r.stderr[-3000:]
+
+
+@pytest.mark.parametrize("error", ["ImportError", "RuntimeError"])
+def test_registry_omits_numba_when_it_cannot_be_imported(tmp_path, error):
+    """A missing (ImportError) or broken (any exception) numba leaves only the reference."""
+    fake = tmp_path / "fake"
+    (fake / "numba").mkdir(parents=True)
+    (fake / "numba" / "__init__.py").write_text(f"raise {error}('no numba here')\n")
+    code = (
+        "import gradcore as gc\n"
+        "assert gc.available_backends() == ['numpy'], gc.available_backends()\n"
+        "assert gc.get_backend_name() == 'numpy'\n"
+        "print('OK')\n"
+    )
+    r = _run(code, {}, tmp_path, pythonpath=f"{fake}{os.pathsep}{PKG_DIR.parent}")
+    assert r.returncode == 0 and r.stdout.strip() == "OK", r.stderr[-3000:]

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 try:
     import numba as _numba  # noqa: F401  (the top-level package, not this one)
-except ImportError as exc:  # pragma: no cover - exercised only without numba
+except Exception as exc:  # pragma: no cover - exercised only without a working numba
+    # Not installed, or installed but unusable (e.g. built for another NumPy): either way the
+    # registry must simply not list this backend, never break ``import gradcore``.
     raise ImportError(
-        "the gradcore 'numba' backend needs numba (pip install 'gradcore[numba]')"
+        f"the gradcore 'numba' backend needs a working numba (pip install 'gradcore[numba]'): "
+        f"{type(exc).__name__}: {exc}"
     ) from exc
 
 from ._jit import CHUNK, PARALLEL_THRESHOLD, cache_disabled_functions
