@@ -510,6 +510,30 @@ def test_optimizer_zero_size_and_large(name, dt, kind, cfg, rng):
 
 
 @DT
+@pytest.mark.parametrize("kind,cfg", OPTIMIZERS, ids=[f"{k}{i}" for i, (k, _) in
+                                                      enumerate(OPTIMIZERS)])  # fmt: skip
+def test_optimizer_frozen_segment_untouched(name, dt, kind, cfg, rng):
+    """The arena steps only trainable runs (views of the flat buffers); a frozen run between
+    them keeps its parameters and state bit for bit, the others match the reference."""
+    n, runs = 30, [(0, 10), (20, 30)]
+    p0 = rng.standard_normal(n).astype(dt)
+    flats = {}
+    for mod in (ref, MODS[name]):
+        p, state = p0.copy(), _init_state(kind, cfg, p0)
+        for step in (1, 2, 3):
+            g = np.full(n, 0.5, dt) * step
+            for a, b in runs:
+                _step(mod, kind, cfg, p[a:b], g[a:b], [s[a:b] if s.size else s for s in state],
+                      step)  # fmt: skip
+        flats[mod] = (p, state)
+    p_b, s_b = flats[MODS[name]]
+    p_r, s_r = flats[ref]
+    np.testing.assert_array_equal(p_b[10:20], p0[10:20])
+    for got, want in zip([p_b, *s_b], [p_r, *s_r], strict=True):
+        np.testing.assert_allclose(got, want, rtol=3 * OPT_TOL[np.dtype(dt)], atol=0)
+
+
+@DT
 def test_optimizer_non_finite_gradients_propagate(name, dt):
     g = np.array([np.inf, -np.inf, np.nan, 1.0], dt)
     for kind, cfg in OPTIMIZERS:
