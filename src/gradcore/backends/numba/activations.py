@@ -4,8 +4,10 @@ Same contract and formulas as the reference (``backends/reference/activations.py
 loop per call, the activation chosen by its index in ``ACTIVATIONS``. The scalar functions
 below are also used by the dense and LSTM kernels (epilogues).
 
-Numerics: each value is computed in float64 and rounded once to the data dtype (the reference
-rounds float32 intermediates; the difference is at most ~1 ulp). Stable forms as the reference:
+Numerics: linear, relu, leaky_relu (and the sigmoid/tanh derivatives from ``y``) run in the
+data dtype with the reference's formulas; tanh is NumPy's ``np.tanh``; elu, sigmoid, silu and
+gelu are computed in float64 and rounded once to the data dtype (the reference rounds float32
+intermediates; the difference is at most a few ulp). Stable forms as the reference:
 sigmoid through ``exp(-|x|)``, elu's ``expm1`` only for ``x <= 0``, gelu as
 ``0.5 x erfc(-x/√2)`` (the erf form ``1 + erf`` loses every digit for x < -5). Kinks and NaN
 inputs follow torch exactly as the reference: relu'(0) = 0, leaky_relu'(0) = 0.01,
@@ -92,15 +94,68 @@ def act_deriv(x, y, code):
 
 
 @jit()
-def _forward_kernel(x, code, y):
-    for k in range(x.shape[0]):
-        y[k] = act_value(x[k], code)
+def forward_loop(x, code, y, zero, slope):
+    """y = act(x) over 1-d arrays. One loop per activation (the switch is outside the loop, so
+    the simple ones vectorize); relu/leaky_relu in the data dtype (``zero``, ``slope`` are of
+    that dtype) exactly as the reference, the others via :func:`act_value` in float64."""
+    n = x.shape[0]
+    if code == LINEAR:
+        for k in range(n):
+            y[k] = x[k]
+    elif code == RELU:
+        for k in range(n):
+            v = x[k]
+            y[k] = zero if v <= zero else v  # NaN propagates
+    elif code == LEAKY:
+        for k in range(n):
+            v = x[k]
+            y[k] = v if v > zero else slope * v
+    else:
+        for k in range(n):
+            y[k] = act_value(x[k], code)
 
 
 @jit()
-def _backward_kernel(dy, x, y, code, dx):
-    for k in range(x.shape[0]):
-        dx[k] = dy[k] * act_deriv(x[k], y[k], code)
+def backward_loop(dy, x, y, code, dx, zero, one, slope):
+    """dx = dy act'(x) over 1-d arrays; linear/relu/leaky_relu/sigmoid/tanh in the data dtype
+    with the reference's formulas (``y (1 - y)``, ``1 - y²``), the others in float64."""
+    n = x.shape[0]
+    if code == LINEAR:
+        for k in range(n):
+            dx[k] = dy[k] * one
+    elif code == RELU:
+        for k in range(n):
+            dx[k] = dy[k] * (zero if x[k] <= zero else one)
+    elif code == LEAKY:
+        for k in range(n):
+            dx[k] = dy[k] * (one if x[k] > zero else slope)
+    elif code == SIGMOID:
+        for k in range(n):
+            yk = y[k]
+            dx[k] = dy[k] * (yk * (one - yk))
+    elif code == TANH:
+        for k in range(n):
+            yk = y[k]
+            dx[k] = dy[k] * (one - yk * yk)
+    else:
+        for k in range(n):
+            dx[k] = dy[k] * act_deriv(x[k], y[k], code)
+
+
+def apply_forward(x1: np.ndarray, code: int, y1: np.ndarray) -> None:
+    """Forward on 1-d C-contiguous arrays. tanh goes to NumPy's SIMD ``np.tanh`` (the same call
+    as the reference): numba compiles ``tanh`` to a scalar libm call, 20-40x slower."""
+    if code == TANH:
+        np.tanh(x1, out=y1)
+    else:
+        t = x1.dtype.type
+        forward_loop(x1, code, y1, t(0), t(LEAKY_RELU_SLOPE))
+
+
+def apply_backward(dy1, x1, y1, code: int, dx1) -> None:
+    """Backward on 1-d C-contiguous arrays."""
+    t = x1.dtype.type
+    backward_loop(dy1, x1, y1, code, dx1, t(0), t(1), t(LEAKY_RELU_SLOPE))
 
 
 def act_forward(x: np.ndarray, act: str, y: np.ndarray) -> None:
@@ -109,7 +164,7 @@ def act_forward(x: np.ndarray, act: str, y: np.ndarray) -> None:
     dt = check_float("x", x)
     check_out("y", y, x.shape, dt)
     out = InOut(y, copy=False)
-    _forward_kernel(c(x).reshape(-1), code, out.buf.reshape(-1))
+    apply_forward(c(x).reshape(-1), code, out.buf.reshape(-1))
     out.done()
 
 
@@ -121,9 +176,7 @@ def act_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, act: str, dx: np.
     _same("dy", dy, x)
     _same("y", y, x)
     out = InOut(dx, copy=False)
-    _backward_kernel(
-        c(dy).reshape(-1), c(x).reshape(-1), c(y).reshape(-1), code, out.buf.reshape(-1)
-    )
+    apply_backward(c(dy).reshape(-1), c(x).reshape(-1), c(y).reshape(-1), code, out.buf.reshape(-1))
     out.done()
 
 

@@ -1,9 +1,10 @@
 """Fully connected layer with a fused activation (numba backend).
 
 Contract and formulas: ``backends/reference/dense.py``. The GEMMs (``x W``, ``x^T dz``,
-``dz W^T``) go to BLAS through ``np.matmul`` with ``out=``; the bias add and the activation
-are one fused pass over the output (forward), and ``dz = dy act'(z)`` is fused with the
-float64 bias-gradient sum (backward).
+``dz W^T``) go to BLAS through ``np.matmul`` with ``out=``; the bias add, the activation
+(``activations.apply_forward``: one specialised, vectorizable loop per activation) and, in the
+backward pass, ``dz = dy act'(z)`` and the float64 bias-gradient sum are short passes over the
+``[N, O]`` output, which is cache-resident after the GEMM at layer sizes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 
 from .._validate import activation_code, check_array, check_float, check_out
 from ._jit import InOut, c, jit, scratch
-from .activations import act_deriv, act_value
+from .activations import apply_backward, apply_forward
 
 __all__ = ["dense_backward", "dense_forward"]
 
@@ -38,23 +39,20 @@ def _check_shapes(x, W, b) -> tuple[int, int, int, np.dtype]:
 
 
 @jit()
-def _bias_act_kernel(z, b, code, y):
-    # z = z + b (in the data dtype, as the reference), y = act(z)
+def _bias_kernel(z, b):
+    # z = z + b, in the data dtype (as the reference)
     N, O = z.shape
     for n in range(N):
         for o in range(O):
-            v = z[n, o] + b[o]
-            z[n, o] = v
-            y[n, o] = act_value(v, code)
+            z[n, o] = z[n, o] + b[o]
 
 
 @jit()
-def _dz_db_kernel(dy, z, y, code, dz, db64):
-    # dz = dy act'(z) in the data dtype; db64 += sum_n dz (float64 accumulation)
+def _colsum64_kernel(dz, db64):
+    # db64 += sum_n dz (float64 accumulation)
     N, O = dz.shape
     for n in range(N):
         for o in range(O):
-            dz[n, o] = dy[n, o] * act_deriv(z[n, o], y[n, o], code)
             db64[o] += np.float64(dz[n, o])
 
 
@@ -69,7 +67,8 @@ def dense_forward(
     zo = InOut(z, copy=False)
     yo = zo if y is z else InOut(y, copy=False)
     np.matmul(c(x), c(W), out=zo.buf)  # z = x W   (BLAS)
-    _bias_act_kernel(zo.buf, c(b), code, yo.buf)
+    _bias_kernel(zo.buf, c(b))  # z += b
+    apply_forward(zo.buf.reshape(-1), code, yo.buf.reshape(-1))  # y = act(z)
     zo.done()
     yo.done()
 
@@ -99,7 +98,10 @@ def dense_backward(
         check_out("dx", dx, (N, I), dt)
     dz = scratch(ws, "dense_dz", (N, O), dt)
     db64 = np.zeros(O, np.float64)
-    _dz_db_kernel(c(dy), c(z), c(y), code, dz, db64)
+    apply_backward(
+        c(dy).reshape(-1), c(z).reshape(-1), c(y).reshape(-1), code, dz.reshape(-1)
+    )  # dz = dy act'(z)
+    _colsum64_kernel(dz, db64)
     gw = scratch(ws, "dense_dW", (I, O), dt)
     np.matmul(c(x).T, dz, out=gw)  # x^T dz   (BLAS)
     dW += gw
