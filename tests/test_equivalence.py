@@ -6,13 +6,12 @@ tolerances, plus bad-input errors (same exception type as the reference), read-o
 non-contiguous inputs, and a float64 finite-difference spot check per layer run on the backend.
 When no compiled backend is available the whole module is skipped (the only skip here).
 
-Tolerances (``close``): ``rtol`` per dtype and ``atol = rtol * max|expected|`` plus the
-dtype's smallest normal (errors near zero are judged against the array's scale, since
-cancellation -- ``x - mean``, ``softmax - onehot`` -- makes a tiny element's relative error
-meaningless; GEMM/sum results use the scale of their terms, see test_dense and test_lstm).
-float64: 1e-12, i.e. a few
-thousand ulp of headroom for summation-order differences (BLAS blocking, sequential vs
-pairwise sums). float32: 2e-5 (~170 ulp): compiled kernels evaluate exp/tanh/erfc in float64
+Tolerances (``close``): ``rtol`` per dtype and ``atol = rtol * max|expected|`` plus the dtype's
+smallest normal (errors near zero are judged against the array's scale, since cancellation --
+``x - mean``, ``softmax - onehot`` -- makes a tiny element's relative error meaningless;
+GEMM/sum results use the scale of their terms, see test_dense and test_lstm). float64: 1e-12,
+i.e. a few thousand ulp of headroom for summation-order differences (BLAS blocking, sequential
+vs pairwise sums). float32: 2e-5 (~170 ulp): compiled kernels evaluate exp/tanh/erfc in float64
 and round once where the reference rounds float32 intermediates (a few ulp per element),
 amplified by the cancellations above. Optimizer steps are elementwise with the same operation
 order and must agree to 2 ulp per step (``OPT_TOL``).
