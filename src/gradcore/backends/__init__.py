@@ -37,6 +37,7 @@ ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "silu",
 # name -> module path. Order is preference order for the default.
 _CANDIDATES: dict[str, str] = {
     "c": "gradcore.backends.c",
+    "numba": "gradcore.backends.numba",
     "numpy": "gradcore.backends.reference",
 }
 _PREFERENCE = ["c", "numba", "numpy"]

@@ -1,0 +1,117 @@
+"""Argument checks shared by the compiled backends (``numba``, later ``c``).
+
+A backend never imports another backend, so the checks a compiled backend needs before it
+hands raw buffers to a kernel live here, in a neutral module. They raise the same exception
+types as the reference backend does for the same mistake: a wrong dtype is a ``TypeError``, a
+wrong shape or a read-only output a ``ValueError``. Compiled kernels must never see an array
+they could read or write out of bounds, so the checks here are stricter than the reference's
+(which relies on NumPy broadcasting errors): every array's shape and dtype is checked.
+
+Pure NumPy, no state; safe to import from any backend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import ACTIVATIONS
+
+__all__ = [
+    "FLOATS",
+    "activation_code",
+    "check_array",
+    "check_float",
+    "check_labels",
+    "check_out",
+    "check_segments",
+    "check_step",
+]
+
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_CODES = {name: i for i, name in enumerate(ACTIVATIONS)}
+
+
+def activation_code(act: object) -> int:
+    """Index of ``act`` in :data:`gradcore.backends.ACTIVATIONS`; ``ValueError`` if unknown."""
+    if not isinstance(act, str) or act not in _CODES:
+        valid = ", ".join(repr(a) for a in ACTIVATIONS)
+        raise ValueError(f"unknown activation {act!r}; valid activations are: {valid}")
+    return _CODES[act]
+
+
+def check_float(name: str, a: object) -> np.dtype:
+    """``a`` must be a float32/float64 ndarray (``TypeError`` otherwise); returns its dtype."""
+    if not isinstance(a, np.ndarray) or a.dtype not in FLOATS:
+        got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+        raise TypeError(f"{name} must be a float32 or float64 ndarray, got {got}")
+    return a.dtype
+
+
+def check_array(name: str, a: object, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """``a`` must be an ndarray of exactly ``dtype`` (TypeError) and ``shape`` (ValueError)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype != dtype:
+        raise TypeError(f"{name} has dtype {a.dtype}, expected {np.dtype(dtype)}")
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
+
+
+def check_out(name: str, a: object, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """As :func:`check_array`, and ``a`` must be writeable (it is an output)."""
+    check_array(name, a, shape, dtype)
+    if not a.flags.writeable:  # type: ignore[union-attr]
+        raise ValueError(f"{name} is an output and must be writeable")
+
+
+def check_step(step: object) -> int:
+    """Optimizer step count: an int >= 1 (``ValueError`` otherwise)."""
+    if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1:
+        raise ValueError(f"step must be an int >= 1 (the count after incrementing), got {step!r}")
+    return int(step)
+
+
+def check_labels(labels: object, n: int, k: int) -> None:
+    """Class labels for ``[n, k]`` logits: integer dtype (TypeError), shape ``[n]`` and values
+    in ``[0, k)`` (ValueError naming the first offending position)."""
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu":
+        got = labels.dtype if isinstance(labels, np.ndarray) else type(labels).__name__
+        raise TypeError(f"labels must be an integer ndarray (int64), got {got}")
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape [N] = [{n}], got {list(labels.shape)}")
+    bad = np.flatnonzero((labels < 0) | (labels >= k))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"labels must be in [0, {k}) for {k} classes; got labels[{i}] = {int(labels[i])} "
+            f"({bad.size} label(s) out of range)"
+        )
+
+
+def check_segments(
+    flat: object, offsets: object, values: object, vname: str, nonfinite: object
+) -> int:
+    """Validate a flat buffer, its segment offsets and the two per-segment outputs (float64
+    ``values`` and int64 ``nonfinite``, both ``[S]``); return the number of segments ``S``."""
+    if not isinstance(flat, np.ndarray) or flat.ndim != 1:
+        raise ValueError("flat must be a 1-d numpy array")
+    if flat.dtype not in FLOATS:
+        raise TypeError(f"flat has dtype {flat.dtype}, expected float32 or float64")
+    P = flat.shape[0]
+    if not isinstance(offsets, np.ndarray) or offsets.ndim != 1 or offsets.dtype != np.int64:
+        raise TypeError("offsets must be a 1-d int64 numpy array of length S+1")
+    if offsets.shape[0] < 1:
+        raise ValueError("offsets must have length S+1 >= 1")
+    S = offsets.shape[0] - 1
+    if offsets[0] != 0:
+        raise ValueError(f"offsets[0] must be 0, got {offsets[0]}")
+    if offsets[-1] != P:
+        raise ValueError(f"offsets[-1] must be len(flat) = {P}, got {offsets[-1]}")
+    if np.any(np.diff(offsets) < 0):
+        raise ValueError("offsets must be non-decreasing")
+    for name, arr, dt in ((vname, values, np.float64), ("nonfinite", nonfinite, np.int64)):
+        if not isinstance(arr, np.ndarray) or arr.dtype != dt or arr.shape != (S,):
+            raise TypeError(f"{name} must be a {np.dtype(dt)} numpy array of shape ({S},)")
+        if not arr.flags.writeable:
+            raise ValueError(f"{name} is an output and must be writeable")
+    return S

@@ -1,0 +1,137 @@
+"""Losses with their gradients in one pass (numba backend).
+
+Contract and formulas: ``backends/reference/loss.py`` (torch's mean reduction). All math and
+every sum in float64; the gradient is rounded once to the data dtype. When the gradient array
+is ``None`` the kernels get an empty placeholder and a flag, and skip writing it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._validate import check_array, check_float, check_labels, check_out
+from ._jit import InOut, c, jit
+
+__all__ = ["bce_with_logits", "mse", "softmax_xent"]
+
+
+def _check_same_shape(name_a: str, a, name_b: str, b) -> None:
+    if not isinstance(b, np.ndarray):
+        raise TypeError(f"{name_b} must be a numpy.ndarray, got {type(b).__name__}")
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {list(a.shape)} and "
+            f"{list(b.shape)} (no broadcasting)"
+        )
+
+
+def _check_nonempty(name: str, a: np.ndarray) -> None:
+    if a.size == 0:
+        raise ValueError(
+            f"{name} is empty (shape {list(a.shape)}): the mean over zero elements is undefined"
+        )
+
+
+def _grad_buf(name: str, g, like: np.ndarray):
+    """(InOut or None, kernel array, flag) for an optional gradient output."""
+    if g is None:
+        return None, np.empty((0,) * like.ndim, like.dtype), False
+    _check_same_shape(name, g, "input", like)
+    check_out(name, g, like.shape, like.dtype)
+    out = InOut(g, copy=False)
+    return out, out.buf, True
+
+
+@jit()
+def _xent_kernel(z, labels, dz, want_grad):
+    N, K = z.shape
+    total = 0.0
+    for n in range(N):
+        m = -np.inf
+        for k in range(K):
+            v = np.float64(z[n, k])
+            if v > m or v != v:
+                m = v
+        s = 0.0
+        for k in range(K):
+            s += math.exp(np.float64(z[n, k]) - m)
+        lse = m + math.log(s)  # logsumexp(z_n)
+        total += lse - np.float64(z[n, labels[n]])
+        if want_grad:
+            for k in range(K):
+                dz[n, k] = math.exp(np.float64(z[n, k]) - lse) / N  # softmax / N
+            dz[n, labels[n]] = (math.exp(np.float64(z[n, labels[n]]) - lse) - 1.0) / N
+    return total / N
+
+
+@jit()
+def _mse_kernel(p, t, dp, want_grad):
+    M = p.shape[0]
+    total = 0.0
+    for k in range(M):
+        d = np.float64(p[k]) - np.float64(t[k])
+        total += d * d
+        if want_grad:
+            dp[k] = 2.0 * d / M
+    return total / M
+
+
+@jit()
+def _bce_kernel(z, t, dz, want_grad):
+    M = z.shape[0]
+    total = 0.0
+    for k in range(M):
+        v = np.float64(z[k])
+        tt = np.float64(t[k])
+        e = math.exp(-abs(v))
+        total += max(v, 0.0) - v * tt + math.log1p(e)
+        if want_grad:
+            s = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)  # σ(z), stable
+            dz[k] = (s - tt) / M
+    return total / M
+
+
+def softmax_xent(logits: np.ndarray, labels: np.ndarray, dlogits: np.ndarray | None) -> float:
+    """Mean softmax cross-entropy; ``dlogits = (softmax - onehot) / N``. See the reference."""
+    check_float("logits", logits)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must have shape [N, K], got {list(logits.shape)}")
+    N, K = logits.shape
+    if N == 0:
+        raise ValueError(
+            "logits has an empty batch (N = 0): the mean over zero samples is undefined"
+        )
+    check_labels(labels, N, K)
+    out, buf, want = _grad_buf("dlogits", dlogits, logits)
+    loss = _xent_kernel(c(logits), np.ascontiguousarray(labels, np.int64), buf, want)
+    if out is not None:
+        out.done()
+    return float(loss)
+
+
+def mse(pred: np.ndarray, target: np.ndarray, dpred: np.ndarray | None) -> float:
+    """Mean squared error; ``dpred = 2 (p - t) / M``. See the reference."""
+    dt = check_float("pred", pred)
+    _check_same_shape("pred", pred, "target", target)
+    check_array("target", target, pred.shape, dt)
+    _check_nonempty("pred", pred)
+    out, buf, want = _grad_buf("dpred", dpred, pred)
+    loss = _mse_kernel(c(pred).reshape(-1), c(target).reshape(-1), buf.reshape(-1), want)
+    if out is not None:
+        out.done()
+    return float(loss)
+
+
+def bce_with_logits(logits: np.ndarray, target: np.ndarray, dlogits: np.ndarray | None) -> float:
+    """Mean BCE on logits; ``dlogits = (σ(z) - t) / M``. See the reference."""
+    dt = check_float("logits", logits)
+    _check_same_shape("logits", logits, "target", target)
+    check_array("target", target, logits.shape, dt)
+    _check_nonempty("logits", logits)
+    out, buf, want = _grad_buf("dlogits", dlogits, logits)
+    loss = _bce_kernel(c(logits).reshape(-1), c(target).reshape(-1), buf.reshape(-1), want)
+    if out is not None:
+        out.done()
+    return float(loss)
