@@ -27,7 +27,7 @@ CHECK_SCRIPT = textwrap.dedent(
     import gradcore as gc
     from gradcore.backends import numba as nb, reference as ref
 
-    assert gc.available_backends()[0] == "numba", gc.available_backends()
+    assert "numba" in gc.available_backends(), gc.available_backends()
     rng = np.random.default_rng(0)
     for dt in (np.float32, np.float64):
         tol = 2e-5 if dt == np.float32 else 1e-12
@@ -191,6 +191,9 @@ def test_import_and_run_without_any_writable_cache_location(tmp_path):
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     code = (
+        # an editable install's import hook would find the source tree first: drop it
+        "import sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
         "import gradcore, gradcore.backends.numba as nb\n"
         f"assert gradcore.__file__.startswith({str(site)!r}), gradcore.__file__\n"
         "assert nb.cache_disabled_functions(), 'expected uncached kernels'\n" + SMALL_SCRIPT
@@ -207,8 +210,8 @@ def test_registry_omits_numba_when_it_cannot_be_imported(tmp_path, error):
     (fake / "numba" / "__init__.py").write_text(f"raise {error}('no numba here')\n")
     code = (
         "import gradcore as gc\n"
-        "assert gc.available_backends() == ['numpy'], gc.available_backends()\n"
-        "assert gc.get_backend_name() == 'numpy'\n"
+        "assert 'numba' not in gc.available_backends(), gc.available_backends()\n"
+        "assert gc.get_backend_name() != 'numba'\n"
         "print('OK')\n"
     )
     r = _run(code, {}, tmp_path, pythonpath=f"{fake}{os.pathsep}{PKG_DIR.parent}")

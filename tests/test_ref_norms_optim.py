@@ -482,7 +482,7 @@ def test_optimizer_bad_inputs_raise():
         ref.adam_step(p, g, np.zeros(3), np.zeros(3), np.zeros(0), 0.1, 0.9, 0.9, 1e-8, 0, 1, 1, 0)
     with pytest.raises(ValueError):  # step counts from 1
         ref.adagrad_step(p, g, np.zeros(3), 0.1, 0.0, 0.0, 1e-10, 0)
-    with pytest.raises(ValueError):  # dtype mismatch
+    with pytest.raises(TypeError, match="dtype"):  # dtype mismatch: TypeError, as everywhere
         ref.sgd_step(p, g.astype(np.float32), np.zeros(0), 0.1, 0.0, 0.0, False, 0.0, True)
     with pytest.raises(ValueError):  # momentum buffer needed
         ref.sgd_step(p, g, np.zeros(0), 0.1, 0.9, 0.0, False, 0.0, True)

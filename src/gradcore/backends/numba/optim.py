@@ -33,15 +33,19 @@ def _check_param(p: object, g: object) -> None:
         raise TypeError("p must be a float32 or float64 numpy array")
     if not p.flags.writeable:
         raise ValueError("p must be writeable (it is updated in place)")
-    if not isinstance(g, np.ndarray) or g.dtype != p.dtype or g.shape != p.shape:
-        raise ValueError(f"g must be a numpy array with p's dtype {p.dtype} and shape {p.shape}")
+    if not isinstance(g, np.ndarray) or g.dtype != p.dtype:
+        got = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
+        raise TypeError(f"g must be a numpy array with p's dtype {p.dtype}, got {got}")
+    if g.shape != p.shape:
+        raise ValueError(f"g must have p's shape {p.shape}, got {g.shape}")
 
 
 def _check_state(name: str, a: object, p: np.ndarray) -> None:
-    if not isinstance(a, np.ndarray) or a.dtype != p.dtype or a.shape != p.shape:
-        raise ValueError(
-            f"state {name} must be a numpy array with p's dtype {p.dtype} and shape {p.shape}"
-        )
+    if not isinstance(a, np.ndarray) or a.dtype != p.dtype:
+        got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+        raise TypeError(f"state {name} must be a numpy array with p's dtype {p.dtype}, got {got}")
+    if a.shape != p.shape:
+        raise ValueError(f"state {name} must have p's shape {p.shape}, got {a.shape}")
     if not a.flags.writeable:
         raise ValueError(f"state {name} must be writeable (it is updated in place)")
 
