@@ -58,10 +58,17 @@ def _cpu_flags() -> list[str]:
     return []
 
 
+def _llc() -> int | None:
+    from .triad import llc_bytes
+
+    return llc_bytes()
+
+
 def machine() -> dict:
     return {
         "cpu_model": cpu_model(),
         "cpu_flags": _cpu_flags(),
+        "llc_bytes": _llc(),
         "logical_cpus": os.cpu_count(),
         "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "platform": platform.platform(),

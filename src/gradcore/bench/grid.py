@@ -45,7 +45,7 @@ class Grid:
     dense_acts: tuple[str, ...]
     batchnorm: tuple[tuple[int, int], ...]  # (N, C)
     lstm: tuple[tuple[int, int, int, int, str], ...]  # (T, B, D, H, role)
-    triad_n: int
+    triad_dram: bool  # also measure a triad beyond the last-level cache
     memory_steps: int
 
 
@@ -59,7 +59,7 @@ FULL = Grid(
     dense_acts=("relu", "sigmoid"),
     batchnorm=((256, 1024), (4096, 256)),
     lstm=((50, 32, 32, 128, "h128"), (50, 32, 32, 256, "h256"), (200, 16, 32, 64, "long")),
-    triad_n=1 << 24,
+    triad_dram=True,
     memory_steps=20,
 )
 
@@ -73,7 +73,7 @@ QUICK = Grid(
     dense_acts=("relu",),
     batchnorm=((64, 128),),
     lstm=((5, 4, 8, 16, "h128"), (10, 4, 8, 8, "long")),
-    triad_n=1 << 20,
+    triad_dram=False,
     memory_steps=3,
 )
 

@@ -85,7 +85,9 @@ def _header(run: dict) -> list[str]:
         "## Machine, threads, BLAS",
         "",
         f"- CPU: {m['cpu_model']}; {m['logical_cpus']} logical CPUs "
-        f"({m['affinity_cpus']} usable); {', '.join(m['cpu_flags'][:8]) or 'flags n/a'}",
+        f"({m['affinity_cpus']} usable); last-level cache "
+        f"{_bytes(m['llc_bytes']) if m.get('llc_bytes') else 'unknown'}; "
+        f"{', '.join(m['cpu_flags'][:8]) or 'flags n/a'}",
         f"- {m['platform']}, Python {m['python']}",
         "- Libraries: "
         + ", ".join(f"{n} {v}" for n, v in lib.items() if v is not None)
@@ -122,8 +124,9 @@ def _header(run: dict) -> list[str]:
     load = meta.get("loadavg_start")
     lines += [
         f"- Timing: per implementation, warm-up (>= {t['warmup']} calls and >= "
-        f"{t['warmup_time'] * 1e3:.0f} ms), then {t['repeats']} repeats of a loop calibrated "
-        f"to ~{t['min_time'] * 1e3:.0f} ms; time = median per call (IQR in parentheses).",
+        f"{t['warmup_time'] * 1e3:.0f} ms) and a loop calibrated to ~{t['min_time'] * 1e3:.0f}"
+        f" ms; then {t['repeats']} rounds over the implementations of a case, each an untimed "
+        "pre-roll and one timed loop; time = median per call (IQR in parentheses).",
         f"- Load average (1, 5, 15 min) at start {load}, at end {meta.get('loadavg_end')}"
         + (
             " — **the machine was busy: timings, 2-thread ones especially, are inflated**"
@@ -212,25 +215,30 @@ def _roofline(run: dict) -> list[str]:
     rows = [
         [
             r["impl"],
+            f"{r['n']} ({r['level']})",
             f"{r['threads']}",
             f"{r['passes']}",
             f"{r['gbps_stream']:.1f}",
             f"{r['gbps_traffic']:.1f}",
-            f"`{r['how']}`",
         ]
         for r in tri["results"]
     ]
     lines += _table(
-        ["triad", "threads", "passes", "GB/s (3 words/elem)", "GB/s (real traffic)", "how"],
+        ["triad", "n per array", "threads", "passes", "GB/s (3 words/elem)", "GB/s (real traffic)"],
         rows,
-        "lrrrrl",
+        "llrrrr",
     )
     ref = tri["reference"]
+    hows = {r["impl"]: r["how"] for r in tri["results"]}
+    llc = tri.get("llc_bytes")
     lines += [
         "",
-        f"Reference bandwidth: **{ref['gbps']:.1f} GB/s** ({ref['impl']}, {ref['basis']}; "
-        f"a = b + s*c on {tri['results'][0]['n']} float32). "
-        + "; ".join(f"{k}: skipped ({v})" for k, v in tri["skipped"].items()),
+        f"Reference bandwidth: **{ref['gbps']:.1f} GB/s** ({ref['impl']}, {ref['basis']}, "
+        f"a = b + s*c on {ref['n']} float32 per array: the working-set size of the largest "
+        f"kernel case; last-level cache {_bytes(llc) if llc else 'unknown'}). How: "
+        + "; ".join(f"{k}: `{v}`" for k, v in hows.items())
+        + "".join(f"; {k}: skipped ({v})" for k, v in tri["skipped"].items())
+        + ".",
         "",
     ]
     rows = []

@@ -29,7 +29,7 @@ from .memory import memory_check
 from .report import write_json, write_markdown, write_png
 from .targets import evaluate_targets
 from .timing import measure
-from .triad import measure_triad
+from .triad import dram_size, measure_triad
 
 __all__ = ["FAMILIES", "default_out", "main", "run"]
 
@@ -173,6 +173,7 @@ def _case_record(case, st) -> dict:
             "q1_s": s.q1,
             "q3_s": s.q3,
             "iqr_s": s.iqr,
+            "best_s": s.best,
             "number": s.number,
             "times_s": s.times,
         }
@@ -256,7 +257,8 @@ def run(
         if triad:
             say("triad ...")
             out["triad"] = measure_triad(
-                grid.triad_n,
+                max(grid.opt_sizes),
+                dram_size() if grid.triad_dram else None,
                 threads,
                 repeats=repeats,
                 warmup=warmup,

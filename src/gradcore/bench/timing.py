@@ -1,17 +1,23 @@
-"""Timing: warm-up, calibrated inner loops, median and IQR over repeats.
+"""Timing: warm-up, calibrated inner loops, median and IQR over interleaved repeats.
 
 A measurement of one case times every implementation (backend, torch variant, GEMM-only
-reference) in turn, each as one contiguous block: warm-up (at least ``warmup`` calls AND at
-least ``warmup_time`` seconds), then the number of calls per repeat is calibrated so that a
-repeat lasts about ``min_time`` seconds, then ``repeats`` timed repeats. The statistic is the
-median time per call over the repeats, with the inter-quartile range as the spread.
+reference) of the case:
 
-Why contiguous blocks and a *timed* warm-up, not repeats interleaved round-robin across
-implementations: on this 2-core machine the first call after switching thread pools (NumPy's
-OpenBLAS threads -> torch's OpenMP threads, or back) took 10-110 ms instead of 0.06 ms while
-the previous pool's threads were still spinning, and the next few calls were slower still;
-interleaving would measure that hand-over, not the kernels. Short repeats and many of them
-make the median robust to the 30-100 ms stalls another process on the machine causes.
+1. per implementation, in turn: warm-up (at least ``warmup`` calls AND at least
+   ``warmup_time`` seconds), then the number of calls per repeat is calibrated so that one
+   repeat lasts about ``min_time`` seconds;
+2. ``repeats`` rounds; in each round every implementation (in an order rotated from round to
+   round) runs an untimed *pre-roll* (at least one call and ``min_time`` seconds) and then one
+   timed repeat.
+
+The statistic is the median time per call over the repeats, with the inter-quartile range as
+the spread (the best repeat is recorded too). Interleaving makes the implementations of a
+case share the machine's conditions: on this shared 2-core machine, other processes' load
+comes in bursts of seconds, which made back-to-back blocks incomparable (a GEMM-only block
+at 30 ms per call next to a 0.4 ms one). The pre-roll absorbs the thread-pool hand-over:
+the first call after switching pools (NumPy's OpenBLAS threads to torch's OpenMP threads, or
+back) took 10-110 ms instead of 0.06 ms while the previous pool's threads still spun, and the
+next few calls were slower still.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class Stats:
     median: float  # seconds per call
     q1: float
     q3: float
+    best: float
     number: int  # calls per repeat
     times: list[float] = field(default_factory=list)  # seconds per call, one per repeat
 
@@ -62,7 +69,9 @@ class Stats:
 def stats(times: list[float], number: int) -> Stats:
     arr = np.asarray(times, dtype=np.float64)
     q1, med, q3 = np.percentile(arr, [25, 50, 75])
-    return Stats(float(med), float(q1), float(q3), number, [float(t) for t in arr])
+    return Stats(
+        float(med), float(q1), float(q3), float(arr.min()), number, [float(t) for t in arr]
+    )
 
 
 def _run(fn: Callable[[], object], number: int) -> float:
@@ -88,21 +97,35 @@ def measure(
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    out: dict[str, Stats] = {}
-    for impl in impls:
+
+    def enter(impl: Impl) -> None:
         if impl.backend is not None and activate is not None:
             activate(impl.backend)
-        fn = impl.fn
+
+    def spin(fn, calls: int, seconds: float) -> None:
         t0, k = time.perf_counter(), 0
-        while k < warmup or (time.perf_counter() - t0 < warmup_time and k < _MAX_NUMBER):
+        while k < calls or (time.perf_counter() - t0 < seconds and k < _MAX_NUMBER):
             fn()
             k += 1
+
+    numbers: dict[str, int] = {}
+    for impl in impls:
+        enter(impl)
+        spin(impl.fn, warmup, warmup_time)
         # calibrate: grow the loop until one block lasts >= min_time / 4, then extrapolate
-        number, elapsed = 1, _run(fn, 1)
+        number, elapsed = 1, _run(impl.fn, 1)
         while elapsed < min_time / 4 and number < _MAX_NUMBER:
             number = min(_MAX_NUMBER, number * 10)
-            elapsed = _run(fn, number)
+            elapsed = _run(impl.fn, number)
         per_call = max(elapsed / number, 1e-9)
-        number = max(1, min(_MAX_NUMBER, math.ceil(min_time / per_call)))
-        out[impl.name] = stats([_run(fn, number) / number for _ in range(repeats)], number)
-    return out
+        numbers[impl.name] = max(1, min(_MAX_NUMBER, math.ceil(min_time / per_call)))
+    samples: dict[str, list[float]] = {impl.name: [] for impl in impls}
+    for r in range(repeats):
+        for j in range(len(impls)):
+            impl = impls[(j + r) % len(impls)]
+            enter(impl)
+            if len(impls) > 1:  # pre-roll: absorb the hand-over from the previous one
+                spin(impl.fn, 1 if warmup else 0, min_time)
+            n = numbers[impl.name]
+            samples[impl.name].append(_run(impl.fn, n) / n)
+    return {name: stats(ts, numbers[name]) for name, ts in samples.items()}

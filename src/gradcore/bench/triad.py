@@ -1,7 +1,14 @@
 """STREAM-style triad ``a = b + s c``: the memory bandwidth the streaming kernels are set
 against (the roofline of optimizer steps and clipping).
 
-Implementations (each on ``n`` float32 elements per array, far beyond the caches):
+Measured at two sizes: ``n_ref`` elements per array, the size of the largest optimizer case
+(P = 1e7 in the full grid), so that the triad and the kernels it judges have the same kind of
+working set (on a CPU with a 480 MiB L3, as here, 3 x 40 MB stays in the L3: the "memory"
+bandwidth the kernels see at that size is the L3's), and ``n_dram`` elements, four times the
+last-level cache over three arrays (main memory, for context). The roofline reference is the
+``n_ref`` triad.
+
+Implementations (float32):
 
 - ``numpy``: ``np.multiply(c, s, out=a); np.add(a, b, out=a)`` -- allocation-free but TWO
   passes (5 array-sized transfers: read c, write a; read a, read b, write a), single-threaded.
@@ -12,8 +19,8 @@ Implementations (each on ``n`` float32 elements per array, far beyond the caches
   -fopenmp``, loaded with ctypes) at 1 thread and at the benchmark's thread count; skipped
   (with the reason recorded) when no compiler or OpenMP is available.
 
-The roofline reference is the best single-pass triad (C, numba) at the benchmark's thread
-count; without one, NumPy's real traffic rate.
+The roofline reference is the best single-pass triad (C, numba; 1 thread or the benchmark's
+count, whichever was faster) at ``n_ref``; without one, NumPy's real traffic rate.
 """
 
 from __future__ import annotations
@@ -28,7 +35,37 @@ import numpy as np
 
 from .timing import Impl, measure
 
-__all__ = ["measure_triad"]
+__all__ = ["dram_size", "llc_bytes", "measure_triad"]
+
+
+def llc_bytes() -> int | None:
+    """Size of the last-level cache in bytes (Linux sysfs), or None."""
+    best = None
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        entries = os.listdir(base)
+    except OSError:
+        return None
+    for e in entries:
+        try:
+            with open(os.path.join(base, e, "size"), encoding="ascii") as fh:
+                txt = fh.read().strip()
+        except OSError:
+            continue
+        mult = {"K": 2**10, "M": 2**20, "G": 2**30}.get(txt[-1:], 1)
+        try:
+            size = int(txt.rstrip("KMG")) * mult
+        except ValueError:
+            continue
+        best = size if best is None else max(best, size)
+    return best
+
+
+def dram_size(minimum: int = 1 << 24) -> int:
+    """Elements per float32 array so three arrays are >= 4x the last-level cache."""
+    llc = llc_bytes() or 0
+    return max(minimum, -(-4 * llc // 12))
+
 
 _C_SRC = r"""
 #include <stdint.h>
@@ -77,10 +114,66 @@ def _numba_triad():
 
 
 def measure_triad(
-    n: int, threads: int, *, repeats: int, warmup: int, min_time: float, warmup_time: float = 0.0
+    n_ref: int,
+    n_dram: int | None,
+    threads: int,
+    *,
+    repeats: int,
+    warmup: int,
+    min_time: float,
+    warmup_time: float = 0.0,
 ) -> dict:
     """Measure the triads; returns ``{"results": [...], "reference": {...}, "skipped": {...}}``
-    (GB/s in 1e9 bytes per second)."""
+    (GB/s in 1e9 bytes per second; ``results`` has one row per implementation and size)."""
+    results: list[dict] = []
+    skipped: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="gradcore-triad-") as tmp:
+        c_fn, why = _c_triad(tmp)
+        if c_fn is None:
+            skipped["c"] = why
+        nb, why = _numba_triad()
+        if nb is None:
+            skipped["numba"] = why
+        for n, level, reps in (
+            (n_ref, "same size as the largest kernel case", repeats),
+            (n_dram, "beyond the last-level cache", min(repeats, 5)),
+        ):
+            if n is None:
+                continue
+            rows = _measure_size(
+                n,
+                threads,
+                c_fn,
+                nb,
+                repeats=reps,
+                warmup=warmup,
+                min_time=min_time,
+                warmup_time=warmup_time,
+            )
+            for r in rows:
+                r["level"] = level
+            results += rows
+    single = [r for r in results if r["passes"] == 1 and r["n"] == n_ref]
+    if single:
+        best = max(single, key=lambda r: r["gbps_stream"])
+        ref = {
+            "impl": best["impl"],
+            "gbps": best["gbps_stream"],
+            "n": n_ref,
+            "basis": "single-pass triad",
+        }
+    else:
+        npr = next(r for r in results if r["impl"] == "numpy" and r["n"] == n_ref)
+        ref = {
+            "impl": "numpy",
+            "gbps": npr["gbps_traffic"],
+            "n": n_ref,
+            "basis": "numpy two-pass triad, real traffic (5 words/element)",
+        }
+    return {"results": results, "reference": ref, "skipped": skipped, "llc_bytes": llc_bytes()}
+
+
+def _measure_size(n, threads, c_fn, nb, *, repeats, warmup, min_time, warmup_time) -> list:
     dt = np.dtype(np.float32)
     rng = np.random.default_rng(0)
     a = np.empty(n, dt)
@@ -89,7 +182,6 @@ def measure_triad(
     s = dt.type(3.0)
     impls: list[Impl] = []
     meta: dict[str, dict] = {}
-    skipped: dict[str, str] = {}
 
     def np_triad():
         np.multiply(c, s, out=a)
@@ -102,10 +194,7 @@ def measure_triad(
         "traffic_words": 5,
         "how": "np.multiply(c, s, out=a); np.add(a, b, out=a)",
     }
-    nb, why = _numba_triad()
-    if nb is None:
-        skipped["numba"] = why
-    else:
+    if nb is not None:
         impls.append(Impl("numba", "triad", lambda: nb(a, b, c, s)))
         meta["numba"] = {
             "threads": threads,
@@ -113,25 +202,17 @@ def measure_triad(
             "traffic_words": 3,
             "how": "@njit(parallel=True) prange loop",
         }
-    with tempfile.TemporaryDirectory(prefix="gradcore-triad-") as tmp:
-        got, why = _c_triad(tmp)
-        if got is None:
-            skipped["c"] = why
-        else:
-            fn, cmd = got
-            fp = ctypes.POINTER(ctypes.c_float)
-            pa, pb, pc = (x.ctypes.data_as(fp) for x in (a, b, c))
-            for k in sorted({1, threads}):
-                name = f"c-{k}t"
-                impls.append(Impl(name, "triad", lambda k=k: fn(pa, pb, pc, float(s), n, k)))
-                meta[name] = {"threads": k, "passes": 1, "traffic_words": 3, "how": cmd}
-        st = measure(
-            impls,
-            repeats=repeats,
-            warmup=max(warmup, 1),
-            min_time=min_time,
-            warmup_time=warmup_time,
-        )
+    if c_fn is not None:
+        fn, cmd = c_fn
+        fp = ctypes.POINTER(ctypes.c_float)
+        pa, pb, pc = (x.ctypes.data_as(fp) for x in (a, b, c))
+        for k in sorted({1, threads}):
+            name = f"c-{k}t"
+            impls.append(Impl(name, "triad", lambda k=k: fn(pa, pb, pc, float(s), n, k)))
+            meta[name] = {"threads": k, "passes": 1, "traffic_words": 3, "how": cmd}
+    st = measure(
+        impls, repeats=repeats, warmup=max(warmup, 1), min_time=min_time, warmup_time=warmup_time
+    )
     results = []
     word = dt.itemsize * n
     for name, stat in st.items():
@@ -148,15 +229,4 @@ def measure_triad(
                 "gbps_traffic": m["traffic_words"] * word / stat.median / 1e9,
             }
         )
-    single = [r for r in results if r["passes"] == 1 and r["threads"] == threads]
-    if single:
-        best = max(single, key=lambda r: r["gbps_stream"])
-        ref = {"impl": best["impl"], "gbps": best["gbps_stream"], "basis": "single-pass triad"}
-    else:
-        npr = next(r for r in results if r["impl"] == "numpy")
-        ref = {
-            "impl": "numpy",
-            "gbps": npr["gbps_traffic"],
-            "basis": "numpy two-pass triad, real traffic (5 words/element)",
-        }
-    return {"results": results, "reference": ref, "skipped": skipped}
+    return results
