@@ -131,3 +131,28 @@ def test_python_m_bench_shim(tmp_path):
     run = json.loads((tmp_path / "bench.json").read_text())
     assert [c["family"] for c in run["cases"]] == ["overhead_scale"]
     assert run["meta"]["torch"] is False
+
+
+def test_bench_reports_every_backend_generically(tmp_path, monkeypatch):
+    """A second backend gets its own columns, ratios, targets and chart series: here the
+    reference registered under the name ``numba`` when no compiled backend is installed."""
+    from gradcore import backends
+
+    if gc.available_backends() == ["numpy"]:
+        import gradcore.backends.reference as ref
+
+        monkeypatch.setitem(backends._CANDIDATES, "numba", "gradcore.backends.reference")
+        monkeypatch.setitem(backends._loaded, "numba", ref)
+    names = gc.available_backends()
+    other = next(b for b in names if b != "numpy")
+    args = [*FAST, "--cases", "adam_op,dense,mlp_step", "--no-triad", "--no-torch"]
+    assert cli.main(["bench", *args, "--out", str(tmp_path)]) == 0
+    run = json.loads((tmp_path / "bench.json").read_text())
+    assert run["meta"]["backends"] == ["numpy"] + [b for b in names if b != "numpy"]
+    for case in run["cases"]:
+        assert set(names) <= set(case["impls"])
+    md = (tmp_path / "bench.md").read_text()
+    assert f"| {other} ms |" in md and f"{other} vs numpy" in md
+    rows = [t for t in run["targets"] if t["backend"] == other and t["target"] == "mlp-numpy"]
+    assert len(rows) == 1 and rows[0]["value"] > 0 and rows[0]["met"] in (True, False)
+    assert {m["backend"] for m in run["memory"]} == set(names)
