@@ -234,8 +234,8 @@ def _roofline(run: dict) -> list[str]:
     lines += [
         "",
         f"Reference bandwidth: **{ref['gbps']:.1f} GB/s** ({ref['impl']}, {ref['basis']}, "
-        f"a = b + s*c on {ref['n']} float32 per array: the working-set size of the largest "
-        f"kernel case; last-level cache {_bytes(llc) if llc else 'unknown'}). How: "
+        f"a = b + s*c on {ref['n']} float32 per array; last-level cache "
+        f"{_bytes(llc) if llc else 'unknown'}). How: "
         + "; ".join(f"{k}: `{v}`" for k, v in hows.items())
         + "".join(f"; {k}: skipped ({v})" for k, v in tri["skipped"].items())
         + ".",
