@@ -8,4 +8,4 @@ from pathlib import Path
 
 from gradcore.bench import main
 
-sys.exit(main(default_out_dir=Path(__file__).resolve().parent / "results"))
+sys.exit(main(default_out_dir=Path(__file__).resolve().parent / "results", prog="python -m bench"))

@@ -156,3 +156,30 @@ def test_bench_reports_every_backend_generically(tmp_path, monkeypatch):
     rows = [t for t in run["targets"] if t["backend"] == other and t["target"] == "mlp-numpy"]
     assert len(rows) == 1 and rows[0]["value"] > 0 and rows[0]["met"] in (True, False)
     assert {m["backend"] for m in run["memory"]} == set(names)
+
+
+def test_bench_reports_a_failing_backend_op_and_carries_on(tmp_path, monkeypatch):
+    """A backend missing an op (a compiled backend part-way done) is reported, not fatal."""
+    import types
+
+    import gradcore.backends.reference as ref
+    from gradcore import backends
+
+    partial = types.ModuleType("partial_backend")
+    partial.__dict__.update({k: getattr(ref, k) for k in ref.__all__})
+
+    def adam_step(*args, **kwargs):
+        raise NotImplementedError("adam_step is not in this backend yet")
+
+    partial.adam_step = adam_step
+    monkeypatch.setitem(backends._CANDIDATES, "c", "partial_backend")
+    monkeypatch.setitem(backends._loaded, "c", partial)
+    args = [*FAST, "--cases", "adam_op,clip,mlp_step", "--no-triad", "--no-torch"]
+    assert cli.main(["bench", *args, "--backends", "c,numpy", "--out", str(tmp_path)]) == 0
+    run = json.loads((tmp_path / "bench.json").read_text())
+    failed = {(e["case"].split()[0], e["impl"]) for e in run["errors"]}
+    assert ("adam_op", "c") in failed and ("mlp_step", "c") in failed
+    assert ("memory", "c") in failed
+    clip = next(c for c in run["cases"] if c["family"] == "clip")
+    assert {"c", "numpy"} <= set(clip["impls"])
+    assert "## Errors" in (tmp_path / "bench.md").read_text()

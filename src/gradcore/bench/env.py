@@ -93,6 +93,21 @@ def library_versions() -> dict:
     return out
 
 
+def torch_info() -> dict | None:
+    """torch's build and threading configuration (``torch.__config__``), if installed."""
+    torch = torch_module()
+    if torch is None:
+        return None
+    info = {"version": torch.__version__}
+    try:
+        info["parallel_info"] = torch.__config__.parallel_info()
+        info["mkldnn"] = bool(torch.backends.mkldnn.is_available())
+        info["mkl"] = bool(torch.backends.mkl.is_available())
+    except (AttributeError, RuntimeError) as exc:
+        info["error"] = repr(exc)
+    return info
+
+
 def gradcore_kernels_info() -> dict:
     """What ``gradcore._kernels`` reports (or why it is not importable)."""
     try:

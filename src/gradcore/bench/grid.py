@@ -8,7 +8,7 @@ the roofline and the targets need (bytes moved per call, roles).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -118,7 +118,6 @@ class Ctx:
     torch: object | None
     grid: Grid
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def torch_dtype(self):

@@ -27,35 +27,53 @@ from .grid import Ctx
 __all__ = ["memory_check"]
 
 
-def memory_check(ctx: Ctx, warmup: int = 3) -> list[dict]:
+def memory_check(ctx: Ctx, warmup: int = 3, errors: list | None = None) -> list[dict]:
+    """One row per backend (see the module docstring); a backend whose step raises is
+    recorded in ``errors`` (if given) and skipped."""
     out = []
     steps = ctx.grid.memory_steps
     for b in ctx.backends:
-        step, _ = mlp_step_gc(ctx)
-        with gc.use_backend(b):
-            was_tracing = tracemalloc.is_tracing()
-            if not was_tracing:
-                tracemalloc.start()
-            try:
-                # warm up while tracing, so that the arrays a step keeps (layer caches) are
-                # traced in the baseline too: otherwise replacing them reads as growth
-                for _ in range(max(warmup, 1)):
-                    step()
-                _pygc.collect()
-                tracemalloc.reset_peak()
-                before, _ = tracemalloc.get_traced_memory()
-                for _ in range(steps):
-                    step()
-                after, peak = tracemalloc.get_traced_memory()
-            finally:
-                if not was_tracing:
-                    tracemalloc.stop()
-        out.append(
-            {
-                "backend": b,
-                "steps": steps,
-                "net_bytes": int(after - before),
-                "peak_bytes": int(peak - before),
-            }
-        )
+        try:
+            row = _check_one(ctx, b, steps, warmup)
+        except Exception as exc:
+            if errors is None:
+                raise
+            errors.append(
+                {
+                    "case": "memory check",
+                    "dtype": ctx.dtype.name,
+                    "impl": b,
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+            )
+            continue
+        out.append(row)
     return out
+
+
+def _check_one(ctx: Ctx, b: str, steps: int, warmup: int) -> dict:
+    step, _ = mlp_step_gc(ctx)
+    with gc.use_backend(b):
+        was_tracing = tracemalloc.is_tracing()
+        if not was_tracing:
+            tracemalloc.start()
+        try:
+            # warm up while tracing, so that the arrays a step keeps (layer caches) are
+            # traced in the baseline too: otherwise replacing them reads as growth
+            for _ in range(max(warmup, 1)):
+                step()
+            _pygc.collect()
+            tracemalloc.reset_peak()
+            before, _ = tracemalloc.get_traced_memory()
+            for _ in range(steps):
+                step()
+            after, peak = tracemalloc.get_traced_memory()
+        finally:
+            if not was_tracing:
+                tracemalloc.stop()
+    return {
+        "backend": b,
+        "steps": steps,
+        "net_bytes": int(after - before),
+        "peak_bytes": int(peak - before),
+    }

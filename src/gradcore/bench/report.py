@@ -323,9 +323,20 @@ def _legend(run: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _errors(run: dict) -> list[str]:
+    errs = run.get("errors") or []
+    if not errs:
+        return []
+    lines = ["## Errors (left out of the tables)", ""]
+    for e in errs:
+        who = f" / {e['impl']}" if e.get("impl") else ""
+        lines.append(f"- {e['case']} ({e['dtype']}){who}: `{e['error']}`")
+    return [*lines, ""]
+
+
 def write_markdown(run: dict, path: Path) -> None:
     lines = _header(run) + _results_tables(run) + _targets(run) + _roofline(run)
-    lines += _gemm_fraction(run) + _memory(run) + _legend(run)
+    lines += _gemm_fraction(run) + _memory(run) + _errors(run) + _legend(run)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines).rstrip() + "\n")
 

@@ -64,9 +64,9 @@ def default_out() -> Path:
     return cwd / "bench-results"
 
 
-def _parser(default_out_dir: Path | None) -> argparse.ArgumentParser:
+def _parser(default_out_dir: Path | None, prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="gradcore bench",
+        prog=prog,
         description="Benchmark the gradcore backends against the NumPy reference (and "
         "PyTorch CPU when installed): kernel x backend x dtype x size.",
     )
@@ -236,6 +236,7 @@ def run(
         "machine": _env.machine(),
         "libraries": _env.library_versions(),
         "gradcore_kernels": _env.gradcore_kernels_info(),
+        "torch_config": _env.torch_info() if torch is not None else None,
         "gemm_only_provider": gemm_fn()[1],
         "timing": {
             "repeats": repeats,
@@ -246,7 +247,14 @@ def run(
         "loadavg_start": _loadavg(),
         "grid": {k: v for k, v in vars(grid).items()},
     }
-    out: dict = {"meta": meta, "cases": [], "triad": None, "memory": [], "targets": []}
+    out: dict = {
+        "meta": meta,
+        "cases": [],
+        "triad": None,
+        "memory": [],
+        "targets": [],
+        "errors": [],
+    }
     with (
         contextlib.ExitStack() as active,
         _env.fixed_threads(
@@ -276,7 +284,20 @@ def run(
             ctx = Ctx(np.dtype(dt), backends, torch, grid, seed=seed)
             specs = [s for s in (*stream_cases(ctx), *layer_cases(ctx)) if s.family in families]
             for i, spec in enumerate(specs, 1):
-                case = spec.build()
+                try:
+                    case = spec.build()
+                except Exception as exc:  # a case that cannot be set up is reported, not fatal
+                    out["errors"].append(
+                        {
+                            "case": spec.name,
+                            "dtype": dt,
+                            "impl": None,
+                            "error": f"{type(exc).__name__}: {exc}",
+                        }
+                    )
+                    say(f"[{dt} {i}/{len(specs)}] {spec.name}: could not be built: {exc}")
+                    continue
+                errors: dict[str, str] = {}
                 st = measure(
                     case.impls,
                     repeats=repeats,
@@ -284,15 +305,23 @@ def run(
                     min_time=min_time,
                     warmup_time=warmup_time,
                     activate=activate,
+                    errors=errors,
                 )
                 active.close()
+                case.impls = [im for im in case.impls if im.name in st]
+                for name, err in errors.items():
+                    out["errors"].append(
+                        {"case": case.name, "dtype": dt, "impl": name, "error": err}
+                    )
+                    say(f"[{dt} {i}/{len(specs)}] {case.name}: {name} failed: {err}")
                 rec = _case_record(case, st)
+                rec["errors"] = errors
                 out["cases"].append(rec)
                 del case
                 times = ", ".join(f"{n} {v * 1e3:.3g} ms" for n, v in rec["median_s"].items())
                 say(f"[{dt} {i}/{len(specs)}] {rec['name']}: {times}")
             if memory and "mlp_step" in families:
-                for m in memory_check(ctx):
+                for m in memory_check(ctx, errors=out["errors"]):
                     out["memory"].append({**m, "dtype": dt})
                     say(
                         f"memory {dt} {m['backend']}: net {m['net_bytes']} B, "
@@ -307,9 +336,13 @@ def run(
     return out
 
 
-def main(argv: list[str] | None = None, default_out_dir: Path | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    default_out_dir: Path | None = None,
+    prog: str = "gradcore bench",
+) -> int:
     """Command-line entry point; returns the exit status."""
-    args = _parser(default_out_dir).parse_args(argv)
+    args = _parser(default_out_dir, prog).parse_args(argv)
     out_dir = args.out if args.out is not None else default_out()
     if (
         args.threads < 1
@@ -322,7 +355,7 @@ def main(argv: list[str] | None = None, default_out_dir: Path | None = None) -> 
         raise SystemExit(f"gradcore bench: --dtypes must be float32 and/or float64, got {dtypes}")
     backends = _select_backends(args.backends)
     cmd_argv = sys.argv[1:] if argv is None else list(argv)
-    command = "gradcore bench " + shlex.join(cmd_argv)
+    command = f"{prog} {shlex.join(cmd_argv)}".strip()
 
     def progress(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)

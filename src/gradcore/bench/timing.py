@@ -89,11 +89,14 @@ def measure(
     min_time: float,
     warmup_time: float = 0.0,
     activate: Callable[[str], None] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> dict[str, Stats]:
     """Time every implementation; returns ``{impl.name: Stats}`` (seconds per call).
 
     ``activate(backend_name)`` is called before the block of an implementation that has a
-    ``backend`` (outside the timed region).
+    ``backend`` (outside the timed region). If ``errors`` is a dict, an implementation that
+    raises during warm-up is left out and its error recorded there (else the error
+    propagates).
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
@@ -111,20 +114,27 @@ def measure(
     numbers: dict[str, int] = {}
     for impl in impls:
         enter(impl)
-        spin(impl.fn, warmup, warmup_time)
-        # calibrate: grow the loop until one block lasts >= min_time / 4, then extrapolate
-        number, elapsed = 1, _run(impl.fn, 1)
-        while elapsed < min_time / 4 and number < _MAX_NUMBER:
-            number = min(_MAX_NUMBER, number * 10)
-            elapsed = _run(impl.fn, number)
+        try:
+            spin(impl.fn, warmup, warmup_time)
+            # calibrate: grow the loop until one block lasts >= min_time / 4, then extrapolate
+            number, elapsed = 1, _run(impl.fn, 1)
+            while elapsed < min_time / 4 and number < _MAX_NUMBER:
+                number = min(_MAX_NUMBER, number * 10)
+                elapsed = _run(impl.fn, number)
+        except Exception as exc:  # e.g. an op a backend does not implement yet
+            if errors is None:
+                raise
+            errors[impl.name] = f"{type(exc).__name__}: {exc}"
+            continue
         per_call = max(elapsed / number, 1e-9)
         numbers[impl.name] = max(1, min(_MAX_NUMBER, math.ceil(min_time / per_call)))
-    samples: dict[str, list[float]] = {impl.name: [] for impl in impls}
+    live = [impl for impl in impls if impl.name in numbers]
+    samples: dict[str, list[float]] = {impl.name: [] for impl in live}
     for r in range(repeats):
-        for j in range(len(impls)):
-            impl = impls[(j + r) % len(impls)]
+        for j in range(len(live)):
+            impl = live[(j + r) % len(live)]
             enter(impl)
-            if len(impls) > 1:  # pre-roll: absorb the hand-over from the previous one
+            if len(live) > 1:  # pre-roll: absorb the hand-over from the previous one
                 spin(impl.fn, 1 if warmup else 0, min_time)
             n = numbers[impl.name]
             samples[impl.name].append(_run(impl.fn, n) / n)
