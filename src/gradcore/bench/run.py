@@ -222,7 +222,7 @@ def run(
     warmup = warmup if warmup is not None else (1 if quick else 2)
     warmup_time = warmup_time if warmup_time is not None else (0.02 if quick else 0.2)
     min_time = min_time if min_time is not None else (0.002 if quick else 0.01)
-    backends = backends or _select_backends(None)
+    backends = _select_backends(",".join(backends) if backends else None)  # numpy first
     families = families or set(FAMILIES)
     torch = _env.torch_module() if use_torch else None
     t_start = time.perf_counter()
