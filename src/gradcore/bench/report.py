@@ -180,6 +180,14 @@ def _results_tables(run: dict) -> list[str]:
     return lines
 
 
+def _target_value(metric: str, v: float) -> str:
+    if metric == "triad":
+        return f"{v:.0%} of triad"
+    if metric == "gemm":
+        return f"{v:.2f} GEMM/total"
+    return _x(v)
+
+
 def _targets(run: dict) -> list[str]:
     rows = []
     for r in run["targets"]:
@@ -187,8 +195,8 @@ def _targets(run: dict) -> list[str]:
             status, val = f"n/a ({r['why']})", "—"
         else:
             status = "met" if r["met"] else "**not met**"
-            val = f"{r['value']:.0%}" if r["metric"] == "triad" else _x(r["value"])
-        thr = f"{r['threshold']:.0%}" if r["metric"] == "triad" else f"{r['threshold']:.2f}x"
+            val = _target_value(r["metric"], r["value"])
+        thr = _target_value(r["metric"], r["threshold"])
         rows.append([r["text"], r["backend"], val, thr, r["case"] or "—", status])
     lines = ["## Targets (issue) vs measured", ""]
     if run["meta"]["quick"]:
