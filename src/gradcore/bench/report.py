@@ -10,7 +10,10 @@ from pathlib import Path
 
 from .targets import speedup
 
-__all__ = ["write_json", "write_markdown", "write_png"]
+__all__ = ["NOISY", "write_json", "write_markdown", "write_png"]
+
+#: a time whose IQR exceeds this fraction of its median is flagged as noisy in the tables
+NOISY = 0.25
 
 
 def write_json(run: dict, path: Path) -> None:
@@ -158,7 +161,10 @@ def _results_tables(run: dict) -> list[str]:
 
             def cell(n, imp=imp):
                 r = imp.get(n)
-                return "—" if r is None else f"{_ms(r['median_s'])} ({_ms(r['iqr_s'])})"
+                if r is None:
+                    return "—"
+                noisy = " †" if r["iqr_s"] > NOISY * r["median_s"] else ""
+                return f"{_ms(r['median_s'])} ({_ms(r['iqr_s'])}){noisy}"
 
             row = [c["name"]] + [cell(b) for b in backends] + [cell(t) for t in torch_cols]
             if has_gemm:
@@ -174,7 +180,9 @@ def _results_tables(run: dict) -> list[str]:
             "",
             "`X vs numpy` = t(numpy) / t(X), `X vs torch` = t(torch) / t(X): above 1 means X "
             "is faster. The `torch` column is the primary torch variant of each case (see "
-            "the legend); other `torch-*` columns are alternatives, for information.",
+            "the legend); other `torch-*` columns are alternatives, for information. "
+            f"† = noisy: IQR above {NOISY:.0%} of the median (the repeats disagree; "
+            "compare with a quieter run or `--threads 1`).",
             "",
         ]
     return lines
