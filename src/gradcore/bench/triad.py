@@ -5,8 +5,8 @@ Measured at two sizes: ``n_ref`` elements per array, the size of the largest opt
 (P = 1e7 in the full grid: the same kind of working set as the kernels it judges), and
 ``n_dram`` elements, four times the last-level cache over three arrays (main memory: this VM
 reports a 480 MiB L3). The roofline reference is the best one-pass triad measured at either
-size (a roofline is an upper bound: the higher rate is the honest one; here the 2 GB triad
-ran faster than the 120 MB one, so no cache advantage is assumed for the kernels).
+size (a roofline is an upper bound: the higher rate is the honest one; which size wins
+varied here with the load: 24 vs 16.6 GB/s on a quiet thread, 7.5 vs 15 GB/s under load).
 
 Implementations (float32):
 
