@@ -1,4 +1,5 @@
-"""The ``gradcore`` command: ``gradcore info``, ``gradcore demo``.
+"""The ``gradcore`` command: ``gradcore info``, ``gradcore demo``, ``gradcore train``,
+``gradcore bench`` (benchmarks: forwards its arguments to :mod:`gradcore.bench`).
 
 ``gradcore demo`` shows the classic vanishing-gradient picture on one batch of a synthetic
 spiral problem: the gradient norm of every layer's weights in a deep sigmoid network shrinks
@@ -173,6 +174,11 @@ def info(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list and args_list[0] == "bench":  # its own parser: every argument forwarded
+        from .bench import main as bench_main
+
+        return bench_main(args_list[1:])
     parser = argparse.ArgumentParser(prog="gradcore", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_demo = sub.add_parser("demo", help="vanishing gradients in a deep sigmoid net vs ReLU/He/BN")
@@ -193,7 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     p_train.set_defaults(func=train)
     p_info = sub.add_parser("info", help="version, backends, threads")
     p_info.set_defaults(func=info)
-    args = parser.parse_args(argv)
+    sub.add_parser(
+        "bench",
+        add_help=False,
+        help="benchmark the backends vs NumPy and PyTorch (gradcore bench --help)",
+    )
+    args = parser.parse_args(args_list)
     if getattr(args, "depth", 1) < 1 or getattr(args, "width", 1) < 1:
         parser.error("--depth and --width must be positive")
     return args.func(args)
