@@ -9,6 +9,9 @@ from hypothesis import strategies as st
 import gradcore as gc
 from gradcore.backends import ACTIVATIONS
 
+# every check runs once per available backend (numpy = the definition; c, numba)
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 nn = gc.nn
 F64 = np.float64
 
