@@ -330,3 +330,41 @@ def test_non_contiguous_input_is_copied_not_misread(rng):
     big = rng.normal(size=(8, 6))
     x = big[::2, ::2]
     np.testing.assert_allclose(d.forward(x), d.forward(np.ascontiguousarray(x)), rtol=0)
+
+
+def test_backward_without_input_grad_skips_dx_and_keeps_param_grads(rng):
+    def build():
+        return nn.Sequential(
+            [
+                nn.Dense(3, 5, "tanh", dtype=np.float64, seed=0),
+                nn.Residual(nn.Sequential([nn.Dense(5, 5, "relu", dtype=np.float64, seed=1)])),
+                nn.Dense(5, 2, "linear", dtype=np.float64, seed=2),
+            ]
+        )
+
+    x, dy = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    full, lean = build(), build()
+    full.forward(x)
+    lean.forward(x)
+    assert full.backward(dy).shape == x.shape
+    assert lean.backward(dy, input_grad=False) is None
+    for (n1, _, g1), (_, _, g2) in zip(full.named_parameters(), lean.named_parameters(),
+                                       strict=True):  # fmt: skip
+        np.testing.assert_array_equal(g1, g2, err_msg=n1)
+    # a residual block as the first layer still accumulates its block's gradients
+    res = nn.Residual(nn.Sequential([nn.Dense(3, 3, "relu", dtype=np.float64, seed=3)]))
+    res.forward(x)
+    assert res.backward(np.ones_like(x), input_grad=False) is None
+    assert np.abs(res.grads["Sequential.0.Dense.W"]).sum() > 0
+
+
+def test_user_layer_without_input_grad_keyword_still_works(rng):
+    class Scale(gc.nn.Activation):  # a user layer written against the old signature
+        def backward(self, dy):
+            return super().backward(dy)
+
+    model = nn.Sequential([Scale("tanh", dtype=np.float64), nn.Dense(3, 2, dtype=np.float64)])
+    x = rng.standard_normal((4, 3))
+    model.forward(x)
+    dx = model.backward(np.ones((4, 2)), input_grad=False)
+    assert dx.shape == x.shape  # the user layer computed it anyway: allowed

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import losses as _losses
-from .nn.base import Layer
+from .nn.base import Layer, backward_without_input_grad
 
 __all__ = [
     "Callback",
@@ -441,7 +441,7 @@ def fit(
                 arena.zero_grad()
                 out = model.forward(xb, training=True)
                 value = loss_fn.forward(out, yb)
-                model.backward(loss_fn.backward())
+                backward_without_input_grad(model, loss_fn.backward())  # no dL/dX
                 norm = clip_fn(arena) if clip_fn is not None else grad_norms(arena)
                 tr.last_batch, tr.last_loss, tr.skip_update = (xb, yb), value, False
                 logs = {"loss": value, "grad_norm": float(norm)}

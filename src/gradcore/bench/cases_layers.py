@@ -210,7 +210,7 @@ def mlp_step_gc(ctx: Ctx, seed_salt: int = 0):
     def step():
         model.zero_grad()
         loss.forward(model.forward(xb), yb)
-        model.backward(loss.backward())
+        model.backward(loss.backward(), input_grad=False)  # torch: X needs no grad
         gc.clip_grad_norm(arena, 1.0)
         opt.step()
 

@@ -28,7 +28,7 @@ class Activation(Layer):
         self._cache = {"x": x, "y": y}
         return y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
         dy = self._check_dy(dy, c["x"].shape)
         dx = np.empty_like(dy)
@@ -68,7 +68,7 @@ class Dropout(Layer):
         self._cache = {"scale": scale, "shape": x.shape}
         return x * scale
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
         dy = self._check_dy(dy, c["shape"])
         return dy.copy() if c["scale"] is None else dy * c["scale"]

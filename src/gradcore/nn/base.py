@@ -193,7 +193,12 @@ class Layer:
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Accumulate parameter gradients from ``dy`` (dL/dy, the output's shape and dtype) and
+        return dL/dx. ``input_grad=False`` says the caller does not need dL/dx (the model's
+        first layer: the data needs no gradient); a layer may then skip computing it and
+        return ``None`` (``Dense`` skips its largest GEMM, as torch does for inputs that do not
+        require grad)."""
         raise NotImplementedError
 
     def __call__(self, x: np.ndarray, training: bool = True, **kwargs) -> np.ndarray:
@@ -275,3 +280,25 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+_ACCEPTS_INPUT_GRAD: dict[type, bool] = {}
+
+
+def backward_without_input_grad(layer: Layer, dy: np.ndarray):
+    """``layer.backward(dy, input_grad=False)`` if the layer's ``backward`` takes that keyword
+    (every gradcore layer does), else ``layer.backward(dy)`` (user layers)."""
+    cls = type(layer)
+    ok = _ACCEPTS_INPUT_GRAD.get(cls)
+    if ok is None:
+        import inspect
+
+        try:
+            params = inspect.signature(cls.backward).parameters
+            ok = "input_grad" in params or any(
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+            )
+        except (TypeError, ValueError):
+            ok = False
+        _ACCEPTS_INPUT_GRAD[cls] = ok
+    return layer.backward(dy, input_grad=False) if ok else layer.backward(dy)

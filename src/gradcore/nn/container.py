@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .base import Layer, layer_from_config
+from .base import Layer, backward_without_input_grad, layer_from_config
 
 __all__ = ["Residual", "Sequential"]
 
@@ -107,10 +107,11 @@ class Sequential(_Container):
             x = layer.forward(x, training=training)
         return x
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        for layer in reversed(self.layers):
+    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        for layer in reversed(self.layers[1:]):
             dy = layer.backward(dy)
-        return dy
+        first = self.layers[0]
+        return first.backward(dy) if input_grad else backward_without_input_grad(first, dy)
 
     def get_config(self) -> dict:
         return {"class": "Sequential", "layers": [layer.get_config() for layer in self.layers]}
@@ -153,7 +154,10 @@ class Residual(_Container):
             )
         return x + y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            backward_without_input_grad(self.block, dy)
+            return None
         return dy + self.block.backward(dy)
 
     def get_config(self) -> dict:

@@ -67,11 +67,11 @@ class Dense(Layer):
         self._cache = {"x": x, "z": z, "y": y}
         return y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         c = self._need_cache()
         x = c["x"]
         dy = self._check_dy(dy, c["z"].shape)
-        dx = np.empty_like(x)
+        dx = np.empty_like(x) if input_grad else None  # None: skip the dx = dz W^T GEMM
         db = (
             self.grads["b"]
             if self.use_bias

@@ -43,7 +43,7 @@ class LayerNorm(Layer):
         self._cache = {"x": x, "mean": mean, "inv_std": inv_std}
         return y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
         dy = self._check_dy(dy, c["x"].shape)
         dx = np.empty_like(dy)

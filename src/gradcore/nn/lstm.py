@@ -88,7 +88,7 @@ class LSTM(Layer):
         self._cache = {"x": x, "h0": h0_, "c0": c0_, "hs": hs, "cs": cs, "gates": gates}
         return hs if self.return_sequences else hs[:, -1].copy()
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
         x, hs = c["x"], c["hs"]
         N, T, _ = x.shape
