@@ -23,7 +23,10 @@
 GC_INLINE float gc_expneg_f32(float x) {
     /* NaN -> -87 here (the comparison is false), so the int conversion below is defined;
      * the NaN is put back at the end. Result >= 2^-125.5: still normal. */
-    const float xc = x >= -87.0f ? x : -87.0f;
+    /* down to -104 (below it exp underflows to 0 even as a subnormal): the scale is built as
+     * 2^(n+64) and the product multiplied by 2^-64, exact for normal results and one gradual-
+     * underflow rounding for subnormal ones (like libm's expf there) */
+    const float xc = x >= -104.0f ? x : -104.0f;
     const int32_t n = (int32_t)(xc * 1.44269504088896341f - 0.5f); /* round(x/ln2), x <= 0 */
     const float fn = (float)n;
     const float r = (xc - fn * 0.693359375f) - fn * -2.12194440e-4f;
@@ -34,15 +37,15 @@ GC_INLINE float gc_expneg_f32(float x) {
     p = p * r + 1.6666665459E-1f;
     p = p * r + 5.0000001201E-1f;
     p = p * r * r + r + 1.0f;
-    const int32_t bits = (n + 127) << 23;
+    const int32_t bits = (n + 127 + 64) << 23;
     float sc;
     memcpy(&sc, &bits, sizeof sc);
-    const float res = p * sc;
-    return x >= -87.0f ? res : (x != x ? x : 0.0f);
+    const float res = (p * sc) * 5.42101086242752217e-20f; /* 2^-64 */
+    return x >= -104.0f ? res : (x != x ? x : 0.0f);
 }
 
 GC_INLINE double gc_expneg_f64(double x) {
-    const double xc = x >= -708.0 ? x : -708.0; /* NaN: as in gc_expneg_f32 */
+    const double xc = x >= -746.0 ? x : -746.0; /* NaN and subnormals: as in gc_expneg_f32 */
     const int32_t n = (int32_t)(xc * 1.4426950408889634073599 - 0.5);
     const double fn = (double)n;
     const double r = (xc - fn * 6.93145751953125E-1) - fn * 1.42860682030941723212E-6;
@@ -52,11 +55,11 @@ GC_INLINE double gc_expneg_f64(double x) {
     const double qx = ((3.00198505138664455042E-6 * rr + 2.52448340349684104192E-3) * rr +
                        2.27265548208155028766E-1) * rr + 2.00000000000000000009E0;
     const double e = 1.0 + 2.0 * (px / (qx - px));
-    const int64_t bits = (int64_t)(n + 1023) << 52;
+    const int64_t bits = (int64_t)(n + 1023 + 64) << 52;
     double sc;
     memcpy(&sc, &bits, sizeof sc);
-    const double res = e * sc;
-    return x >= -708.0 ? res : (x != x ? x : 0.0);
+    const double res = (e * sc) * 5.42101086242752217e-20; /* 2^-64 */
+    return x >= -746.0 ? res : (x != x ? x : 0.0);
 }
 
 GC_INLINE float gc_sigmoid_f32(float a) {
