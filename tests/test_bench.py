@@ -36,6 +36,15 @@ def _thread_state():
     return state
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _in_process():
+    """Run the bench in this process: without OPENBLAS_THREAD_TIMEOUT it re-executes itself
+    (tested on its own below)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENBLAS_THREAD_TIMEOUT", "4")
+        yield
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
@@ -186,3 +195,16 @@ def test_bench_reports_a_failing_backend_op_and_carries_on(tmp_path, monkeypatch
     clip = next(c for c in run["cases"] if c["family"] == "clip")
     assert {"c", "numpy"} <= set(clip["impls"])
     assert "## Errors" in (tmp_path / "bench.md").read_text()
+
+
+def test_bench_reexecutes_with_a_short_openblas_thread_timeout(tmp_path):
+    """NumPy's idle OpenBLAS threads spin ~0.1 s after each call and steal the other pools'
+    cores: the bench runs its grid in a child process with OPENBLAS_THREAD_TIMEOUT=4."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    args = [sys.executable, "-m", "gradcore.bench", *FAST, "--cases", "overhead_scale",
+            "--no-torch", "--no-triad", "--no-memory", "--out", str(tmp_path)]  # fmt: skip
+    subprocess.run(args, env=env, check=True, capture_output=True, timeout=300)
+    text = (tmp_path / "bench.json").read_text()
+    assert '"OPENBLAS_THREAD_TIMEOUT": "4"' in text

@@ -355,6 +355,20 @@ def main(
         raise SystemExit(f"gradcore bench: --dtypes must be float32 and/or float64, got {dtypes}")
     backends = _select_backends(args.backends)
     cmd_argv = sys.argv[1:] if argv is None else list(argv)
+    if "OPENBLAS_THREAD_TIMEOUT" not in os.environ:
+        # NumPy's OpenBLAS keeps its idle threads spinning for ~2^28 cycles (~0.1 s) after each
+        # call; interleaved with gradcore's or torch's OpenMP pools on 2 cores that spinning
+        # took the other pool's core (measured: a c Dense 256 step 4.1 ms instead of 0.49 ms).
+        # OpenBLAS reads the timeout once at load, so run the grid in a fresh process with
+        # the shortest timeout (2^4 cycles); an explicit OPENBLAS_THREAD_TIMEOUT is respected.
+        import subprocess
+
+        child_argv = [*cmd_argv]
+        if args.out is None:
+            child_argv += ["--out", str(out_dir)]
+        env = dict(os.environ, OPENBLAS_THREAD_TIMEOUT="4", GRADCORE_BENCH_PROG=prog)
+        return subprocess.call([sys.executable, "-m", "gradcore.bench", *child_argv], env=env)
+    prog = os.environ.get("GRADCORE_BENCH_PROG", prog)
     command = f"{prog} {shlex.join(cmd_argv)}".strip()
 
     def progress(msg: str) -> None:
