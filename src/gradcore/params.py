@@ -15,6 +15,7 @@ Frozen parameters (``layer.freeze("W")``) stay in the arena; optimizers and clip
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,7 +40,7 @@ class Segment:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)  # (np.prod costs ~3.6 us; this runs per tensor per step)
 
     @property
     def stop(self) -> int:
