@@ -1,11 +1,11 @@
-"""Argument checks shared by the compiled backends (``numba``, later ``c``).
+"""Argument checks shared by the backends (the reference, ``numba`` and ``c``).
 
-A backend never imports another backend, so the checks a compiled backend needs before it
-hands raw buffers to a kernel live here, in a neutral module. They raise the same exception
-types as the reference backend does for the same mistake: a wrong dtype is a ``TypeError``, a
-wrong shape or a read-only output a ``ValueError``. Compiled kernels must never see an array
-they could read or write out of bounds, so the checks here are stricter than the reference's
-(which relies on NumPy broadcasting errors): every array's shape and dtype is checked.
+A backend never imports another backend, so checks that more than one backend needs live
+here, in a neutral module (the optimizer, norms and label checks are used by all three, so a
+bad call raises the same error whichever backend runs). Exception types: a wrong dtype is a
+``TypeError``, a wrong shape or a read-only output a ``ValueError``. Compiled kernels must never
+see an array they could read or write out of bounds, so every array's shape and dtype is
+checked (the reference's layer-family ops rely partly on NumPy's broadcasting errors).
 
 Pure NumPy, no state; safe to import from any backend.
 """
@@ -20,10 +20,13 @@ __all__ = [
     "FLOATS",
     "activation_code",
     "check_array",
+    "check_flat",
     "check_float",
     "check_labels",
     "check_out",
+    "check_param",
     "check_segments",
+    "check_state",
     "check_step",
 ]
 
@@ -64,6 +67,42 @@ def check_out(name: str, a: object, shape: tuple[int, ...], dtype: np.dtype) -> 
         raise ValueError(f"{name} is an output and must be writeable")
 
 
+def check_param(p: object, g: object) -> None:
+    """Optimizer parameter ``p`` (float32/float64, writeable: updated in place) and its gradient
+    ``g`` (p's dtype: ``TypeError``; p's shape: ``ValueError``)."""
+    if not isinstance(p, np.ndarray) or p.dtype not in FLOATS:
+        raise TypeError("p must be a float32 or float64 numpy array")
+    if not p.flags.writeable:
+        raise ValueError("p must be writeable (it is updated in place)")
+    if not isinstance(g, np.ndarray) or g.dtype != p.dtype:
+        got = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
+        raise TypeError(f"g must be a numpy array with p's dtype {p.dtype}, got {got}")
+    if g.shape != p.shape:
+        raise ValueError(f"g must have p's shape {p.shape}, got {g.shape}")
+
+
+def check_state(name: str, a: object, p: np.ndarray) -> None:
+    """Optimizer state array ``a``: p's dtype (``TypeError``), p's shape and writeable
+    (``ValueError``)."""
+    if not isinstance(a, np.ndarray) or a.dtype != p.dtype:
+        got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+        raise TypeError(f"state {name} must be a numpy array with p's dtype {p.dtype}, got {got}")
+    if a.shape != p.shape:
+        raise ValueError(f"state {name} must have p's shape {p.shape}, got {a.shape}")
+    if not a.flags.writeable:
+        raise ValueError(f"state {name} must be writeable (it is updated in place)")
+
+
+def check_flat(flat: object, inplace: bool = False) -> None:
+    """A flat float32/float64 buffer ``[P]``; ``inplace``: it must also be writeable."""
+    if not isinstance(flat, np.ndarray) or flat.ndim != 1:
+        raise ValueError("flat must be a 1-d numpy array")
+    if flat.dtype not in FLOATS:
+        raise TypeError(f"flat has dtype {flat.dtype}, expected float32 or float64")
+    if inplace and not flat.flags.writeable:
+        raise ValueError("flat must be writeable (it is modified in place)")
+
+
 def check_step(step: object) -> int:
     """Optimizer step count: an int >= 1 (``ValueError`` otherwise)."""
     if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1:
@@ -93,11 +132,8 @@ def check_segments(
 ) -> int:
     """Validate a flat buffer, its segment offsets and the two per-segment outputs (float64
     ``values`` and int64 ``nonfinite``, both ``[S]``); return the number of segments ``S``."""
-    if not isinstance(flat, np.ndarray) or flat.ndim != 1:
-        raise ValueError("flat must be a 1-d numpy array")
-    if flat.dtype not in FLOATS:
-        raise TypeError(f"flat has dtype {flat.dtype}, expected float32 or float64")
-    P = flat.shape[0]
+    check_flat(flat)
+    P = flat.shape[0]  # type: ignore[union-attr]
     if not isinstance(offsets, np.ndarray) or offsets.ndim != 1 or offsets.dtype != np.int64:
         raise TypeError("offsets must be a 1-d int64 numpy array of length S+1")
     if offsets.shape[0] < 1:

@@ -19,35 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import FLOATS, check_step
+from .._validate import check_param, check_state, check_step
 from ._jit import CHUNK, PARALLEL_LOCK, PARALLEL_THRESHOLD, jit, prange
 
 __all__ = ["adagrad_step", "adam_step", "rmsprop_step", "sgd_step"]
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def _check_param(p: object, g: object) -> None:
-    if not isinstance(p, np.ndarray) or p.dtype not in FLOATS:
-        raise TypeError("p must be a float32 or float64 numpy array")
-    if not p.flags.writeable:
-        raise ValueError("p must be writeable (it is updated in place)")
-    if not isinstance(g, np.ndarray) or g.dtype != p.dtype:
-        got = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
-        raise TypeError(f"g must be a numpy array with p's dtype {p.dtype}, got {got}")
-    if g.shape != p.shape:
-        raise ValueError(f"g must have p's shape {p.shape}, got {g.shape}")
-
-
-def _check_state(name: str, a: object, p: np.ndarray) -> None:
-    if not isinstance(a, np.ndarray) or a.dtype != p.dtype:
-        got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
-        raise TypeError(f"state {name} must be a numpy array with p's dtype {p.dtype}, got {got}")
-    if a.shape != p.shape:
-        raise ValueError(f"state {name} must have p's shape {p.shape}, got {a.shape}")
-    if not a.flags.writeable:
-        raise ValueError(f"state {name} must be writeable (it is updated in place)")
 
 
 class _Flat:
@@ -137,14 +115,14 @@ def sgd_step(
     first: bool,
 ) -> None:
     """One SGD step (torch ``_single_tensor_sgd``). See the reference."""
-    _check_param(p, g)
+    check_param(p, g)
     lr, momentum, dampening, weight_decay = (
         float(v) for v in (lr, momentum, dampening, weight_decay)
     )
     if nesterov and (momentum <= 0 or dampening != 0):
         raise ValueError("nesterov momentum requires momentum > 0 and dampening == 0")
     if momentum != 0:
-        _check_state("buf", buf, p)
+        check_state("buf", buf, p)
     t = p.dtype.type
     f = _Flat(p, g, buf if momentum != 0 else None)
     _run(
@@ -276,15 +254,15 @@ def rmsprop_step(
     centered: bool,
 ) -> None:
     """One RMSprop step (torch ``_single_tensor_rmsprop``). See the reference."""
-    _check_param(p, g)
-    _check_state("square_avg", square_avg, p)
+    check_param(p, g)
+    check_state("square_avg", square_avg, p)
     lr, alpha, eps, weight_decay, momentum = (
         float(v) for v in (lr, alpha, eps, weight_decay, momentum)
     )
     if centered:
-        _check_state("grad_avg", grad_avg, p)
+        check_state("grad_avg", grad_avg, p)
     if momentum > 0:
-        _check_state("mom_buf", mom_buf, p)
+        check_state("mom_buf", mom_buf, p)
     t = p.dtype.type
     w = t(1 - alpha)  # lerp weight, rounded like the reference's _lerp_
     f = _Flat(p, g, square_avg, grad_avg if centered else None, mom_buf if momentum > 0 else None)
@@ -345,8 +323,8 @@ def adagrad_step(
     step: int,
 ) -> None:
     """One AdaGrad step (torch ``_single_tensor_adagrad``). See the reference."""
-    _check_param(p, g)
-    _check_state("state_sum", state_sum, p)
+    check_param(p, g)
+    check_state("state_sum", state_sum, p)
     lr, lr_decay, weight_decay, eps = (float(v) for v in (lr, lr_decay, weight_decay, eps))
     step = check_step(step)
     t = p.dtype.type
@@ -483,12 +461,12 @@ def adam_step(
 ) -> None:
     """One Adam / AdamW (``decoupled``) step, optionally amsgrad (torch
     ``_single_tensor_adam``). See the reference."""
-    _check_param(p, g)
-    _check_state("m", m, p)
-    _check_state("v", v, p)
+    check_param(p, g)
+    check_state("m", m, p)
+    check_state("v", v, p)
     lr, beta1, beta2, eps, weight_decay = (float(x) for x in (lr, beta1, beta2, eps, weight_decay))
     if amsgrad:
-        _check_state("vmax", vmax, p)
+        check_state("vmax", vmax, p)
     step = check_step(step)
     t = p.dtype.type
     w = t(1 - beta1)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_labels
+
 __all__ = ["bce_with_logits", "check_labels", "mse", "softmax_xent"]
 
 
@@ -53,26 +55,6 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     # σ(z) = 1/(1+e) for z >= 0, e/(1+e) for z < 0, with e = exp(-|z|) <= 1 (no overflow)
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def check_labels(labels: np.ndarray, n: int, k: int) -> None:
-    """Validate class labels for ``[n, k]`` logits: integer dtype, shape ``[n]``, in ``[0, k)``.
-
-    Raises ``TypeError`` for a non-integer dtype, ``ValueError`` for a wrong shape or a label
-    out of range (the message names the first offending position and value).
-    """
-    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu":
-        got = labels.dtype if isinstance(labels, np.ndarray) else type(labels).__name__
-        raise TypeError(f"labels must be an integer ndarray (int64), got {got}")
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape [N] = [{n}], got {list(labels.shape)}")
-    bad = np.flatnonzero((labels < 0) | (labels >= k))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"labels must be in [0, {k}) for {k} classes; got labels[{i}] = {int(labels[i])} "
-            f"({bad.size} label(s) out of range)"
-        )
 
 
 def softmax_xent(logits: np.ndarray, labels: np.ndarray, dlogits: np.ndarray | None) -> float:

@@ -18,41 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_flat, check_segments
+
 __all__ = ["clip_value_", "scale_", "segment_absmax", "segment_sumsq"]
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _check_flat(flat: object) -> None:
-    if not isinstance(flat, np.ndarray) or flat.ndim != 1:
-        raise ValueError("flat must be a 1-d numpy array")
-    if flat.dtype not in _FLOATS:
-        raise TypeError(f"flat has dtype {flat.dtype}, expected float32 or float64")
-
-
-def _check_segments(
-    flat: object, offsets: object, values: object, vname: str, nonfinite: object
-) -> int:
-    """Validate the segment layout and the two outputs; return the number of segments S."""
-    _check_flat(flat)
-    P = flat.shape[0]  # type: ignore[union-attr]
-    if not isinstance(offsets, np.ndarray) or offsets.ndim != 1 or offsets.dtype != np.int64:
-        raise TypeError("offsets must be a 1-d int64 numpy array of length S+1")
-    if offsets.shape[0] < 1:
-        raise ValueError("offsets must have length S+1 >= 1")
-    S = offsets.shape[0] - 1
-    if offsets[0] != 0:
-        raise ValueError(f"offsets[0] must be 0, got {offsets[0]}")
-    if offsets[-1] != P:
-        raise ValueError(f"offsets[-1] must be len(flat) = {P}, got {offsets[-1]}")
-    if np.any(np.diff(offsets) < 0):
-        raise ValueError("offsets must be non-decreasing")
-    for name, arr, dt in ((vname, values, np.float64), ("nonfinite", nonfinite, np.int64)):
-        if not isinstance(arr, np.ndarray) or arr.dtype != dt or arr.shape != (S,):
-            raise TypeError(f"{name} must be a {np.dtype(dt)} numpy array of shape ({S},)")
-        if not arr.flags.writeable:
-            raise ValueError(f"{name} is an output and must be writeable")
-    return S
 
 
 def segment_sumsq(
@@ -69,7 +37,7 @@ def segment_sumsq(
     Mirrors ``torch.linalg.vector_norm(t, 2) ** 2`` per tensor (as used by
     ``clip_grad_norm_``): inf -> inf, NaN -> NaN, float64 overflow -> inf.
     """
-    S = _check_segments(flat, offsets, sumsq, "sumsq", nonfinite)
+    S = check_segments(flat, offsets, sumsq, "sumsq", nonfinite)
     for s in range(S):
         seg = flat[offsets[s] : offsets[s + 1]].astype(np.float64)
         with np.errstate(over="ignore"):  # |x| > 1.3e154 squares to inf, like torch
@@ -89,7 +57,7 @@ def segment_absmax(
 
     Mirrors ``torch.linalg.vector_norm(t, float('inf'))`` per tensor.
     """
-    S = _check_segments(flat, offsets, absmax, "absmax", nonfinite)
+    S = check_segments(flat, offsets, absmax, "absmax", nonfinite)
     for s in range(S):
         seg = flat[offsets[s] : offsets[s + 1]].astype(np.float64)
         # np.max propagates NaN (np.nanmax would skip it), matching torch's max.
@@ -101,9 +69,7 @@ def scale_(flat: np.ndarray, alpha: float) -> None:
     """``flat *= alpha`` in place; ``flat[P]`` float32/float64, ``alpha`` a Python float
     (rounded to flat's dtype first, as torch's ``mul_`` does). Mirrors ``grad.mul_(coef)`` in
     ``clip_grad_norm_``."""
-    _check_flat(flat)
-    if not flat.flags.writeable:
-        raise ValueError("flat must be writeable (it is scaled in place)")
+    check_flat(flat, inplace=True)
     with np.errstate(all="ignore"):  # IEEE results silently, like torch: inf * 0 = NaN
         flat *= flat.dtype.type(alpha)
 
@@ -116,9 +82,7 @@ def clip_value_(flat: np.ndarray, clip: float) -> None:
     ``-|clip|``). ``clip`` is rounded to flat's dtype. Mirrors
     ``torch.nn.utils.clip_grad_value_`` (``grad.clamp_(min=-clip, max=clip)``).
     """
-    _check_flat(flat)
-    if not flat.flags.writeable:
-        raise ValueError("flat must be writeable (it is clipped in place)")
+    check_flat(flat, inplace=True)
     if not clip >= 0:
         raise ValueError(f"clip must be >= 0, got {clip}")
     c = flat.dtype.type(clip)

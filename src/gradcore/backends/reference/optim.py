@@ -24,40 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["adagrad_step", "adam_step", "rmsprop_step", "sgd_step"]
+from .._validate import check_param, check_state, check_step
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+__all__ = ["adagrad_step", "adam_step", "rmsprop_step", "sgd_step"]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _check_param(p: object, g: object) -> None:
-    if not isinstance(p, np.ndarray) or p.dtype not in _FLOATS:
-        raise TypeError("p must be a float32 or float64 numpy array")
-    if not p.flags.writeable:
-        raise ValueError("p must be writeable (it is updated in place)")
-    if not isinstance(g, np.ndarray) or g.dtype != p.dtype:
-        got = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
-        raise TypeError(f"g must be a numpy array with p's dtype {p.dtype}, got {got}")
-    if g.shape != p.shape:
-        raise ValueError(f"g must have p's shape {p.shape}, got {g.shape}")
-
-
-def _check_state(name: str, a: object, p: np.ndarray) -> None:
-    if not isinstance(a, np.ndarray) or a.dtype != p.dtype:
-        got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
-        raise TypeError(f"state {name} must be a numpy array with p's dtype {p.dtype}, got {got}")
-    if a.shape != p.shape:
-        raise ValueError(f"state {name} must have p's shape {p.shape}, got {a.shape}")
-    if not a.flags.writeable:
-        raise ValueError(f"state {name} must be writeable (it is updated in place)")
-
-
-def _check_step(step: object) -> int:
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
-        raise ValueError(f"step must be an int >= 1 (the count after incrementing), got {step!r}")
-    return int(step)
 
 
 def _floats(*values: float) -> tuple[float, ...]:
@@ -105,12 +77,12 @@ def sgd_step(
 
     ``nesterov`` requires ``momentum > 0`` and ``dampening == 0`` (ValueError).
     """
-    _check_param(p, g)
+    check_param(p, g)
     lr, momentum, dampening, weight_decay = _floats(lr, momentum, dampening, weight_decay)
     if nesterov and (momentum <= 0 or dampening != 0):
         raise ValueError("nesterov momentum requires momentum > 0 and dampening == 0")
     if momentum != 0:
-        _check_state("buf", buf, p)
+        check_state("buf", buf, p)
     with np.errstate(all="ignore"):
         d = g
         if weight_decay != 0:
@@ -156,13 +128,13 @@ def rmsprop_step(
 
     (If rounding makes ``square_avg - grad_avg²`` negative, ``avg`` is NaN, as in torch.)
     """
-    _check_param(p, g)
-    _check_state("square_avg", square_avg, p)
+    check_param(p, g)
+    check_state("square_avg", square_avg, p)
     lr, alpha, eps, weight_decay, momentum = _floats(lr, alpha, eps, weight_decay, momentum)
     if centered:
-        _check_state("grad_avg", grad_avg, p)
+        check_state("grad_avg", grad_avg, p)
     if momentum > 0:
-        _check_state("mom_buf", mom_buf, p)
+        check_state("mom_buf", mom_buf, p)
     with np.errstate(all="ignore"):
         d = g
         if weight_decay != 0:
@@ -207,10 +179,10 @@ def adagrad_step(
         state_sum = state_sum + d²
         p = p - clr d / (sqrt(state_sum) + eps)
     """
-    _check_param(p, g)
-    _check_state("state_sum", state_sum, p)
+    check_param(p, g)
+    check_state("state_sum", state_sum, p)
     lr, lr_decay, weight_decay, eps = _floats(lr, lr_decay, weight_decay, eps)
-    step = _check_step(step)
+    step = check_step(step)
     with np.errstate(all="ignore"):
         d = g
         if weight_decay != 0:
@@ -256,13 +228,13 @@ def adam_step(
         denom = sqrt(vmax or v) / sqrt(bc2) + eps
         p = p - (lr / bc1) m / denom
     """
-    _check_param(p, g)
-    _check_state("m", m, p)
-    _check_state("v", v, p)
+    check_param(p, g)
+    check_state("m", m, p)
+    check_state("v", v, p)
     lr, beta1, beta2, eps, weight_decay = _floats(lr, beta1, beta2, eps, weight_decay)
     if amsgrad:
-        _check_state("vmax", vmax, p)
-    step = _check_step(step)
+        check_state("vmax", vmax, p)
+    step = check_step(step)
     with np.errstate(all="ignore"):
         d = g
         if weight_decay != 0:
