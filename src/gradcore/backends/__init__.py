@@ -12,6 +12,7 @@ available one (``c`` > ``numba`` > ``numpy``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import math
 import os
@@ -27,12 +28,27 @@ __all__ = [
     "available_backends",
     "get_backend",
     "get_backend_name",
+    "ieee_silent",
     "set_backend",
     "use_backend",
 ]
 
 #: Activation names every backend implements (see docs/kernels.md for the exact formulas).
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "silu", "gelu")
+
+
+def ieee_silent(fn):
+    """Run a backend op under ``np.errstate(all="ignore")``: IEEE results (inf, NaN) without
+    NumPy floating-point warnings, as torch and the C kernels behave (contract rule; the
+    caller detects non-finite values). Backends whose ops do NumPy math in Python wrap them."""
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+
+    return op
+
 
 # name -> module path. Order is preference order for the default.
 _CANDIDATES: dict[str, str] = {

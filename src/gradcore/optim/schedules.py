@@ -21,7 +21,24 @@ __all__ = [
 ]
 
 
-class LRScheduler:
+class _Schedule:
+    """What every schedule shares: the rate it set last and its (scalar) state."""
+
+    optimizer: Optimizer
+
+    def get_last_lr(self) -> float:
+        return self.optimizer.lr
+
+    def state_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k != "optimizer"}
+
+    def load_state_dict(self, sd: dict) -> None:
+        for k, v in sd.items():
+            if k in vars(self) and k != "optimizer":
+                setattr(self, k, v)
+
+
+class LRScheduler(_Schedule):
     """Base class: ``lr = lr_at(epoch)`` after every :meth:`step`."""
 
     def __init__(self, optimizer: Optimizer) -> None:
@@ -42,17 +59,6 @@ class LRScheduler:
         self.last_epoch += 1
         self.optimizer.lr = self.lr_at(self.last_epoch)
         return self.optimizer.lr
-
-    def get_last_lr(self) -> float:
-        return self.optimizer.lr
-
-    def state_dict(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k != "optimizer"}
-
-    def load_state_dict(self, sd: dict) -> None:
-        for k, v in sd.items():
-            if k in vars(self) and k != "optimizer":
-                setattr(self, k, v)
 
 
 def _pos_int(name: str, v) -> int:
@@ -132,7 +138,7 @@ class CosineAnnealingLR(LRScheduler):
         )
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_Schedule):
     """Multiply the rate by ``factor`` when a metric stops improving for ``patience`` epochs
     (``torch.optim.lr_scheduler.ReduceLROnPlateau``, same arguments and rules)::
 
@@ -206,14 +212,3 @@ class ReduceLROnPlateau:
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
         return self.optimizer.lr
-
-    def get_last_lr(self) -> float:
-        return self.optimizer.lr
-
-    def state_dict(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k != "optimizer"}
-
-    def load_state_dict(self, sd: dict) -> None:
-        for k, v in sd.items():
-            if k in vars(self) and k != "optimizer":
-                setattr(self, k, v)

@@ -63,3 +63,12 @@ __all__ = [
     "sgd_step",
     "softmax_xent",
 ]
+
+# The Python wrappers do some NumPy math (GEMMs via np.matmul, small reductions): keep it
+# silent about IEEE events, like the kernels themselves and the other backends.
+from .. import ieee_silent as _ieee_silent  # noqa: E402
+
+for _name in __all__:
+    if _name not in ("CHUNK", "NAME", "PARALLEL_THRESHOLD", "cache_disabled_functions"):
+        globals()[_name] = _ieee_silent(globals()[_name])
+del _name

@@ -8,10 +8,7 @@ Every op runs with IEEE semantics and no NumPy floating-point warnings (overflow
 caller's job (``fit``'s ``TerminateOnNonFinite``, ``clip_grad_norm(error_if_nonfinite=True)``).
 """
 
-import functools as _functools
-
-import numpy as _np
-
+from .. import ieee_silent as _ieee_silent
 from .activations import act_backward, act_forward
 from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
 from .dense import dense_backward, dense_forward
@@ -22,15 +19,6 @@ from .norms import clip_value_, scale_, segment_absmax, segment_sumsq
 from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step
 
 NAME = "numpy"
-
-
-def _ieee(fn):
-    @_functools.wraps(fn)
-    def op(*args, **kwargs):
-        with _np.errstate(all="ignore"):
-            return fn(*args, **kwargs)
-
-    return op
 
 
 __all__ = [
@@ -60,5 +48,5 @@ __all__ = [
 ]
 
 for _name in __all__[1:]:
-    globals()[_name] = _ieee(globals()[_name])
+    globals()[_name] = _ieee_silent(globals()[_name])
 del _name
