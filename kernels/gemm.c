@@ -1,5 +1,5 @@
 /* GEMM indirection: the provider pointer set by the binding layer, and the OpenMP split over
- * N that lets gradcore's own thread pool (not the BLAS's) parallelise large products. */
+ * N (or over M when N is narrow, e.g. the LSTM's dx = dA Wx^T with N = D) that lets gradcore's own thread pool (not the BLAS's) parallelise large products. */
 #include "gradcore/common.h"
 
 #ifdef _OPENMP
@@ -22,25 +22,33 @@ int gc_have_gemm(void) { return g_sgemm != 0 && g_dgemm != 0; }
                        int64_t ldc) {                                                          \
         if (M <= 0 || N <= 0) return;                                                          \
         int nth = 1;                                                                           \
+        /* split over N (column blocks) when N is wide enough, else over M (row blocks) */     \
+        const int by_n = N >= 2 * GC_GEMM_NBLOCK;                                              \
         if ((double)M * (double)N * (double)(K > 0 ? K : 1) >= (double)GC_GEMM_PARALLEL_MIN && \
-            N >= 2 * GC_GEMM_NBLOCK)                                                           \
+            (by_n || M >= 2 * GC_GEMM_MBLOCK))                                                 \
             nth = gc_max_threads();                                                            \
         GC_GEMM_MAYBE_NOT_NESTED(nth);                                                         \
         if (nth <= 1) {                                                                        \
             PTR(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);                 \
             return;                                                                            \
         }                                                                                      \
-        /* column blocks, multiples of GC_GEMM_NBLOCK, one per thread */                       \
-        int64_t nblk = (N + GC_GEMM_NBLOCK - 1) / GC_GEMM_NBLOCK;                              \
+        const int64_t ext = by_n ? N : M, bs = by_n ? GC_GEMM_NBLOCK : GC_GEMM_MBLOCK;         \
+        int64_t nblk = (ext + bs - 1) / bs;                                                    \
         if (nth > nblk) nth = (int)nblk;                                                       \
         GC_GEMM_PARALLEL_FOR(nth)                                                              \
         for (int t = 0; t < nth; ++t) {                                                        \
             int64_t b0 = nblk * t / nth, b1 = nblk * (t + 1) / nth;                            \
-            int64_t n0 = b0 * GC_GEMM_NBLOCK, n1 = b1 * GC_GEMM_NBLOCK;                        \
-            if (n1 > N) n1 = N;                                                                \
-            if (n1 <= n0) continue;                                                            \
-            const T *Bs = transb ? B + n0 * ldb : B + n0;                                      \
-            PTR(transa, transb, M, n1 - n0, K, alpha, A, lda, Bs, ldb, beta, C + n0, ldc);     \
+            int64_t e0 = b0 * bs, e1 = b1 * bs;                                                \
+            if (e1 > ext) e1 = ext;                                                            \
+            if (e1 <= e0) continue;                                                            \
+            if (by_n) {                                                                        \
+                const T *Bs = transb ? B + e0 * ldb : B + e0;                                  \
+                PTR(transa, transb, M, e1 - e0, K, alpha, A, lda, Bs, ldb, beta, C + e0, ldc); \
+            } else {                                                                           \
+                const T *As = transa ? A + e0 : A + e0 * lda;                                  \
+                PTR(transa, transb, e1 - e0, N, K, alpha, As, lda, B, ldb, beta, C + e0 * ldc, \
+                    ldc);                                                                      \
+            }                                                                                  \
         }                                                                                      \
     }
 

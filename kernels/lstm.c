@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gradcore/lstm.h"
+#include "gc_clones.h"
 #include "gc_fastmath.h"
 
 #define FT float
@@ -11,6 +12,7 @@
 #define FT_SIGMOID gc_sigmoid_f32
 #define FT_TANH gc_tanh_f32
 #define FT_GEMM gc_gemm_f32
+#include "packgemm_impl.h"
 #include "lstm_impl.h"
 #undef FT
 #undef SFX
@@ -23,6 +25,7 @@
 #define FT_SIGMOID gc_sigmoid_f64
 #define FT_TANH gc_tanh_f64
 #define FT_GEMM gc_gemm_f64
+#include "packgemm_impl.h"
 #include "lstm_impl.h"
 #undef FT
 #undef SFX

@@ -7,8 +7,10 @@
  * as lda/ldc instead of copying. The large GEMMs (input projection, weight gradients, dx)
  * run outside any parallel region of this file, so gc_gemm splits them over its threads; the
  * time loop itself is split over the batch (see gc_lstm_chunks).
- * No GC_CLONES here: GCC 12 did not vectorise the gate loops in the AVX2 clone ("control
- * flow in loop"), which made it 1.6x slower than the SSE2 build that does vectorise.
+ * The gate passes are GC_CLONES functions. GCC 12 vectorises their AVX2 clones only with
+ * -fno-tree-pre -fno-tree-sink (set for lstm.c in CMakeLists.txt): otherwise PRE and code
+ * sinking move the float->int conversion of gc_expneg under a branch, if-conversion then
+ * fails ("control flow in loop") and the AVX2 clone ran scalar, 1.6x slower than SSE2.
  */
 
 #define GC_CAT_(a, b) a##_##b
@@ -37,9 +39,29 @@ static int64_t GC_NAME(gc_lstm_chunks)(int64_t N, int64_t T, int64_t H, int64_t 
     return k < 1 ? 1 : k;
 }
 
+/* The fused gate pass of one row of one step: activates a[4H] in place, writes c_t and h_t. */
+GC_CLONES static void GC_NAME(gc_lstm_gates_fwd)(const int64_t H, FT *restrict a,
+                                                 const FT *restrict b, const FT *restrict cpr,
+                                                 FT *restrict cr, FT *restrict hr) {
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+        const FT i = FT_SIGMOID(a[j] + b[j]);
+        const FT f = FT_SIGMOID(a[H + j] + b[H + j]);
+        const FT g = FT_TANH(a[2 * H + j] + b[2 * H + j]);
+        const FT o = FT_SIGMOID(a[3 * H + j] + b[3 * H + j]);
+        const FT c = f * cpr[j] + i * g;
+        a[j] = i;
+        a[H + j] = f;
+        a[2 * H + j] = g;
+        a[3 * H + j] = o;
+        cr[j] = c;
+        hr[j] = o * FT_TANH(c);
+    }
+}
+
 /* One row block [n0, n1) of the forward time loop. */
 static void GC_NAME(gc_lstm_forward_rows)(int64_t n0, int64_t n1, const int64_t T,
-                                          const int64_t H, const FT *Wh, const FT *b,
+                                          const int64_t H, const FT *Whp, const FT *b,
                                           const FT *h0, const FT *c0, FT *hs, FT *cs,
                                           FT *gates) {
     const int64_t G = 4 * H, nr = n1 - n0;
@@ -47,60 +69,84 @@ static void GC_NAME(gc_lstm_forward_rows)(int64_t n0, int64_t n1, const int64_t 
         const FT *hp = t ? hs + n0 * T * H + (t - 1) * H : h0 + n0 * H;
         const FT *cp = t ? cs + n0 * T * H + (t - 1) * H : c0 + n0 * H;
         const int64_t ldp = t ? T * H : H; /* row stride of h_{t-1}, c_{t-1} */
-        /* a_t += h_{t-1} @ Wh, into the strided [nr, 4H] slice of step t */
-        FT_GEMM(0, 0, nr, G, H, (FT)1, hp, ldp, Wh, G, (FT)1, gates + n0 * T * G + t * G, T * G);
+        /* a_t += h_{t-1} @ Wh (packed), into the strided [nr, 4H] slice of step t */
+        GC_NAME(gc_pg_gemm)(nr, G, H, hp, ldp, Whp, 1, gates + n0 * T * G + t * G, T * G);
         for (int64_t n = 0; n < nr; ++n) {
             FT *a = gates + ((n0 + n) * T + t) * G;
             const FT *cpr = cp + n * ldp;
             FT *cr = cs + ((n0 + n) * T + t) * H;
             FT *hr = hs + ((n0 + n) * T + t) * H;
-#pragma omp simd
-            for (int64_t j = 0; j < H; ++j) {
-                const FT i = FT_SIGMOID(a[j] + b[j]);
-                const FT f = FT_SIGMOID(a[H + j] + b[H + j]);
-                const FT g = FT_TANH(a[2 * H + j] + b[2 * H + j]);
-                const FT o = FT_SIGMOID(a[3 * H + j] + b[3 * H + j]);
-                const FT c = f * cpr[j] + i * g;
-                a[j] = i;
-                a[H + j] = f;
-                a[2 * H + j] = g;
-                a[3 * H + j] = o;
-                cr[j] = c;
-                hr[j] = o * FT_TANH(c);
-            }
+            GC_NAME(gc_lstm_gates_fwd)(H, a, b, cpr, cr, hr);
         }
     }
 }
 
 int GC_NAME(gc_lstm_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64_t H,
                              const FT *Wx, const FT *Wh, const FT *b, const FT *h0,
-                             const FT *c0, FT *hs, FT *cs, FT *gates, int64_t nwork) {
+                             const FT *c0, FT *hs, FT *cs, FT *gates, FT *wpack,
+                             int64_t nwork) {
     if (N < 0 || T < 1 || D < 0 || H < 1 || nwork < 1) return GC_EBADSIZE;
     if (N == 0) return GC_OK;
     const int64_t G = 4 * H, NT = N * T;
+    GC_NAME(gc_pg_pack)(0, H, G, Wh, G, wpack); /* Wh[H, 4H] into column panels, once */
     /* input projections of every step at once (gc_gemm splits it over its threads):
      * gates[N*T, 4H] = x[N*T, D] @ Wx */
     FT_GEMM(0, 0, NT, G, D, (FT)1, x, D > 0 ? D : 1, Wx, G, (FT)0, gates, G);
     const int64_t nch = GC_NAME(gc_lstm_chunks)(N, T, H, nwork);
     if (nch == 1) {
-        GC_NAME(gc_lstm_forward_rows)(0, N, T, H, Wh, b, h0, c0, hs, cs, gates);
+        GC_NAME(gc_lstm_forward_rows)(0, N, T, H, wpack, b, h0, c0, hs, cs, gates);
         return GC_OK;
     }
 #pragma omp parallel for schedule(static) num_threads((int)nch)
     for (int64_t k = 0; k < nch; ++k)
-        GC_NAME(gc_lstm_forward_rows)(N * k / nch, N * (k + 1) / nch, T, H, Wh, b, h0, c0, hs,
-                                      cs, gates);
+        GC_NAME(gc_lstm_forward_rows)(N * k / nch, N * (k + 1) / nch, T, H, wpack, b, h0, c0,
+                                      hs, cs, gates);
     return GC_OK;
+}
+
+/* The fused gate pass of one row of one step, backward: from the activated gates gt[4H],
+ * c_t, the incoming dL/dh_t and the carries (dhc: from step t+1, dcc: dL/dc from step t+1)
+ * writes the pre-activation gradients dar[4H], moves dcc to c_{t-1}, and adds the squared
+ * norms of the total dL/dh_t, dL/dc_t to sq[0], sq[1] (double). */
+GC_CLONES static void GC_NAME(gc_lstm_gates_bwd)(const int64_t H, const FT *restrict gt,
+                                                 const FT *restrict ct, const FT *restrict dht,
+                                                 const FT *restrict cpr, FT *restrict dar,
+                                                 const FT *restrict dhc, FT *restrict dcc,
+                                                 double *restrict sq) {
+    double sh = 0.0, sc = 0.0;
+#pragma omp simd reduction(+ : sh, sc)
+    for (int64_t j = 0; j < H; ++j) {
+        const FT i = gt[j], f = gt[H + j], g = gt[2 * H + j], o = gt[3 * H + j];
+        const FT tc = FT_TANH(ct[j]);
+        const FT dh = dht[j] + dhc[j];                     /* total dL/dh_t */
+        const FT dc = dcc[j] + dh * o * ((FT)1 - tc * tc); /* total dL/dc_t */
+        sh += (double)dh * (double)dh;
+        sc += (double)dc * (double)dc;
+        const FT do_ = dh * tc, di = dc * g, dg = dc * i, df = dc * cpr[j];
+        dar[j] = di * (i * ((FT)1 - i));
+        dar[H + j] = df * (f * ((FT)1 - f));
+        dar[2 * H + j] = dg * ((FT)1 - g * g);
+        dar[3 * H + j] = do_ * (o * ((FT)1 - o));
+        dcc[j] = dc * f; /* into c_{t-1} */
+    }
+    sq[0] += sh;
+    sq[1] += sc;
 }
 
 /* One row block [n0, n1) of the backward time loop; the squared norms of the block's total
  * dL/dh_t, dL/dc_t go to nh[t], nc[t]. dh0 / dc0 rows carry the recurrent gradients. */
 static void GC_NAME(gc_lstm_backward_rows)(int64_t n0, int64_t n1, const int64_t T,
                                            const int64_t H, const FT *dhs, const FT *dhT,
-                                           const FT *dcT, const FT *Wh, const FT *c0,
+                                           const FT *dcT, const FT *WhTp, const FT *c0,
                                            const FT *cs, const FT *gates, FT *dh0, FT *dc0,
-                                           FT *da, double *nh, double *nc) {
+                                           FT *da, const FT *h0, const FT *hs, FT *hprev,
+                                           double *nh, double *nc) {
     const int64_t G = 4 * H, nr = n1 - n0;
+    for (int64_t n = n0; n < n1; ++n) { /* h_{t-1} of every step, for the dWh GEMM */
+        memcpy(hprev + n * T * H, h0 + n * H, (size_t)H * sizeof(FT));
+        if (T > 1)
+            memcpy(hprev + n * T * H + H, hs + n * T * H, (size_t)((T - 1) * H) * sizeof(FT));
+    }
     if (dhT) memcpy(dh0 + n0 * H, dhT + n0 * H, (size_t)(nr * H) * sizeof(FT));
     else memset(dh0 + n0 * H, 0, (size_t)(nr * H) * sizeof(FT));
     if (dcT) memcpy(dc0 + n0 * H, dcT + n0 * H, (size_t)(nr * H) * sizeof(FT));
@@ -108,36 +154,16 @@ static void GC_NAME(gc_lstm_backward_rows)(int64_t n0, int64_t n1, const int64_t
     for (int64_t t = T - 1; t >= 0; --t) {
         const FT *cp = t ? cs + (t - 1) * H : c0;
         const int64_t ldp = t ? T * H : H;
-        double sh = 0.0, sc = 0.0;
-        for (int64_t n = n0; n < n1; ++n) {
-            const FT *gt = gates + (n * T + t) * G;
-            const FT *ct = cs + (n * T + t) * H;
-            const FT *dht = dhs + (n * T + t) * H;
-            const FT *cpr = cp + n * ldp;
-            FT *dar = da + (n * T + t) * G;
-            FT *dhc = dh0 + n * H;
-            FT *dcc = dc0 + n * H;
-#pragma omp simd reduction(+ : sh, sc)
-            for (int64_t j = 0; j < H; ++j) {
-                const FT i = gt[j], f = gt[H + j], g = gt[2 * H + j], o = gt[3 * H + j];
-                const FT tc = FT_TANH(ct[j]);
-                const FT dh = dht[j] + dhc[j];                     /* total dL/dh_t */
-                const FT dc = dcc[j] + dh * o * ((FT)1 - tc * tc); /* total dL/dc_t */
-                sh += (double)dh * (double)dh;
-                sc += (double)dc * (double)dc;
-                const FT do_ = dh * tc, di = dc * g, dg = dc * i, df = dc * cpr[j];
-                dar[j] = di * (i * ((FT)1 - i));
-                dar[H + j] = df * (f * ((FT)1 - f));
-                dar[2 * H + j] = dg * ((FT)1 - g * g);
-                dar[3 * H + j] = do_ * (o * ((FT)1 - o));
-                dcc[j] = dc * f; /* into c_{t-1} */
-            }
-        }
+        double sq[2] = {0.0, 0.0};
+        for (int64_t n = n0; n < n1; ++n)
+            GC_NAME(gc_lstm_gates_bwd)(H, gates + (n * T + t) * G, cs + (n * T + t) * H,
+                                       dhs + (n * T + t) * H, cp + n * ldp, da + (n * T + t) * G,
+                                       dh0 + n * H, dc0 + n * H, sq);
+        const double sh = sq[0], sc = sq[1];
         nh[t] = sh;
         nc[t] = sc;
-        /* into h_{t-1}: da_t @ Wh^T (da_t is the strided [nr, 4H] slice of step t) */
-        FT_GEMM(0, 1, nr, H, G, (FT)1, da + n0 * T * G + t * G, T * G, Wh, G, (FT)0, dh0 + n0 * H,
-                H);
+        /* into h_{t-1}: da_t @ Wh^T (packed; da_t is the strided [nr, 4H] slice of step t) */
+        GC_NAME(gc_pg_gemm)(nr, H, G, da + n0 * T * G + t * G, T * G, WhTp, 0, dh0 + n0 * H, H);
     }
 }
 
@@ -146,7 +172,7 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
                               const FT *Wh, const FT *h0, const FT *c0, const FT *hs,
                               const FT *cs, const FT *gates, FT *dx, FT *dWx, FT *dWh, FT *db,
                               FT *dh0, FT *dc0, double *dh_norm, double *dc_norm, FT *da,
-                              FT *hprev, double *nrm, int64_t nwork) {
+                              FT *hprev, FT *wpack, double *nrm, int64_t nwork) {
     if (N < 0 || T < 1 || D < 0 || H < 1 || nwork < 1) return GC_EBADSIZE;
     if (N == 0) {
         for (int64_t t = 0; t < T; ++t) dh_norm[t] = dc_norm[t] = 0.0;
@@ -154,16 +180,17 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
     }
     const int64_t G = 4 * H, NT = N * T;
     const int64_t nch = GC_NAME(gc_lstm_chunks)(N, T, H, nwork);
+    GC_NAME(gc_pg_pack)(1, G, H, Wh, G, wpack); /* Wh^T[4H, H] into column panels, once */
     /* the time loop; chunk k's squared norms in nrm[k*2T .. k*2T + 2T) */
     if (nch == 1) {
-        GC_NAME(gc_lstm_backward_rows)(0, N, T, H, dhs, dhT, dcT, Wh, c0, cs, gates, dh0, dc0, da,
-                                       nrm, nrm + T);
+        GC_NAME(gc_lstm_backward_rows)(0, N, T, H, dhs, dhT, dcT, wpack, c0, cs, gates, dh0, dc0, da,
+                                       h0, hs, hprev, nrm, nrm + T);
     } else {
 #pragma omp parallel for schedule(static) num_threads((int)nch)
         for (int64_t k = 0; k < nch; ++k)
             GC_NAME(gc_lstm_backward_rows)(N * k / nch, N * (k + 1) / nch, T, H, dhs, dhT, dcT,
-                                           Wh, c0, cs, gates, dh0, dc0, da, nrm + k * 2 * T,
-                                           nrm + k * 2 * T + T);
+                                           wpack, c0, cs, gates, dh0, dc0, da, h0, hs, hprev,
+                                           nrm + k * 2 * T, nrm + k * 2 * T + T);
     }
     for (int64_t t = 0; t < T; ++t) { /* chunk order: deterministic for a given nwork */
         double sh = 0.0, sc = 0.0;
@@ -175,11 +202,6 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
         dc_norm[t] = sqrt(sc);
     }
     /* weight gradients as a few large GEMMs over all N*T rows */
-    for (int64_t n = 0; n < N; ++n) {
-        memcpy(hprev + n * T * H, h0 + n * H, (size_t)H * sizeof(FT));
-        if (T > 1)
-            memcpy(hprev + n * T * H + H, hs + n * T * H, (size_t)((T - 1) * H) * sizeof(FT));
-    }
     if (D > 0) {
         FT_GEMM(1, 0, D, G, NT, (FT)1, x, D, da, G, (FT)1, dWx, G);   /* dWx += X^T dA */
         FT_GEMM(0, 1, NT, D, G, (FT)1, da, G, Wx, G, (FT)0, dx, D);   /* dx = dA Wx^T */
@@ -202,6 +224,10 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
         for (int64_t j = 0; j < w; ++j) db[j0 + j] = db[j0 + j] + (FT)acc[j];
     }
     return GC_OK;
+}
+
+int64_t GC_NAME(gc_lstm_wpack_size)(int64_t H, int backward) {
+    return backward ? GC_NAME(gc_pg_size)(4 * H, H) : GC_NAME(gc_pg_size)(H, 4 * H);
 }
 
 #undef GC_NAME

@@ -55,26 +55,29 @@ cdef extern from "gradcore/layernorm.h" nogil:
 cdef extern from "gradcore/lstm.h" nogil:
     int gc_lstm_forward_f32(const float *x, int64_t N, int64_t T, int64_t D, int64_t H,
                             const float *Wx, const float *Wh, const float *b, const float *h0,
-                            const float *c0, float *hs, float *cs, float *gates, int64_t nwork)
+                            const float *c0, float *hs, float *cs, float *gates, float *wpack,
+                            int64_t nwork)
     int gc_lstm_forward_f64(const double *x, int64_t N, int64_t T, int64_t D, int64_t H,
                             const double *Wx, const double *Wh, const double *b,
                             const double *h0, const double *c0, double *hs, double *cs,
-                            double *gates, int64_t nwork)
+                            double *gates, double *wpack, int64_t nwork)
     int gc_lstm_backward_f32(const float *dhs, const float *dhT, const float *dcT,
                              const float *x, int64_t N, int64_t T, int64_t D, int64_t H,
                              const float *Wx, const float *Wh, const float *h0, const float *c0,
                              const float *hs, const float *cs, const float *gates, float *dx,
                              float *dWx, float *dWh, float *db, float *dh0, float *dc0,
                              double *dh_norm, double *dc_norm, float *da, float *hprev,
-                             double *nrm, int64_t nwork)
+                             float *wpack, double *nrm, int64_t nwork)
     int gc_lstm_backward_f64(const double *dhs, const double *dhT, const double *dcT,
                              const double *x, int64_t N, int64_t T, int64_t D, int64_t H,
                              const double *Wx, const double *Wh, const double *h0,
                              const double *c0, const double *hs, const double *cs,
                              const double *gates, double *dx, double *dWx, double *dWh,
                              double *db, double *dh0, double *dc0, double *dh_norm,
-                             double *dc_norm, double *da, double *hprev, double *nrm,
-                             int64_t nwork)
+                             double *dc_norm, double *da, double *hprev, double *wpack,
+                             double *nrm, int64_t nwork)
+    int64_t gc_lstm_wpack_size_f32(int64_t H, int backward)
+    int64_t gc_lstm_wpack_size_f64(int64_t H, int backward)
 
 
 # ---- validation helpers (Python level, before any typed memoryview is taken) ---------------
@@ -426,10 +429,14 @@ cdef int _lstm_dims(str op, object x, object Wh, int64_t *dims) except -1:
     return 0
 
 
+cdef int64_t _lstm_wpack_size(object dt, int64_t H, int backward):
+    return gc_lstm_wpack_size_f32(H, backward) if dt == _B_F32 else gc_lstm_wpack_size_f64(H, backward)
+
+
 cdef int _lstm_fwd(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
                    const floating[:, ::1] Wh, const floating[::1] b, const floating[:, ::1] h0,
                    const floating[:, ::1] c0, floating[:, :, ::1] hs, floating[:, :, ::1] cs,
-                   floating[:, :, ::1] gates) except -1:
+                   floating[:, :, ::1] gates, floating[::1] wpack) except -1:
     cdef int64_t N = x.shape[0], T = x.shape[1], D = x.shape[2], H = Wh.shape[0]
     cdef int64_t nwork = _nwork()
     cdef int rc
@@ -440,10 +447,12 @@ cdef int _lstm_fwd(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
     with nogil:
         if floating is float:
             rc = gc_lstm_forward_f32(px, N, T, D, H, pWx, &Wh[0, 0], &b[0], &h0[0, 0],
-                                     &c0[0, 0], &hs[0, 0, 0], &cs[0, 0, 0], &gates[0, 0, 0], nwork)
+                                     &c0[0, 0], &hs[0, 0, 0], &cs[0, 0, 0], &gates[0, 0, 0],
+                                     &wpack[0], nwork)
         else:
             rc = gc_lstm_forward_f64(px, N, T, D, H, pWx, &Wh[0, 0], &b[0], &h0[0, 0],
-                                     &c0[0, 0], &hs[0, 0, 0], &cs[0, 0, 0], &gates[0, 0, 0], nwork)
+                                     &c0[0, 0], &hs[0, 0, 0], &cs[0, 0, 0], &gates[0, 0, 0],
+                                     &wpack[0], nwork)
     if rc != GC_OK:
         raise ValueError(f"lstm_forward: bad sizes N={N}, T={T}, D={D}, H={H}")
     return 0
@@ -453,8 +462,8 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, hs, cs, gates, ws=None):
     """LSTM over a batch-first sequence (gate order i, f, g, o, one bias); docs/kernels.md.
 
     ``x[N,T,D]``, ``Wx[D,4H]``, ``Wh[H,4H]``, ``b[4H]``, ``h0[N,H]``, ``c0[N,H]``; writes
-    ``hs[N,T,H]``, ``cs[N,T,H]``, ``gates[N,T,4H]`` (activated). Needs no scratch (``ws`` is
-    accepted for the contract's signature).
+    ``hs[N,T,H]``, ``cs[N,T,H]``, ``gates[N,T,4H]`` (activated). Scratch: the packed copy of
+    ``Wh`` (name ``lstm_wpack``) from ``ws`` when given, else allocated.
     """
     op = "lstm_forward"
     dt = _b_float_dtype(op, "x", x)
@@ -474,10 +483,11 @@ def lstm_forward(x, Wx, Wh, b, h0, c0, hs, cs, gates, ws=None):
               [("x", x), ("Wx", Wx), ("Wh", Wh), ("b", b), ("h0", h0), ("c0", c0)])
     if N == 0:
         return
+    wpack = _scratch(ws, "lstm_wpack", (_lstm_wpack_size(dt, H, 0),), dt)
     if dt == _B_F32:
-        _lstm_fwd[float](x, Wx, Wh, b, h0, c0, hs, cs, gates)
+        _lstm_fwd[float](x, Wx, Wh, b, h0, c0, hs, cs, gates, wpack)
     else:
-        _lstm_fwd[double](x, Wx, Wh, b, h0, c0, hs, cs, gates)
+        _lstm_fwd[double](x, Wx, Wh, b, h0, c0, hs, cs, gates, wpack)
 
 
 cdef int _lstm_bwd(const floating[:, :, ::1] dhs, object dhT_, object dcT_,
@@ -488,7 +498,8 @@ cdef int _lstm_bwd(const floating[:, :, ::1] dhs, object dhT_, object dcT_,
                    floating[:, :, ::1] dx, floating[:, ::1] dWx, floating[:, ::1] dWh,
                    floating[::1] db, floating[:, ::1] dh0, floating[:, ::1] dc0,
                    double[::1] dh_norm, double[::1] dc_norm, floating[:, :, ::1] da,
-                   floating[:, :, ::1] hprev, double[::1] nrm, int64_t nwork) except -1:
+                   floating[:, :, ::1] hprev, floating[::1] wpack, double[::1] nrm,
+                   int64_t nwork) except -1:
     cdef int64_t N = x.shape[0], T = x.shape[1], D = x.shape[2], H = Wh.shape[0]
     cdef const floating[:, ::1] dhT
     cdef const floating[:, ::1] dcT
@@ -513,13 +524,13 @@ cdef int _lstm_bwd(const floating[:, :, ::1] dhs, object dhT_, object dcT_,
                                       &Wh[0, 0], &h0[0, 0], &c0[0, 0], &hs[0, 0, 0],
                                       &cs[0, 0, 0], &gates[0, 0, 0], pdx, pdWx, &dWh[0, 0],
                                       &db[0], &dh0[0, 0], &dc0[0, 0], &dh_norm[0], &dc_norm[0],
-                                      &da[0, 0, 0], &hprev[0, 0, 0], &nrm[0], nwork)
+                                      &da[0, 0, 0], &hprev[0, 0, 0], &wpack[0], &nrm[0], nwork)
         else:
             rc = gc_lstm_backward_f64(&dhs[0, 0, 0], pdhT, pdcT, px, N, T, D, H, pWx,
                                       &Wh[0, 0], &h0[0, 0], &c0[0, 0], &hs[0, 0, 0],
                                       &cs[0, 0, 0], &gates[0, 0, 0], pdx, pdWx, &dWh[0, 0],
                                       &db[0], &dh0[0, 0], &dc0[0, 0], &dh_norm[0], &dc_norm[0],
-                                      &da[0, 0, 0], &hprev[0, 0, 0], &nrm[0], nwork)
+                                      &da[0, 0, 0], &hprev[0, 0, 0], &wpack[0], &nrm[0], nwork)
     if rc != GC_OK:
         raise ValueError(f"lstm_backward: bad sizes N={N}, T={T}, D={D}, H={H}")
     return 0
@@ -532,7 +543,8 @@ def lstm_backward(dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh,
     ``dx``, ``dh0``, ``dc0`` overwritten; ``dWx``, ``dWh``, ``db`` accumulate; ``dh_norm[T]``,
     ``dc_norm[T]`` (float64) receive the Frobenius norms of the total dL/dh_t and dL/dc_t.
     Scratch ``da[N,T,4H]``, ``hprev[N,T,H]`` and the per-thread norm partials come from ``ws``
-    (names ``lstm_da``, ``lstm_hprev``, ``lstm_norms``) when given, else are allocated.
+    and the packed ``Wh^T`` (names ``lstm_da``, ``lstm_hprev``, ``lstm_norms``,
+    ``lstm_wpackT``) come from ``ws`` when given, else are allocated.
     """
     op = "lstm_backward"
     dt = _b_float_dtype(op, "x", x)
@@ -572,9 +584,10 @@ def lstm_backward(dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh,
     hprev = _scratch(ws, "lstm_hprev", (N, T, H), dt)
     cdef int64_t nwork = _nwork()
     nrm = _scratch(ws, "lstm_norms", (nwork * 2 * T,), _B_F64)
+    wpack = _scratch(ws, "lstm_wpackT", (_lstm_wpack_size(dt, H, 1),), dt)
     if dt == _B_F32:
         _lstm_bwd[float](dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh, db, dh0,
-                         dc0, dh_norm, dc_norm, da, hprev, nrm, nwork)
+                         dc0, dh_norm, dc_norm, da, hprev, wpack, nrm, nwork)
     else:
         _lstm_bwd[double](dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh, db,
-                          dh0, dc0, dh_norm, dc_norm, da, hprev, nrm, nwork)
+                          dh0, dc0, dh_norm, dc_norm, da, hprev, wpack, nrm, nwork)

@@ -41,8 +41,9 @@ void gc_set_gemm(gc_sgemm_fn sgemm, gc_dgemm_fn dgemm);
 int gc_have_gemm(void);   /* 1 once a provider is set */
 /* Use a row-major CBLAS (e.g. MKL's cblas_sgemm/cblas_dgemm, LP64) as the provider. */
 int gc_use_cblas(void *cblas_sgemm, void *cblas_dgemm);
-/* The GEMM every kernel calls: the provider, split over N by OpenMP when the product is
- * large (M*N*K >= GC_GEMM_PARALLEL_MIN flops/2 and N >= 2*GC_GEMM_NBLOCK). */
+/* The GEMM every kernel calls: the provider, split by OpenMP when the product is large
+ * (M*N*K >= GC_GEMM_PARALLEL_MIN flops/2): over N in blocks of GC_GEMM_NBLOCK columns when
+ * N >= 2*GC_GEMM_NBLOCK, else over M in blocks of GC_GEMM_MBLOCK rows when M is that tall. */
 void gc_gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                  float *C, int64_t ldc);
@@ -51,6 +52,7 @@ void gc_gemm_f64(int transa, int transb, int64_t M, int64_t N, int64_t K, double
                  double *C, int64_t ldc);
 #define GC_GEMM_PARALLEL_MIN (1 << 21)
 #define GC_GEMM_NBLOCK 32
+#define GC_GEMM_MBLOCK 32
 
 int gc_max_threads(void);
 void gc_set_num_threads(int n);
