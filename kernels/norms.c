@@ -2,6 +2,9 @@
  * One body (norms_impl.h) generated for float and double. */
 #include <math.h>
 
+#include "gc_clones.h"
+#include "gc_parallel.h"
+
 #include "gradcore/norms.h"
 
 #define T float

@@ -21,31 +21,98 @@ static int64_t GC_NAME(count_nonfinite)(const T *x, int64_t n) {
     return c;
 }
 
-/* Sum of squares in double: float32 gradients of 1e7 elements lose ~3 digits in a float sum. */
-static double GC_NAME(sumsq_range)(const T *x, int64_t n) {
+/* Sum of squares in double (float32 gradients of 1e7 elements lose ~3 digits in a float sum)
+ * of x[lo:hi). */
+GC_CLONES static double GC_NAME(sumsq_range)(const T *x, int64_t lo, int64_t hi) {
     double s = 0.0;
-    if (n >= GC_PARALLEL_MIN) {
-#pragma omp parallel for simd reduction(+ : s) schedule(static)
-        for (int64_t i = 0; i < n; ++i) s += (double)x[i] * (double)x[i];
-    } else {
 #pragma omp simd reduction(+ : s)
-        for (int64_t i = 0; i < n; ++i) s += (double)x[i] * (double)x[i];
-    }
+    for (int64_t i = lo; i < hi; ++i) s += (double)x[i] * (double)x[i];
     return s;
 }
+
+/* The segment s with offsets[s] <= pos < offsets[s + 1] (pos < offsets[nseg]): the last one
+ * whose start is <= pos, so never an empty segment. */
+static int64_t GC_NAME(segment_of)(const int64_t *offsets, int64_t nseg, int64_t pos) {
+    int64_t lo = 0, hi = nseg - 1;
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo + 1) / 2;
+        if (offsets[mid] <= pos) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* One contiguous chunk [c0, c1) of the flat buffer: the segments strictly inside it get their
+ * sums written directly; the first and last segments it touches (which may continue in the
+ * neighbouring chunks) return their partial sums in *pf / *pl, with their indices. */
+static void GC_NAME(sumsq_chunk)(const T *x, const int64_t *offsets, int64_t nseg, int64_t c0,
+                                 int64_t c1, double *sumsq, int64_t *sf, double *pf,
+                                 int64_t *sl, double *pl) {
+    const int64_t s0 = GC_NAME(segment_of)(offsets, nseg, c0);
+    const int64_t s1 = GC_NAME(segment_of)(offsets, nseg, c1 - 1);
+    *sf = s0;
+    *sl = s1;
+    for (int64_t s = s0; s <= s1; ++s) {
+        const int64_t a = offsets[s] > c0 ? offsets[s] : c0;
+        const int64_t b = offsets[s + 1] < c1 ? offsets[s + 1] : c1;
+        const double v = a < b ? GC_NAME(sumsq_range)(x, a, b) : 0.0;
+        if (s == s0) *pf = v;
+        else if (s == s1) *pl = v;
+        else sumsq[s] = v;
+    }
+}
+
+#ifndef GC_NORMS_MAX_CHUNKS
+#define GC_NORMS_MAX_CHUNKS 256
+#endif
 
 int GC_NAME(gc_norms_segment_sumsq)(const T *x, const int64_t *offsets, int64_t nseg,
                                     double *sumsq, int64_t *nonfinite) {
     if (GC_NAME(check_offsets)(offsets, nseg) != GC_OK) return GC_EBADSIZE;
-    for (int64_t s = 0; s < nseg; ++s) {
-        const T *seg = x + offsets[s];
-        const int64_t n = offsets[s + 1] - offsets[s];
-        const double v = GC_NAME(sumsq_range)(seg, n);
-        sumsq[s] = v;
-        /* inf*inf = inf and NaN propagates, so a finite sum proves a finite segment. A finite
-         * segment can still overflow double only beyond ~1e154 per element: then we count. */
-        nonfinite[s] = isfinite(v) ? 0 : GC_NAME(count_nonfinite)(seg, n);
+    const int64_t P = nseg > 0 ? offsets[nseg] : 0;
+    for (int64_t s = 0; s < nseg; ++s) sumsq[s] = 0.0;
+    if (P > 0) {
+        /* The buffer is cut into equal chunks (not per segment): one fork/join for all the
+         * segments, and small segments are spread over the threads too (one parallel region
+         * per segment had left 20 segments of 5e4 elements all on one thread). Partial sums of
+         * a segment that crosses chunks are added in chunk order (deterministic for a given
+         * thread count, as any parallel reduction). */
+        int64_t nch = 1;
+#ifdef _OPENMP
+        if (P >= GC_PARALLEL_MIN && !omp_in_parallel()) nch = omp_get_max_threads();
+#endif
+        if (nch > GC_NORMS_MAX_CHUNKS) nch = GC_NORMS_MAX_CHUNKS;
+        int64_t sf[GC_NORMS_MAX_CHUNKS], sl[GC_NORMS_MAX_CHUNKS];
+        double pf[GC_NORMS_MAX_CHUNKS], pl[GC_NORMS_MAX_CHUNKS];
+        if (nch > 1) {
+#pragma omp parallel for schedule(static) num_threads((int)nch)
+            for (int64_t k = 0; k < nch; ++k) {
+                const int64_t nb = (P + 15) / 16; /* chunk edges on 16-element boundaries */
+                const int64_t c0 = nb * k / nch * 16;
+                int64_t c1 = nb * (k + 1) / nch * 16;
+                if (c1 > P) c1 = P;
+                if (c0 < c1) {
+                    GC_NAME(sumsq_chunk)(x, offsets, nseg, c0, c1, sumsq, &sf[k], &pf[k], &sl[k],
+                                         &pl[k]);
+                } else {
+                    sf[k] = sl[k] = -1;
+                }
+            }
+        } else {
+            GC_NAME(sumsq_chunk)(x, offsets, nseg, 0, P, sumsq, &sf[0], &pf[0], &sl[0], &pl[0]);
+        }
+        for (int64_t k = 0; k < nch; ++k) {
+            if (sf[k] < 0) continue;
+            sumsq[sf[k]] += pf[k];
+            if (sl[k] != sf[k]) sumsq[sl[k]] += pl[k];
+        }
     }
+    /* inf*inf = inf and NaN propagates, so a finite sum proves a finite segment. A finite
+     * segment can still overflow double only beyond ~1e154 per element: then we count. */
+    for (int64_t s = 0; s < nseg; ++s)
+        nonfinite[s] = isfinite(sumsq[s])
+                           ? 0
+                           : GC_NAME(count_nonfinite)(x + offsets[s], offsets[s + 1] - offsets[s]);
     return GC_OK;
 }
 
@@ -69,14 +136,13 @@ int GC_NAME(gc_norms_segment_absmax)(const T *x, const int64_t *offsets, int64_t
     return GC_OK;
 }
 
-void GC_NAME(gc_norms_scale)(T *x, int64_t n, T alpha) {
-    if (n >= GC_PARALLEL_MIN) {
-#pragma omp parallel for simd schedule(static)
-        for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
-    } else {
+GC_CLONES static void GC_NAME(scale_range)(T *x, int64_t lo, int64_t hi, T alpha) {
 #pragma omp simd
-        for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
-    }
+    for (int64_t i = lo; i < hi; ++i) x[i] *= alpha;
+}
+
+void GC_NAME(gc_norms_scale)(T *x, int64_t n, T alpha) {
+    GC_PARALLEL_RANGES(n, GC_PARALLEL_MIN, lo, hi, GC_NAME(scale_range)(x, lo, hi, alpha));
 }
 
 /* clamp to [-clip, clip]; written with comparisons that leave NaN as NaN. */

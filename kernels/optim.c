@@ -2,6 +2,7 @@
  * flat buffers. One body (optim_impl.h) generated for float and double. */
 #include <math.h>
 
+#include "gc_clones.h"
 #include "gc_parallel.h"
 #include "gradcore/optim.h"
 

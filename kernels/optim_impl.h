@@ -37,7 +37,7 @@ GC_INLINE void GC_NAME(sgd_body)(T *p, const T *g, T *buf, int64_t lo, int64_t h
     }
 }
 
-static void GC_NAME(sgd_range)(T *p, const T *g, T *buf, int64_t lo, int64_t hi,
+GC_CLONES static void GC_NAME(sgd_range)(T *p, const T *g, T *buf, int64_t lo, int64_t hi,
                                GC_NAME(sgd_hp) h, int wd, int mom, int first, int nest) {
 #define GC_B(a, b, c, d) GC_NAME(sgd_body)(p, g, buf, lo, hi, h, a, b, c, d)
     if (!mom) {
@@ -105,7 +105,7 @@ GC_INLINE void GC_NAME(rms_body)(T *p, const T *g, T *sq, T *ga, T *mb, int64_t 
     }
 }
 
-static void GC_NAME(rms_range)(T *p, const T *g, T *sq, T *ga, T *mb, int64_t lo, int64_t hi,
+GC_CLONES static void GC_NAME(rms_range)(T *p, const T *g, T *sq, T *ga, T *mb, int64_t lo, int64_t hi,
                                GC_NAME(rms_hp) h, int wd, int cen, int mom, int hiw) {
 #define GC_B(a, b, c, d) GC_NAME(rms_body)(p, g, sq, ga, mb, lo, hi, h, a, b, c, d)
 #define GC_B3(a, b, c) \
@@ -155,7 +155,7 @@ GC_INLINE void GC_NAME(adagrad_body)(T *p, const T *g, T *ss, int64_t lo, int64_
     }
 }
 
-static void GC_NAME(adagrad_range)(T *p, const T *g, T *ss, int64_t lo, int64_t hi, T clr,
+GC_CLONES static void GC_NAME(adagrad_range)(T *p, const T *g, T *ss, int64_t lo, int64_t hi, T clr,
                                    T wdt, T eps, int wd) {
     if (wd) GC_NAME(adagrad_body)(p, g, ss, lo, hi, clr, wdt, eps, 1);
     else GC_NAME(adagrad_body)(p, g, ss, lo, hi, clr, wdt, eps, 0);
@@ -215,7 +215,7 @@ GC_INLINE void GC_NAME(adam_body)(T *p, const T *g, T *m, T *v, T *vmax, int64_t
     }
 }
 
-static void GC_NAME(adam_range)(T *p, const T *g, T *m, T *v, T *vmax, int64_t lo, int64_t hi,
+GC_CLONES static void GC_NAME(adam_range)(T *p, const T *g, T *m, T *v, T *vmax, int64_t lo, int64_t hi,
                                 GC_NAME(adam_hp) h, int wd, int ams, int hiw) {
 #define GC_B(a, b, c) GC_NAME(adam_body)(p, g, m, v, vmax, lo, hi, h, a, b, c)
 #define GC_B2(a, b) \

@@ -45,6 +45,51 @@ def test_segment_sumsq_matches_numpy_and_reference(dtype, data):
     np.testing.assert_array_equal(n, n2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [300_000],  # one segment over every chunk
+        [5, 0, 70_000, 0, 0, 3, 65_536, 1],  # empty segments, edges near the chunk cut
+        [1000] * 150 + [0] + [777] * 9,  # many small segments, chunks cut through them
+        [0, 0, 131_072, 0],  # a cut exactly on a segment edge
+    ],
+    ids=["one", "mixed", "many", "edge"],
+)
+def test_segment_sumsq_chunked_over_threads(dtype, sizes, rng):
+    """Above 65536 elements the buffer is cut into one chunk per thread regardless of the
+    segments; partial sums of a segment that crosses a cut are combined. Every layout must give
+    the per-segment float64 sums, at 1, 2 and 3 threads."""
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    flat = rng.standard_normal(int(offsets[-1])).astype(dtype)
+    flat[offsets[1] - 1 if offsets[1] > 0 else 0] = 3.0  # a distinct value at a segment end
+    want = _ref_sumsq(flat, offsets)
+    n0 = _kernels.max_threads()
+    try:
+        for nth in (1, 2, 3):
+            _kernels.set_num_threads(nth)
+            s = np.full(len(sizes), -1.0)
+            n = np.full(len(sizes), -1, np.int64)
+            _kernels.segment_sumsq(flat, offsets, s, n)
+            np.testing.assert_allclose(s, want, rtol=1e-12, atol=0, err_msg=f"{nth} threads")
+            assert (s[np.diff(offsets) == 0] == 0).all()
+            assert (n == 0).all()
+    finally:
+        _kernels.set_num_threads(n0)
+
+
+def test_segment_sumsq_chunked_counts_nonfinite():
+    sizes = [40_000, 50_000, 30_000]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    flat = np.ones(int(offsets[-1]), np.float32)
+    flat[45_000] = np.inf  # segment 1, past the first chunk's end at 2 threads
+    flat[45_001] = np.nan
+    s, n = np.empty(3), np.empty(3, np.int64)
+    _kernels.segment_sumsq(flat, offsets, s, n)
+    assert s[0] == 40_000 and np.isnan(s[1]) and s[2] == 30_000
+    np.testing.assert_array_equal(n, [0, 2, 0])
+
+
 def test_large_float32_sum_accumulates_in_double():
     # 2**22 values of 1.1 (float32): a float32 running sum would be off by percents.
     flat = np.full(2**22, 1.1, np.float32)
