@@ -4,6 +4,7 @@
  * except erfc: float32 gelu evaluates erfc in double and rounds, as scipy.special.erfc does. */
 #include <math.h>
 
+#include "gc_clones.h"
 #include "gc_fastmath.h"
 #include "gc_parallel.h"
 #include "gradcore/dense.h"

@@ -73,10 +73,10 @@ GC_INLINE T GC_NAME(d_gelu)(T x, T y) {
 /* ---- standalone elementwise activations ------------------------------------------------ */
 
 #define GC_FWD_RANGE(name)                                                       \
-    GC_INLINE void GC_NAME(fwd_range_##name)(const T *x, T *y, int64_t lo, int64_t hi) { \
+    GC_CLONES static void GC_NAME(fwd_range_##name)(const T *x, T *y, int64_t lo, int64_t hi) { \
         _Pragma("omp simd") for (int64_t i = lo; i < hi; ++i) y[i] = GC_NAME(f_##name)(x[i]); \
     }                                                                            \
-    GC_INLINE void GC_NAME(bwd_range_##name)(const T *dy, const T *x, const T *y, T *dx, \
+    GC_CLONES static void GC_NAME(bwd_range_##name)(const T *dy, const T *x, const T *y, T *dx, \
                                              int64_t lo, int64_t hi) {           \
         _Pragma("omp simd") for (int64_t i = lo; i < hi; ++i)                    \
             dx[i] = dy[i] * GC_NAME(d_##name)(x[i], y[i]);                       \
@@ -117,7 +117,7 @@ int GC_NAME(gc_dense_act_backward)(const T *dy, const T *x, const T *y, T *dx, i
 
 /* Epilogue over rows [r0, r1): v = z + b; z = v; y = act(v). One pass over z (and y). */
 #define GC_EPI_RANGE(name)                                                          \
-    GC_INLINE void GC_NAME(epi_##name)(const T *b, T *z, T *y, int64_t O, int64_t r0, \
+    GC_CLONES static void GC_NAME(epi_##name)(const T *b, T *z, T *y, int64_t O, int64_t r0, \
                                        int64_t r1) {                                \
         for (int64_t r = r0; r < r1; ++r) {                                         \
             T *zr = z + r * O;                                                      \
@@ -163,7 +163,7 @@ int GC_NAME(gc_dense_forward)(const T *x, const T *W, const T *b, int64_t N, int
  * and splitting columns across threads needs neither scratch nor a cross-thread reduction. */
 #define GC_DB_BLOCK 512
 #define GC_BWD_BLOCK(name)                                                              \
-    GC_INLINE void GC_NAME(bwd_blk_##name)(const T *dy, const T *z, const T *y, T *dz,     \
+    GC_CLONES static void GC_NAME(bwd_blk_##name)(const T *dy, const T *z, const T *y, T *dz,     \
                                            T *db, int64_t N, int64_t O, int64_t o0,        \
                                            int64_t w) {                                 \
         double acc[GC_DB_BLOCK];                                                        \
