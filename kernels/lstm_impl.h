@@ -89,18 +89,23 @@ int GC_NAME(gc_lstm_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64
     if (N == 0) return GC_OK;
     const int64_t G = 4 * H, NT = N * T;
     GC_NAME(gc_pg_pack)(0, H, G, Wh, G, wpack); /* Wh[H, 4H] into column panels, once */
-    /* input projections of every step at once (gc_gemm splits it over its threads):
-     * gates[N*T, 4H] = x[N*T, D] @ Wx */
-    FT_GEMM(0, 0, NT, G, D, (FT)1, x, D > 0 ? D : 1, Wx, G, (FT)0, gates, G);
     const int64_t nch = GC_NAME(gc_lstm_chunks)(N, T, H, nwork);
     if (nch == 1) {
+        /* input projections of every step at once (gc_gemm may split it over its threads):
+         * gates[N*T, 4H] = x[N*T, D] @ Wx */
+        FT_GEMM(0, 0, NT, G, D, (FT)1, x, D > 0 ? D : 1, Wx, G, (FT)0, gates, G);
         GC_NAME(gc_lstm_forward_rows)(0, N, T, H, wpack, b, h0, c0, hs, cs, gates);
         return GC_OK;
     }
+    /* each thread projects its own sequences (rows n0*T .. n1*T of x and gates are contiguous
+     * in the batch-first layout), then runs their time loop: one fork/join in all */
 #pragma omp parallel for schedule(static) num_threads((int)nch)
-    for (int64_t k = 0; k < nch; ++k)
-        GC_NAME(gc_lstm_forward_rows)(N * k / nch, N * (k + 1) / nch, T, H, wpack, b, h0, c0,
-                                      hs, cs, gates);
+    for (int64_t k = 0; k < nch; ++k) {
+        const int64_t n0 = N * k / nch, n1 = N * (k + 1) / nch;
+        FT_GEMM(0, 0, (n1 - n0) * T, G, D, (FT)1, x + n0 * T * D, D > 0 ? D : 1, Wx, G, (FT)0,
+                gates + n0 * T * G, G);
+        GC_NAME(gc_lstm_forward_rows)(n0, n1, T, H, wpack, b, h0, c0, hs, cs, gates);
+    }
     return GC_OK;
 }
 
@@ -172,7 +177,7 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
                               const FT *Wh, const FT *h0, const FT *c0, const FT *hs,
                               const FT *cs, const FT *gates, FT *dx, FT *dWx, FT *dWh, FT *db,
                               FT *dh0, FT *dc0, double *dh_norm, double *dc_norm, FT *da,
-                              FT *hprev, FT *wpack, double *nrm, int64_t nwork) {
+                              FT *hprev, FT *wpack, FT *part, double *nrm, int64_t nwork) {
     if (N < 0 || T < 1 || D < 0 || H < 1 || nwork < 1) return GC_EBADSIZE;
     if (N == 0) {
         for (int64_t t = 0; t < T; ++t) dh_norm[t] = dc_norm[t] = 0.0;
@@ -183,14 +188,41 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
     GC_NAME(gc_pg_pack)(1, G, H, Wh, G, wpack); /* Wh^T[4H, H] into column panels, once */
     /* the time loop; chunk k's squared norms in nrm[k*2T .. k*2T + 2T) */
     if (nch == 1) {
-        GC_NAME(gc_lstm_backward_rows)(0, N, T, H, dhs, dhT, dcT, wpack, c0, cs, gates, dh0, dc0, da,
-                                       h0, hs, hprev, nrm, nrm + T);
+        GC_NAME(gc_lstm_backward_rows)(0, N, T, H, dhs, dhT, dcT, wpack, c0, cs, gates, dh0, dc0,
+                                       da, h0, hs, hprev, nrm, nrm + T);
+        /* weight gradients as a few large GEMMs over all N*T rows */
+        if (D > 0) {
+            FT_GEMM(1, 0, D, G, NT, (FT)1, x, D, da, G, (FT)1, dWx, G); /* dWx += X^T dA */
+            FT_GEMM(0, 1, NT, D, G, (FT)1, da, G, Wx, G, (FT)0, dx, D); /* dx = dA Wx^T */
+        }
+        FT_GEMM(1, 0, H, G, NT, (FT)1, hprev, H, da, G, (FT)1, dWh, G); /* dWh += Hprev^T dA */
     } else {
+        /* Each thread, after its time loop, multiplies its own rows (contiguous in the
+         * batch-first layout): dx rows directly, and partial dWh, dWx into its slot of `part`
+         * ([H+D, 4H] each). No BLAS call is split, no operand is packed twice, and the rows
+         * just written are still warm. The partials are added below in chunk order. */
 #pragma omp parallel for schedule(static) num_threads((int)nch)
-        for (int64_t k = 0; k < nch; ++k)
-            GC_NAME(gc_lstm_backward_rows)(N * k / nch, N * (k + 1) / nch, T, H, dhs, dhT, dcT,
-                                           wpack, c0, cs, gates, dh0, dc0, da, h0, hs, hprev,
-                                           nrm + k * 2 * T, nrm + k * 2 * T + T);
+        for (int64_t k = 0; k < nch; ++k) {
+            const int64_t n0 = N * k / nch, n1 = N * (k + 1) / nch, rows = (n1 - n0) * T;
+            GC_NAME(gc_lstm_backward_rows)(n0, n1, T, H, dhs, dhT, dcT, wpack, c0, cs, gates,
+                                           dh0, dc0, da, h0, hs, hprev, nrm + k * 2 * T,
+                                           nrm + k * 2 * T + T);
+            const FT *dak = da + n0 * T * G;
+            FT *pk = part + k * (H + D) * G;
+            FT_GEMM(1, 0, H, G, rows, (FT)1, hprev + n0 * T * H, H, dak, G, (FT)0, pk, G);
+            if (D > 0) {
+                FT_GEMM(1, 0, D, G, rows, (FT)1, x + n0 * T * D, D, dak, G, (FT)0, pk + H * G, G);
+                FT_GEMM(0, 1, rows, D, G, (FT)1, dak, G, Wx, G, (FT)0, dx + n0 * T * D, D);
+            }
+        }
+        const int64_t np_ = (H + D) * G;
+#pragma omp parallel for simd schedule(static) if (np_ >= GC_PARALLEL_MIN)
+        for (int64_t j = 0; j < np_; ++j) {
+            FT acc = part[j];
+            for (int64_t k = 1; k < nch; ++k) acc += part[k * np_ + j];
+            if (j < H * G) dWh[j] = dWh[j] + acc;
+            else dWx[j - H * G] = dWx[j - H * G] + acc;
+        }
     }
     for (int64_t t = 0; t < T; ++t) { /* chunk order: deterministic for a given nwork */
         double sh = 0.0, sc = 0.0;
@@ -201,12 +233,6 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
         dh_norm[t] = sqrt(sh);
         dc_norm[t] = sqrt(sc);
     }
-    /* weight gradients as a few large GEMMs over all N*T rows */
-    if (D > 0) {
-        FT_GEMM(1, 0, D, G, NT, (FT)1, x, D, da, G, (FT)1, dWx, G);   /* dWx += X^T dA */
-        FT_GEMM(0, 1, NT, D, G, (FT)1, da, G, Wx, G, (FT)0, dx, D);   /* dx = dA Wx^T */
-    }
-    FT_GEMM(1, 0, H, G, NT, (FT)1, hprev, H, da, G, (FT)1, dWh, G);   /* dWh += Hprev^T dA */
 
     /* db += column sums of dA, in double; threads take column blocks (deterministic) */
     const int64_t nblk = (G + GC_LSTM_DB_BLOCK - 1) / GC_LSTM_DB_BLOCK;
@@ -224,6 +250,10 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
         for (int64_t j = 0; j < w; ++j) db[j0 + j] = db[j0 + j] + (FT)acc[j];
     }
     return GC_OK;
+}
+
+int64_t GC_NAME(gc_lstm_part_size)(int64_t D, int64_t H, int64_t nwork) {
+    return nwork > 1 ? nwork * (H + D) * 4 * H : 1;
 }
 
 int64_t GC_NAME(gc_lstm_wpack_size)(int64_t H, int backward) {

@@ -67,7 +67,7 @@ cdef extern from "gradcore/lstm.h" nogil:
                              const float *hs, const float *cs, const float *gates, float *dx,
                              float *dWx, float *dWh, float *db, float *dh0, float *dc0,
                              double *dh_norm, double *dc_norm, float *da, float *hprev,
-                             float *wpack, double *nrm, int64_t nwork)
+                             float *wpack, float *part, double *nrm, int64_t nwork)
     int gc_lstm_backward_f64(const double *dhs, const double *dhT, const double *dcT,
                              const double *x, int64_t N, int64_t T, int64_t D, int64_t H,
                              const double *Wx, const double *Wh, const double *h0,
@@ -75,7 +75,9 @@ cdef extern from "gradcore/lstm.h" nogil:
                              const double *gates, double *dx, double *dWx, double *dWh,
                              double *db, double *dh0, double *dc0, double *dh_norm,
                              double *dc_norm, double *da, double *hprev, double *wpack,
-                             double *nrm, int64_t nwork)
+                             double *part, double *nrm, int64_t nwork)
+    int64_t gc_lstm_part_size_f32(int64_t D, int64_t H, int64_t nwork)
+    int64_t gc_lstm_part_size_f64(int64_t D, int64_t H, int64_t nwork)
     int64_t gc_lstm_wpack_size_f32(int64_t H, int backward)
     int64_t gc_lstm_wpack_size_f64(int64_t H, int backward)
 
@@ -498,8 +500,8 @@ cdef int _lstm_bwd(const floating[:, :, ::1] dhs, object dhT_, object dcT_,
                    floating[:, :, ::1] dx, floating[:, ::1] dWx, floating[:, ::1] dWh,
                    floating[::1] db, floating[:, ::1] dh0, floating[:, ::1] dc0,
                    double[::1] dh_norm, double[::1] dc_norm, floating[:, :, ::1] da,
-                   floating[:, :, ::1] hprev, floating[::1] wpack, double[::1] nrm,
-                   int64_t nwork) except -1:
+                   floating[:, :, ::1] hprev, floating[::1] wpack, floating[::1] part,
+                   double[::1] nrm, int64_t nwork) except -1:
     cdef int64_t N = x.shape[0], T = x.shape[1], D = x.shape[2], H = Wh.shape[0]
     cdef const floating[:, ::1] dhT
     cdef const floating[:, ::1] dcT
@@ -524,13 +526,15 @@ cdef int _lstm_bwd(const floating[:, :, ::1] dhs, object dhT_, object dcT_,
                                       &Wh[0, 0], &h0[0, 0], &c0[0, 0], &hs[0, 0, 0],
                                       &cs[0, 0, 0], &gates[0, 0, 0], pdx, pdWx, &dWh[0, 0],
                                       &db[0], &dh0[0, 0], &dc0[0, 0], &dh_norm[0], &dc_norm[0],
-                                      &da[0, 0, 0], &hprev[0, 0, 0], &wpack[0], &nrm[0], nwork)
+                                      &da[0, 0, 0], &hprev[0, 0, 0], &wpack[0], &part[0],
+                                      &nrm[0], nwork)
         else:
             rc = gc_lstm_backward_f64(&dhs[0, 0, 0], pdhT, pdcT, px, N, T, D, H, pWx,
                                       &Wh[0, 0], &h0[0, 0], &c0[0, 0], &hs[0, 0, 0],
                                       &cs[0, 0, 0], &gates[0, 0, 0], pdx, pdWx, &dWh[0, 0],
                                       &db[0], &dh0[0, 0], &dc0[0, 0], &dh_norm[0], &dc_norm[0],
-                                      &da[0, 0, 0], &hprev[0, 0, 0], &wpack[0], &nrm[0], nwork)
+                                      &da[0, 0, 0], &hprev[0, 0, 0], &wpack[0], &part[0],
+                                      &nrm[0], nwork)
     if rc != GC_OK:
         raise ValueError(f"lstm_backward: bad sizes N={N}, T={T}, D={D}, H={H}")
     return 0
@@ -543,8 +547,9 @@ def lstm_backward(dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh,
     ``dx``, ``dh0``, ``dc0`` overwritten; ``dWx``, ``dWh``, ``db`` accumulate; ``dh_norm[T]``,
     ``dc_norm[T]`` (float64) receive the Frobenius norms of the total dL/dh_t and dL/dc_t.
     Scratch ``da[N,T,4H]``, ``hprev[N,T,H]`` and the per-thread norm partials come from ``ws``
-    and the packed ``Wh^T`` (names ``lstm_da``, ``lstm_hprev``, ``lstm_norms``,
-    ``lstm_wpackT``) come from ``ws`` when given, else are allocated.
+    the packed ``Wh^T`` and the per-thread partial weight gradients (names ``lstm_da``,
+    ``lstm_hprev``, ``lstm_norms``, ``lstm_wpackT``, ``lstm_wpart``) come from ``ws`` when
+    given, else are allocated.
     """
     op = "lstm_backward"
     dt = _b_float_dtype(op, "x", x)
@@ -585,9 +590,12 @@ def lstm_backward(dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh,
     cdef int64_t nwork = _nwork()
     nrm = _scratch(ws, "lstm_norms", (nwork * 2 * T,), _B_F64)
     wpack = _scratch(ws, "lstm_wpackT", (_lstm_wpack_size(dt, H, 1),), dt)
+    cdef int64_t npart = (gc_lstm_part_size_f32(D, H, nwork) if dt == _B_F32
+                          else gc_lstm_part_size_f64(D, H, nwork))
+    part = _scratch(ws, "lstm_wpart", (npart,), dt)
     if dt == _B_F32:
         _lstm_bwd[float](dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh, db, dh0,
-                         dc0, dh_norm, dc_norm, da, hprev, wpack, nrm, nwork)
+                         dc0, dh_norm, dc_norm, da, hprev, wpack, part, nrm, nwork)
     else:
         _lstm_bwd[double](dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh, db,
-                          dh0, dc0, dh_norm, dc_norm, da, hprev, wpack, nrm, nwork)
+                          dh0, dc0, dh_norm, dc_norm, da, hprev, wpack, part, nrm, nwork)

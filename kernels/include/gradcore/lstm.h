@@ -19,6 +19,8 @@
  *   hprev[N*T*H]   h_{t-1} of every step (h0 for t = 0), the left operand of dWh (filled by
  *                  the threads of the time loop, each for its rows)
  *   nrm[nwork*2*T] per-block squared norms of dL/dh_t, dL/dc_t (double)
+ *   part[gc_lstm_part_size_SFX(D, H, nwork)]  per-block partial dWh, dWx ([H+D, 4H] each)
+ *                  when the batch is split over threads; added in block order
  * db is accumulated in double by a column-sum pass over da after the loop.
  * dhT, dcT may be NULL (no gradient on the final states). dh0 and dc0 double as the
  * recurrent carries during the loop. Outputs must not alias inputs (the binding checks).
@@ -39,8 +41,10 @@
                                const T_ *Wh, const T_ *h0, const T_ *c0, const T_ *hs,         \
                                const T_ *cs, const T_ *gates, T_ *dx, T_ *dWx, T_ *dWh,        \
                                T_ *db, T_ *dh0, T_ *dc0, double *dh_norm, double *dc_norm,     \
-                               T_ *da, T_ *hprev, T_ *wpack, double *nrm, int64_t nwork);     \
-    int64_t gc_lstm_wpack_size_##SFX(int64_t H, int backward);
+                               T_ *da, T_ *hprev, T_ *wpack, T_ *part, double *nrm,           \
+                               int64_t nwork);                                                 \
+    int64_t gc_lstm_wpack_size_##SFX(int64_t H, int backward);                                 \
+    int64_t gc_lstm_part_size_##SFX(int64_t D, int64_t H, int64_t nwork);
 
 GC_LSTM_DECL(float, f32)
 GC_LSTM_DECL(double, f64)
