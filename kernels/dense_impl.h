@@ -115,14 +115,15 @@ int GC_NAME(gc_dense_act_backward)(const T *dy, const T *x, const T *y, T *dx, i
 
 /* ---- dense layer --------------------------------------------------------------------- */
 
-/* Epilogue over rows [r0, r1): v = z + b; z = v; y = act(v). One pass over z (and y). */
+/* Epilogue over rows [r0, r1) and columns [c0, c1): v = z + b; z = v; y = act(v). One pass
+ * over z (and y). */
 #define GC_EPI_RANGE(name)                                                          \
     GC_CLONES static void GC_NAME(epi_##name)(const T *b, T *z, T *y, int64_t O, int64_t r0, \
-                                       int64_t r1) {                                \
+                                       int64_t r1, int64_t c0, int64_t c1) {        \
         for (int64_t r = r0; r < r1; ++r) {                                         \
             T *zr = z + r * O;                                                      \
             T *yr = y + r * O;                                                      \
-            _Pragma("omp simd") for (int64_t o = 0; o < O; ++o) {                   \
+            _Pragma("omp simd") for (int64_t o = c0; o < c1; ++o) {                 \
                 const T v = zr[o] + b[o];                                           \
                 zr[o] = v;                                                          \
                 yr[o] = GC_NAME(f_##name)(v);                                       \
@@ -144,14 +145,49 @@ static int64_t GC_NAME(min_rows)(int64_t O, int64_t min_elems) {
     return O > 0 ? (min_elems + O - 1) / O : INT64_MAX;
 }
 
+/* Threads for a product of this size: gc_gemm's rule (GC_GEMM_PARALLEL_MIN, column split). */
+static int GC_NAME(dense_threads)(int64_t M, int64_t N, int64_t K) {
+    int nth = 1;
+#ifdef _OPENMP
+    if ((double)M * (double)N * (double)(K > 0 ? K : 1) >= (double)GC_GEMM_PARALLEL_MIN &&
+        N >= 2 * GC_GEMM_NBLOCK && !omp_in_parallel())
+        nth = omp_get_max_threads();
+#else
+    (void)M, (void)N, (void)K;
+#endif
+    return nth;
+}
+
 int GC_NAME(gc_dense_forward)(const T *x, const T *W, const T *b, int64_t N, int64_t I,
                               int64_t O, int act, T *z, T *y) {
     if (N < 0 || I < 0 || O < 0) return GC_EBADSIZE;
     if (act < 0 || act >= GC_ACT_COUNT) return GC_EBADARG;
     if (N == 0 || O == 0) return GC_OK;
+    int nth = GC_NAME(dense_threads)(N, O, I);
+    if (nth > 1) {
+        /* Fused: each thread computes its column block of z = x W (the same blocks as
+         * gc_gemm's split, so the same z) and applies bias + activation to it while it is in
+         * its cache: one fork/join, no second pass over z from memory. */
+        const int64_t nblk = (O + GC_GEMM_NBLOCK - 1) / GC_GEMM_NBLOCK;
+        if (nth > nblk) nth = (int)nblk;
+#define GC_CASE(name)                                                                   \
+    _Pragma("omp parallel for schedule(static) num_threads(nth)")                      \
+    for (int t = 0; t < nth; ++t) {                                                     \
+        const int64_t c0 = nblk * t / nth * GC_GEMM_NBLOCK;                              \
+        int64_t c1 = nblk * (t + 1) / nth * GC_GEMM_NBLOCK;                              \
+        if (c1 > O) c1 = O;                                                             \
+        if (c1 <= c0) continue;                                                         \
+        GC_GEMM(0, 0, N, c1 - c0, I, (T)1, x, I, W + c0, O, (T)0, z + c0, O);          \
+        GC_NAME(epi_##name)(b, z, y, O, 0, N, c0, c1);                                  \
+    }
+        GC_ACT_SWITCH(act, GC_CASE)
+#undef GC_CASE
+        return GC_OK;
+    }
     GC_GEMM(0, 0, N, O, I, (T)1, x, I, W, O, (T)0, z, O); /* z = x W */
     const int64_t mr = GC_NAME(min_rows)(O, GC_ACT_PAR_MIN(act));
-#define GC_CASE(name) GC_PARALLEL_RANGES(N, mr, r0, r1, GC_NAME(epi_##name)(b, z, y, O, r0, r1))
+#define GC_CASE(name) \
+    GC_PARALLEL_RANGES(N, mr, r0, r1, GC_NAME(epi_##name)(b, z, y, O, r0, r1, 0, O))
     GC_ACT_SWITCH(act, GC_CASE)
 #undef GC_CASE
     return GC_OK;
@@ -195,6 +231,7 @@ int GC_NAME(gc_dense_backward)(const T *dy, const T *x, const T *W, const T *z, 
                                T *db) {
     if (N < 0 || I < 0 || O < 0) return GC_EBADSIZE;
     if (act < 0 || act >= GC_ACT_COUNT) return GC_EBADARG;
+    int fused = 0;
     if (O > 0 && N > 0) {
         /* column blocks: at most GC_DB_BLOCK wide, and at least one per thread when the
          * epilogue is big enough to thread (16-column multiples: whole cache lines) */
@@ -207,17 +244,23 @@ int GC_NAME(gc_dense_backward)(const T *dy, const T *x, const T *W, const T *z, 
         if (bw > GC_DB_BLOCK) bw = GC_DB_BLOCK;
         const int64_t nb = (O + bw - 1) / bw;
         (void)nth;
+        /* With threads, each column block's dW columns are multiplied right after its dz
+         * block by the same thread (dW[:, blk] += x^T dz[:, blk]): one fork/join, dz still in
+         * cache. dx = dz W^T needs every column of dz, so it comes after. */
+        fused = nth > 1 && nb > 1 && I > 0;
 #define GC_CASE(name)                                                               \
     _Pragma("omp parallel for schedule(static) if (nth > 1 && nb > 1)")             \
     for (int64_t k = 0; k < nb; ++k) {                                              \
         const int64_t o0 = k * bw;                                                  \
         const int64_t w = O - o0 < bw ? O - o0 : bw;                                \
         GC_NAME(bwd_blk_##name)(dy, z, y, dz, db, N, O, o0, w);                     \
+        if (fused) GC_GEMM(1, 0, I, w, N, (T)1, x, I, dz + o0, O, (T)1, dW + o0, O); \
     }
         GC_ACT_SWITCH(act, GC_CASE)
 #undef GC_CASE
     }
-    if (I > 0 && O > 0) GC_GEMM(1, 0, I, O, N, (T)1, x, I, dz, O, (T)1, dW, O); /* dW += x^T dz */
+    if (!fused && I > 0 && O > 0)
+        GC_GEMM(1, 0, I, O, N, (T)1, x, I, dz, O, (T)1, dW, O); /* dW += x^T dz */
     if (dx != NULL && N > 0 && I > 0)
         GC_GEMM(0, 1, N, I, O, (T)1, dz, O, W, O, (T)0, dx, I); /* dx = dz W^T */
     return GC_OK;

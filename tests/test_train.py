@@ -63,11 +63,14 @@ def test_validation_early_stopping_and_restore(data):
     X, y = data
     model = mlp()
     es = gc.train.EarlyStopping(monitor="val_loss", patience=1, restore_best=True)
-    # lr so large that validation loss soon stops improving
+    # lr so large that validation loss soon stops improving; clipping keeps it finite (without
+    # it, lr=2.0 diverged to NaN on one CPU and not another: a chaotic run, not a test of
+    # early stopping)
     hist = model.fit(
         X,
         y,
         optimizer=gc.optim.SGD(model.parameters(), lr=2.0),
+        clip=1.0,
         epochs=40,
         validation_data=(X[:60], y[:60]),
         callbacks=[es],

@@ -83,7 +83,14 @@ def select(provider: str | None = None) -> str:
         loaded = load_mkl()
         if loaded is not None:
             lib, _ = loaded
-            _kernels.use_cblas(_address(lib.cblas_sgemm), _address(lib.cblas_dgemm), "mkl")
+            # the C entry (the lowercase name is the Fortran one: it takes an int *)
+            local = getattr(lib, "MKL_Set_Num_Threads_Local", None)  # MKL >= 10.3
+            _kernels.use_cblas(
+                _address(lib.cblas_sgemm),
+                _address(lib.cblas_dgemm),
+                "mkl",
+                _address(local) if local is not None else 0,
+            )
             return "mkl"
         if choice == "mkl":
             warnings.warn(

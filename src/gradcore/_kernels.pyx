@@ -24,7 +24,7 @@ cdef extern from "gradcore/common.h" nogil:
                                  int64_t, const double *, int64_t, double, double *, int64_t)
     void gc_set_gemm(gc_sgemm_fn sgemm, gc_dgemm_fn dgemm)
     int gc_have_gemm()
-    int gc_use_cblas(void *cblas_sgemm, void *cblas_dgemm)
+    int gc_use_cblas(void *cblas_sgemm, void *cblas_dgemm, void *threads_local)
     void gc_gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                      float *C, int64_t ldc)
@@ -135,12 +135,16 @@ def use_openblas():
     GEMM_PROVIDER = "openblas"
 
 
-def use_cblas(size_t sgemm_address, size_t dgemm_address, str name):
+def use_cblas(size_t sgemm_address, size_t dgemm_address, str name,
+              size_t threads_local_address=0):
     """Route every kernel GEMM to a row-major LP64 CBLAS whose ``cblas_sgemm``/``cblas_dgemm``
     live at these addresses (``gradcore._gemm`` loads MKL this way). The library must stay
-    loaded and be single-threaded."""
+    loaded. ``threads_local_address``: ``int f(int)`` that sets the calling thread's thread
+    count and returns the previous one (MKL's ``MKL_Set_Num_Threads_Local``); every GEMM then
+    runs with 1 and restores it. Without it the library must be single-threaded."""
     global GEMM_PROVIDER
-    if gc_use_cblas(<void *>sgemm_address, <void *>dgemm_address) != GC_OK:
+    if gc_use_cblas(<void *>sgemm_address, <void *>dgemm_address,
+                    <void *>threads_local_address) != GC_OK:
         raise ValueError("cblas_sgemm and cblas_dgemm addresses must be non-zero")
     GEMM_PROVIDER = name
 

@@ -39,8 +39,11 @@ typedef void (*gc_dgemm_fn)(int transa, int transb, int64_t M, int64_t N, int64_
 
 void gc_set_gemm(gc_sgemm_fn sgemm, gc_dgemm_fn dgemm);
 int gc_have_gemm(void);   /* 1 once a provider is set */
-/* Use a row-major CBLAS (e.g. MKL's cblas_sgemm/cblas_dgemm, LP64) as the provider. */
-int gc_use_cblas(void *cblas_sgemm, void *cblas_dgemm);
+/* Use a row-major CBLAS (e.g. MKL's cblas_sgemm/cblas_dgemm, LP64) as the provider.
+ * threads_local (may be NULL): int f(int n) setting the library's thread-local thread count
+ * and returning the previous one (MKL's MKL_Set_Num_Threads_Local); called with 1 around
+ * every GEMM and restored after. */
+int gc_use_cblas(void *cblas_sgemm, void *cblas_dgemm, void *threads_local);
 /* The GEMM every kernel calls: the provider, split by OpenMP when the product is large
  * (M*N*K >= GC_GEMM_PARALLEL_MIN flops/2): over N in blocks of GC_GEMM_NBLOCK columns when
  * N >= 2*GC_GEMM_NBLOCK, else over M in blocks of GC_GEMM_MBLOCK rows when M is that tall. */

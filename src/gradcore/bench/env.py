@@ -155,6 +155,17 @@ def _blas_paths(info: list[dict], package: str) -> list[str]:
     return paths
 
 
+def _restore_pools(before: list[dict]) -> None:
+    """Set every threadpoolctl pool that still exists back to its thread count in ``before``."""
+    from threadpoolctl import ThreadpoolController
+
+    ctl = ThreadpoolController()
+    for lib in before:
+        sel = ctl.select(filepath=lib["filepath"])
+        if sel and sel.info() and sel.info()[0]["num_threads"] != lib["num_threads"]:
+            sel.limit(limits=lib["num_threads"])  # applied now; the object is dropped
+
+
 @contextlib.contextmanager
 def fixed_threads(
     threads: int,
@@ -173,6 +184,15 @@ def fixed_threads(
         "gemm_blas_threads": gemm_blas_threads,
     }
     undo: list = []
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        # torch.set_num_threads also reaches an MKL loaded in the process (gradcore's MKL
+        # provider): on exit every pool goes back to what it was here, after the undos below
+        pools_before = ThreadpoolController().info()
+        undo.append(lambda: _restore_pools(pools_before))
+    except ImportError:
+        pass
     with contextlib.ExitStack() as stack:
         try:
             from gradcore import _kernels
