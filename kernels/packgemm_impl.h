@@ -54,12 +54,18 @@ static void GC_PG_NAME(gc_pg_pack)(int trans, int64_t K, int64_t N, const FT *S,
                 for (; c < NR; ++c) P[k * NR + c] = (FT)0;
             }
         } else {
-            for (int64_t c = 0; c < NR; ++c) {
-                if (c < w) {
-                    const FT *src = S + (n0 + c) * ldb;
-                    for (int64_t k = 0; k < K; ++k) P[k * NR + c] = src[k];
-                } else {
-                    for (int64_t k = 0; k < K; ++k) P[k * NR + c] = (FT)0;
+            /* 16 x NR blocks: each source row gives one 64-byte run per block, and the block's
+             * destination (16 x NR elements) stays in L1. Packing Wh^T at H=256: 125 us; column
+             * by column 213 us, row by row (16 read streams 4 KB apart) 190-210 us. */
+            for (int64_t k0 = 0; k0 < K; k0 += 16) {
+                const int64_t kn = K - k0 < 16 ? K - k0 : 16;
+                for (int64_t c = 0; c < NR; ++c) {
+                    if (c < w) {
+                        const FT *src = S + (n0 + c) * ldb + k0;
+                        for (int64_t kk = 0; kk < kn; ++kk) P[(k0 + kk) * NR + c] = src[kk];
+                    } else {
+                        for (int64_t kk = 0; kk < kn; ++kk) P[(k0 + kk) * NR + c] = (FT)0;
+                    }
                 }
             }
         }
