@@ -52,6 +52,7 @@ static void GC_NAME(sumsq_chunk)(const T *x, const int64_t *offsets, int64_t nse
     const int64_t s1 = GC_NAME(segment_of)(offsets, nseg, c1 - 1);
     *sf = s0;
     *sl = s1;
+    *pf = *pl = 0.0;
     for (int64_t s = s0; s <= s1; ++s) {
         const int64_t a = offsets[s] > c0 ? offsets[s] : c0;
         const int64_t b = offsets[s + 1] < c1 ? offsets[s + 1] : c1;
