@@ -145,37 +145,24 @@ static int64_t GC_NAME(min_rows)(int64_t O, int64_t min_elems) {
     return O > 0 ? (min_elems + O - 1) / O : INT64_MAX;
 }
 
-/* Threads for a product of this size: gc_gemm's rule (GC_GEMM_PARALLEL_MIN, column split). */
-static int GC_NAME(dense_threads)(int64_t M, int64_t N, int64_t K) {
-    int nth = 1;
-#ifdef _OPENMP
-    if ((double)M * (double)N * (double)(K > 0 ? K : 1) >= (double)GC_GEMM_PARALLEL_MIN &&
-        N >= 2 * GC_GEMM_NBLOCK && !omp_in_parallel())
-        nth = omp_get_max_threads();
-#else
-    (void)M, (void)N, (void)K;
-#endif
-    return nth;
-}
-
 int GC_NAME(gc_dense_forward)(const T *x, const T *W, const T *b, int64_t N, int64_t I,
                               int64_t O, int act, T *z, T *y) {
     if (N < 0 || I < 0 || O < 0) return GC_EBADSIZE;
     if (act < 0 || act >= GC_ACT_COUNT) return GC_EBADARG;
     if (N == 0 || O == 0) return GC_OK;
-    int nth = GC_NAME(dense_threads)(N, O, I);
-    if (nth > 1) {
-        /* Fused: each thread computes its column block of z = x W (the same blocks as
-         * gc_gemm's split, so the same z) and applies bias + activation to it while it is in
-         * its cache: one fork/join, no second pass over z from memory. */
+    int by_n;
+    int nth = gc_gemm_threads(N, O, I, &by_n);
+    if (nth > 1 && by_n) {
+        /* Fused: each thread computes its column block of z = x W (gc_gemm's own blocks, so
+         * the same z) and applies bias + activation to it while it is in its cache: one
+         * fork/join, no second pass over z from memory. */
         const int64_t nblk = (O + GC_GEMM_NBLOCK - 1) / GC_GEMM_NBLOCK;
         if (nth > nblk) nth = (int)nblk;
 #define GC_CASE(name)                                                                   \
     _Pragma("omp parallel for schedule(static) num_threads(nth)")                      \
     for (int t = 0; t < nth; ++t) {                                                     \
-        const int64_t c0 = nblk * t / nth * GC_GEMM_NBLOCK;                              \
-        int64_t c1 = nblk * (t + 1) / nth * GC_GEMM_NBLOCK;                              \
-        if (c1 > O) c1 = O;                                                             \
+        int64_t c0, c1;                                                                 \
+        gc_gemm_block(t, nth, nblk, GC_GEMM_NBLOCK, O, &c0, &c1);                       \
         if (c1 <= c0) continue;                                                         \
         GC_GEMM(0, 0, N, c1 - c0, I, (T)1, x, I, W + c0, O, (T)0, z + c0, O);          \
         GC_NAME(epi_##name)(b, z, y, O, 0, N, c0, c1);                                  \
@@ -243,7 +230,6 @@ int GC_NAME(gc_dense_backward)(const T *dy, const T *x, const T *W, const T *z, 
         bw = (bw + 15) / 16 * 16;
         if (bw > GC_DB_BLOCK) bw = GC_DB_BLOCK;
         const int64_t nb = (O + bw - 1) / bw;
-        (void)nth;
         /* With threads, each column block's dW columns are multiplied right after its dz
          * block by the same thread (dW[:, blk] += x^T dz[:, blk]): one fork/join, dz still in
          * cache. dx = dz W^T needs every column of dz, so it comes after. */

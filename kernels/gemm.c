@@ -1,10 +1,22 @@
 /* GEMM indirection: the provider pointer set by the binding layer, and the OpenMP split over
- * N (or over M when N is narrow, e.g. the LSTM's dx = dA Wx^T with N = D) that lets gradcore's own thread pool (not the BLAS's) parallelise large products. */
+ * N (or over M when N is narrow, e.g. the LSTM's dx = dA Wx^T with N = D) that lets
+ * gradcore's own thread pool (not the BLAS's) parallelise large products. */
 #include "gradcore/common.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+int gc_gemm_threads(int64_t M, int64_t N, int64_t K, int *by_n) {
+    *by_n = N >= 2 * GC_GEMM_NBLOCK;
+    if ((double)M * (double)N * (double)(K > 0 ? K : 1) < (double)GC_GEMM_PARALLEL_MIN ||
+        !(*by_n || M >= 2 * GC_GEMM_MBLOCK))
+        return 1;
+#ifdef _OPENMP
+    if (omp_in_parallel()) return 1;
+#endif
+    return gc_max_threads();
+}
 
 static gc_sgemm_fn g_sgemm = 0;
 static gc_dgemm_fn g_dgemm = 0;
@@ -21,25 +33,19 @@ int gc_have_gemm(void) { return g_sgemm != 0 && g_dgemm != 0; }
                        const T *A, int64_t lda, const T *B, int64_t ldb, T beta, T *C,         \
                        int64_t ldc) {                                                          \
         if (M <= 0 || N <= 0) return;                                                          \
-        int nth = 1;                                                                           \
-        /* split over N (column blocks) when N is wide enough, else over M (row blocks) */     \
-        const int by_n = N >= 2 * GC_GEMM_NBLOCK;                                              \
-        if ((double)M * (double)N * (double)(K > 0 ? K : 1) >= (double)GC_GEMM_PARALLEL_MIN && \
-            (by_n || M >= 2 * GC_GEMM_MBLOCK))                                                 \
-            nth = gc_max_threads();                                                            \
-        GC_GEMM_MAYBE_NOT_NESTED(nth);                                                         \
+        int by_n;                                                                              \
+        int nth = gc_gemm_threads(M, N, K, &by_n);                                             \
         if (nth <= 1) {                                                                        \
             PTR(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);                 \
             return;                                                                            \
         }                                                                                      \
         const int64_t ext = by_n ? N : M, bs = by_n ? GC_GEMM_NBLOCK : GC_GEMM_MBLOCK;         \
-        int64_t nblk = (ext + bs - 1) / bs;                                                    \
+        const int64_t nblk = (ext + bs - 1) / bs;                                              \
         if (nth > nblk) nth = (int)nblk;                                                       \
         GC_GEMM_PARALLEL_FOR(nth)                                                              \
         for (int t = 0; t < nth; ++t) {                                                        \
-            int64_t b0 = nblk * t / nth, b1 = nblk * (t + 1) / nth;                            \
-            int64_t e0 = b0 * bs, e1 = b1 * bs;                                                \
-            if (e1 > ext) e1 = ext;                                                            \
+            int64_t e0, e1;                                                                    \
+            gc_gemm_block(t, nth, nblk, bs, ext, &e0, &e1);                                    \
             if (e1 <= e0) continue;                                                            \
             if (by_n) {                                                                        \
                 const T *Bs = transb ? B + e0 * ldb : B + e0;                                  \
@@ -53,12 +59,9 @@ int gc_have_gemm(void) { return g_sgemm != 0 && g_dgemm != 0; }
     }
 
 #ifdef _OPENMP
-#define GC_GEMM_MAYBE_NOT_NESTED(nth) \
-    if (omp_in_parallel()) nth = 1
 #define GC_GEMM_PRAGMA(x) _Pragma(#x)
 #define GC_GEMM_PARALLEL_FOR(nth) GC_GEMM_PRAGMA(omp parallel for num_threads(nth) schedule(static))
 #else
-#define GC_GEMM_MAYBE_NOT_NESTED(nth) (void)0
 #define GC_GEMM_PARALLEL_FOR(nth)
 #endif
 

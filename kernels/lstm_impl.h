@@ -4,9 +4,10 @@
  *
  * Batch-first layout: the row of step t of sequence n is n*T + t, so the per-step slices of
  * x / gates / hs / cs are strided (row stride T*D, T*4H, T*H): the GEMMs take those strides
- * as lda/ldc instead of copying. The large GEMMs (input projection, weight gradients, dx)
- * run outside any parallel region of this file, so gc_gemm splits them over its threads; the
- * time loop itself is split over the batch (see gc_lstm_chunks).
+ * as lda/ldc instead of copying. Threads split the batch (see gc_lstm_chunks): each runs its
+ * rows' input projection, time loop and weight-gradient GEMMs (single-threaded BLAS calls on
+ * contiguous rows). With one chunk the large GEMMs run serially here and gc_gemm may split
+ * them over its own threads.
  * The gate passes are GC_CLONES functions. GCC 12 vectorises their AVX2 clones only with
  * -fno-tree-pre -fno-tree-sink (set for lstm.c in CMakeLists.txt): otherwise PRE and code
  * sinking move the float->int conversion of gc_expneg under a branch, if-conversion then

@@ -435,6 +435,10 @@ cdef int64_t _lstm_wpack_size(object dt, int64_t H, int backward):
     return gc_lstm_wpack_size_f32(H, backward) if dt == _B_F32 else gc_lstm_wpack_size_f64(H, backward)
 
 
+cdef int64_t _lstm_part_size(object dt, int64_t D, int64_t H, int64_t nwork):
+    return gc_lstm_part_size_f32(D, H, nwork) if dt == _B_F32 else gc_lstm_part_size_f64(D, H, nwork)
+
+
 cdef int _lstm_fwd(const floating[:, :, ::1] x, const floating[:, ::1] Wx,
                    const floating[:, ::1] Wh, const floating[::1] b, const floating[:, ::1] h0,
                    const floating[:, ::1] c0, floating[:, :, ::1] hs, floating[:, :, ::1] cs,
@@ -590,9 +594,7 @@ def lstm_backward(dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh,
     cdef int64_t nwork = _nwork()
     nrm = _scratch(ws, "lstm_norms", (nwork * 2 * T,), _B_F64)
     wpack = _scratch(ws, "lstm_wpackT", (_lstm_wpack_size(dt, H, 1),), dt)
-    cdef int64_t npart = (gc_lstm_part_size_f32(D, H, nwork) if dt == _B_F32
-                          else gc_lstm_part_size_f64(D, H, nwork))
-    part = _scratch(ws, "lstm_wpart", (npart,), dt)
+    part = _scratch(ws, "lstm_wpart", (_lstm_part_size(dt, D, H, nwork),), dt)
     if dt == _B_F32:
         _lstm_bwd[float](dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh, db, dh0,
                          dc0, dh_norm, dc_norm, da, hprev, wpack, part, nrm, nwork)

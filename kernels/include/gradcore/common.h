@@ -56,6 +56,18 @@ void gc_gemm_f64(int transa, int transb, int64_t M, int64_t N, int64_t K, double
 #define GC_GEMM_PARALLEL_MIN (1 << 21)
 #define GC_GEMM_NBLOCK 32
 #define GC_GEMM_MBLOCK 32
+/* gc_gemm's split rule: the threads it uses for an M x N x K product (1 below
+ * GC_GEMM_PARALLEL_MIN, when neither dimension is tall enough, or inside a parallel region);
+ * *by_n = 1 for column blocks of GC_GEMM_NBLOCK, 0 for row blocks of GC_GEMM_MBLOCK. Kernels
+ * that fuse work into the same blocks (dense) use it to split exactly as gc_gemm would. */
+int gc_gemm_threads(int64_t M, int64_t N, int64_t K, int *by_n);
+/* Part t of nth of nblk blocks of bs elements over [0, ext): [*e0, *e1), empty if e1 <= e0. */
+static inline void gc_gemm_block(int t, int nth, int64_t nblk, int64_t bs, int64_t ext,
+                                 int64_t *e0, int64_t *e1) {
+    *e0 = nblk * t / nth * bs;
+    *e1 = nblk * (t + 1) / nth * bs;
+    if (*e1 > ext) *e1 = ext;
+}
 
 int gc_max_threads(void);
 void gc_set_num_threads(int n);
