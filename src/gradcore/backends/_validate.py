@@ -18,8 +18,11 @@ from . import ACTIVATIONS
 
 __all__ = [
     "FLOATS",
+    "SATURATION",
+    "STATS_FIELDS",
     "activation_code",
     "check_array",
+    "check_delta_args",
     "check_flat",
     "check_float",
     "check_labels",
@@ -27,6 +30,7 @@ __all__ = [
     "check_param",
     "check_segments",
     "check_state",
+    "check_stats_args",
     "check_step",
 ]
 
@@ -131,7 +135,8 @@ def check_segments(
     flat: object, offsets: object, values: object, vname: str, nonfinite: object
 ) -> int:
     """Validate a flat buffer, its segment offsets and the two per-segment outputs (float64
-    ``values`` and int64 ``nonfinite``, both ``[S]``); return the number of segments ``S``."""
+    ``values`` and int64 ``nonfinite``, both ``[S]``; ``nonfinite=None`` for ops without one);
+    return the number of segments ``S``."""
     check_flat(flat)
     P = flat.shape[0]  # type: ignore[union-attr]
     if not isinstance(offsets, np.ndarray) or offsets.ndim != 1 or offsets.dtype != np.int64:
@@ -146,8 +151,51 @@ def check_segments(
     if np.any(np.diff(offsets) < 0):
         raise ValueError("offsets must be non-decreasing")
     for name, arr, dt in ((vname, values, np.float64), ("nonfinite", nonfinite, np.int64)):
+        if arr is None and name == "nonfinite":
+            continue
         if not isinstance(arr, np.ndarray) or arr.dtype != dt or arr.shape != (S,):
             raise TypeError(f"{name} must be a {np.dtype(dt)} numpy array of shape ({S},)")
         if not arr.flags.writeable:
             raise ValueError(f"{name} is an output and must be writeable")
+    return S
+
+
+#: Saturation tests ``act_stats`` knows: 0 none, 1 sigmoid output ``y (1 - y) < threshold``,
+#: 2 tanh output ``1 - y^2 < threshold`` (the local derivative written with the output).
+SATURATION = {"none": 0, "sigmoid": 1, "tanh": 2}
+
+#: Layout of ``act_stats``' ``out[6]``.
+STATS_FIELDS = ("sum", "sumsq", "min", "max", "saturated", "nonfinite")
+
+
+def check_stats_args(x, sat, threshold, colnz, out) -> tuple[int, int]:
+    """Checks of ``act_stats`` (stats family); returns ``(M, C)``, the 2-D view of ``x``."""
+    check_float("x", x)
+    if isinstance(sat, bool) or not isinstance(sat, int | np.integer) or sat not in (0, 1, 2):
+        raise ValueError(f"sat must be 0 (none), 1 (sigmoid) or 2 (tanh), got {sat!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.floating):
+        raise TypeError(f"threshold must be a real number, got {type(threshold).__name__}")
+    if not threshold >= 0:
+        raise ValueError(f"threshold must be >= 0, got {threshold}")
+    C = int(x.shape[-1]) if x.ndim else 1
+    M = int(x.size // C) if C else 0
+    check_out("colnz", colnz, (C,), np.dtype(np.int64))
+    check_out("out", out, (len(STATS_FIELDS),), np.dtype(np.float64))
+    return M, C
+
+
+def check_delta_args(new, prev, offsets, delta_sumsq, new_sumsq) -> int:
+    """Checks of ``segment_delta_sumsq`` (stats family); returns the number of segments."""
+    check_float("new", new)
+    if not isinstance(prev, np.ndarray) or prev.dtype != new.dtype:
+        got = prev.dtype if isinstance(prev, np.ndarray) else type(prev).__name__
+        raise TypeError(f"prev must be an ndarray with new's dtype {new.dtype}, got {got}")
+    if new.ndim != 1 or prev.shape != new.shape:
+        raise ValueError(f"new and prev must be 1-d of one length, got {new.shape}, {prev.shape}")
+    if not prev.flags.writeable:
+        raise ValueError("prev must be writeable (it is overwritten with new)")
+    if np.may_share_memory(new, prev):
+        raise ValueError("prev must not share memory with new")
+    S = check_segments(new, offsets, delta_sumsq, "delta_sumsq", None)
+    check_out("new_sumsq", new_sumsq, (S,), np.dtype(np.float64))
     return S
