@@ -18,7 +18,7 @@ Kernels run on the active backend (``gc.available_backends()``, ``gc.set_backend
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
-from . import data, init, losses, nn, optim, params, threads, train
+from . import data, init, losses, monitor, nn, optim, params, threads, train
 from .backends import (
     Workspace,
     available_backends,
@@ -56,6 +56,7 @@ __all__ = [
     "init",
     "load",
     "losses",
+    "monitor",
     "nn",
     "optim",
     "params",

@@ -178,12 +178,13 @@ def lsuv(
     ``|var(z) - 1| < tol`` or ``max_iter`` rounds. Deeper layers see the already-rescaled
     earlier ones, so every layer starts with unit-variance pre-activations.
 
+    A "Dense layer" is any layer with a ``W`` parameter and a ``preactivation`` property (the
+    last forward's ``z``): this module sits below ``nn`` and never imports it.
+
     BatchNorm running statistics are restored afterwards (LSUV must not leak the sample
     batch's statistics into evaluation). LSTM layers are left as they are. Returns the final
     ``var(z)`` of every rescaled layer, by path name. ``seed`` makes it reproducible.
     """
-    from .nn.dense import Dense
-
     if not isinstance(X, np.ndarray) or len(X) < 2:
         raise ValueError("lsuv: X must be a numpy array with at least 2 samples")
     if not tol > 0 or max_iter < 1:
@@ -194,16 +195,16 @@ def lsuv(
     result: dict[str, float] = {}
     try:
         for path, layer in model.named_layers():
-            if not isinstance(layer, Dense):
+            if "W" not in layer.params or not hasattr(type(layer), "preactivation"):
                 continue
             W = layer.params["W"]
             if orthogonal_first:
                 W[...] = orthogonal(W.shape, rng, W.dtype)
-                if layer.use_bias:
+                if "b" in layer.params:
                     layer.params["b"][...] = 0
             for _ in range(max_iter):
                 model.forward(X, training=True)
-                var = float(np.var(layer._cache["z"], dtype=np.float64))
+                var = float(np.var(layer.preactivation, dtype=np.float64))
                 if not np.isfinite(var) or var == 0.0:
                     raise FloatingPointError(
                         f"lsuv: layer {path!r} has pre-activation variance {var}; cannot rescale"
@@ -213,7 +214,7 @@ def lsuv(
                 W /= W.dtype.type(math.sqrt(var))
             else:
                 model.forward(X, training=True)
-                var = float(np.var(layer._cache["z"], dtype=np.float64))
+                var = float(np.var(layer.preactivation, dtype=np.float64))
             result[path] = var
     finally:
         for k, v in model.buffers.items():

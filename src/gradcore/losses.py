@@ -16,7 +16,7 @@ import numpy as np
 
 from .backends import get_backend
 
-__all__ = ["MSE", "BCEWithLogits", "Loss", "SoftmaxCrossEntropy"]
+__all__ = ["LOSSES", "MSE", "BCEWithLogits", "Loss", "SoftmaxCrossEntropy", "get"]
 
 
 def _check_pred(pred, owner: str) -> np.ndarray:
@@ -117,3 +117,21 @@ class BCEWithLogits(_Elementwise):
 
     def _kernel(self, pred, target, dpred) -> float:
         return get_backend().bce_with_logits(pred, target, dpred)
+
+
+#: Loss names accepted wherever a loss object is (``fit``, ``evaluate``, ``gc.monitor.check``).
+LOSSES: dict[str, type[Loss]] = {
+    "cross_entropy": SoftmaxCrossEntropy,
+    "softmax_cross_entropy": SoftmaxCrossEntropy,
+    "mse": MSE,
+    "bce_with_logits": BCEWithLogits,
+}
+
+
+def get(loss) -> Loss:
+    """A loss object: ``loss`` itself, or a new one for a name in :data:`LOSSES`."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str) and loss in LOSSES:
+        return LOSSES[loss]()
+    raise ValueError(f"loss must be a gradcore.losses.Loss or one of {sorted(LOSSES)}, got {loss!r}")

@@ -11,18 +11,19 @@ clipping) *and* every tensor's norm (for the monitor), and a checkpoint is a few
 
 Frozen parameters (``layer.freeze("W")``) stay in the arena; optimizers and clipping skip them
 (:meth:`ParameterArena.trainable_runs` gives the contiguous runs of trainable segments).
+
+This module sits below ``nn`` and never imports it: the arena sees a model only through the
+layer protocol (``named_layers()``, each layer's ``own_params()``, ``params``/``grads`` dicts
+and ``frozen`` set), so ``nn`` -> ``params`` is the only direction.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .nn.base import Layer
 
 __all__ = ["ParameterArena", "Segment"]
 
@@ -35,7 +36,7 @@ class Segment:
     index: int  # position in the arena's segment list
     offset: int
     shape: tuple[int, ...]
-    layer: Layer
+    layer: Any  # the gradcore layer holding it (anything with params/grads/frozen)
     key: str  # the name inside ``layer.params``
 
     @property
@@ -64,12 +65,18 @@ class ParameterArena:
     offsets : ndarray [S + 1] int64
         Segment boundaries (the layout the norms kernels take).
     grad_norms : ndarray [S] float64 or None
-        Every tensor's gradient norm from the last ``clip_grad_norm`` (or :meth:`grad_norms_`),
-        NaN for frozen tensors; ``total_grad_norm`` the global one. A monitor reads these for
-        free: they come out of the same single pass that clipping needs.
+        Every tensor's gradient norm from the last measurement (``gc.optim.grad_norms``,
+        ``clip_grad_norm``, ``AutoClip``, ``AGC``: before clipping), NaN for frozen tensors;
+        ``total_grad_norm`` the global one and ``grad_nonfinite`` ``[S]`` int64 the non-finite
+        counts. A monitor reads these for free: they come out of the single pass clipping needs.
+    norms_version : int
+        Incremented by every measurement, so a reader can tell fresh norms from stale ones.
+    clip_coef : float
+        The factor the last measurement's clipping multiplied every gradient by (1.0: not
+        clipped; NaN: unknown, e.g. ``AGC``'s per-unit factors).
     """
 
-    def __init__(self, model: Layer) -> None:
+    def __init__(self, model) -> None:
         leaves: list[tuple[str, Layer, str, np.ndarray, np.ndarray]] = []
         for path, layer in model.named_layers():
             for key, p in layer.own_params().items():
@@ -97,6 +104,9 @@ class ParameterArena:
         self._by_name = {s.name: s for s in self.segments}
         self.grad_norms: np.ndarray | None = None
         self.total_grad_norm: float | None = None
+        self.grad_nonfinite: np.ndarray | None = None
+        self.norms_version = 0
+        self.clip_coef = 1.0
         self.model = model
 
     # -- lookup ---------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import losses as _losses
-from .nn.base import Layer, backward_without_input_grad
+from .callbacks import Callback
+from .nn.base import Layer, backward_without_input_grad, register_training_loop
 
 __all__ = [
     "Callback",
@@ -34,14 +35,6 @@ __all__ = [
     "evaluate",
     "fit",
 ]
-
-_LOSSES = {
-    "cross_entropy": _losses.SoftmaxCrossEntropy,
-    "softmax_cross_entropy": _losses.SoftmaxCrossEntropy,
-    "mse": _losses.MSE,
-    "bce_with_logits": _losses.BCEWithLogits,
-}
-
 
 class NonFiniteError(FloatingPointError):
     """Raised (or reported) when training produced a NaN or infinity."""
@@ -74,23 +67,6 @@ class History:
     def __repr__(self) -> str:
         last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
         return f"History(epochs={len(self.epochs)}, steps={self.steps}, last={last})"
-
-
-class Callback:
-    """Hooks into ``fit``. Set ``trainer.stop_training = True`` (and ``trainer.stop_reason``)
-    to stop after the current step/epoch."""
-
-    def on_train_begin(self, trainer: Trainer) -> None:
-        pass
-
-    def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
-        pass
-
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        pass
-
-    def on_train_end(self, trainer: Trainer) -> None:
-        pass
 
 
 class EarlyStopping(Callback):
@@ -241,13 +217,7 @@ class Trainer:
 
 
 def _resolve_loss(loss) -> _losses.Loss:
-    if isinstance(loss, _losses.Loss):
-        return loss
-    if isinstance(loss, str) and loss in _LOSSES:
-        return _LOSSES[loss]()
-    raise ValueError(
-        f"loss must be a gradcore.losses.Loss or one of {sorted(_LOSSES)}, got {loss!r}"
-    )
+    return _losses.get(loss)
 
 
 def _resolve_optimizer(optimizer, model: Layer):
@@ -520,3 +490,6 @@ def _progress(verbose: bool, total: int):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="step", file=sys.stderr, dynamic_ncols=True, leave=True)
+
+
+register_training_loop(fit, evaluate)

@@ -10,19 +10,44 @@ Kernels come from the active backend (``gc.set_backend``) at call time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from ..backends import Workspace, get_backend
+from ..params import ParameterArena
 
-__all__ = ["LAYER_TYPES", "Layer", "check_array", "check_dtype", "layer_from_config"]
+__all__ = [
+    "LAYER_TYPES",
+    "Layer",
+    "check_array",
+    "check_dtype",
+    "layer_from_config",
+    "register_training_loop",
+]
 
 #: Every Layer subclass by class name (filled by ``Layer.__init_subclass__``). Checkpoints
 #: rebuild models only from this table: a file names a class, it never supplies code.
 LAYER_TYPES: dict[str, type] = {}
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+#: ``fit`` and ``evaluate`` of the training loop, plugged in by ``gradcore.train`` when it is
+#: imported (``import gradcore`` does). The loop sits floors above the layers: ``Layer.fit``
+#: calls it through this table, so ``nn`` never imports ``train``.
+_TRAINING_LOOP: dict[str, Callable] = {}
+
+
+def register_training_loop(fit: Callable, evaluate: Callable) -> None:
+    """Install the functions behind :meth:`Layer.fit` / :meth:`Layer.evaluate`."""
+    _TRAINING_LOOP.update(fit=fit, evaluate=evaluate)
+
+
+def _loop(name: str) -> Callable:
+    fn = _TRAINING_LOOP.get(name)
+    if fn is None:
+        raise RuntimeError(f"Layer.{name} needs the training loop: import gradcore.train first")
+    return fn
 
 
 def check_dtype(dtype) -> np.dtype:
@@ -129,8 +154,6 @@ class Layer:
         two flat buffers and rebinds ``params``/``grads`` to views (see ``gradcore.params``).
         """
         if self._arena is None:
-            from ..params import ParameterArena
-
             self._arena = ParameterArena(self)
         return self._arena
 
@@ -243,17 +266,13 @@ class Layer:
 
     def fit(self, X: np.ndarray, y: np.ndarray, **kwargs):
         """Train this model: see :func:`gradcore.train.fit` for the arguments."""
-        from ..train import fit  # the training loop sits above the layers: imported lazily
-
-        return fit(self, X, y, **kwargs)
+        return _loop("fit")(self, X, y, **kwargs)
 
     def evaluate(
         self, X: np.ndarray, y: np.ndarray, loss="cross_entropy", batch_size: int = 256
     ) -> dict[str, float]:
         """Mean loss (and accuracy) in evaluation mode: :func:`gradcore.train.evaluate`."""
-        from ..train import evaluate
-
-        return evaluate(self, X, y, loss=loss, batch_size=batch_size)
+        return _loop("evaluate")(self, X, y, loss=loss, batch_size=batch_size)
 
     # -- serialization (checkpoints) ------------------------------------------------------
     def get_config(self) -> dict:

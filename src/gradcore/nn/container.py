@@ -70,6 +70,38 @@ class _Container(Layer):
         for _, layer in self.children():
             layer.zero_grad()
 
+    # -- the observer hook (gradcore.nn.probe) ------------------------------------------------
+    _probe = None
+    _probe_prefix = ""
+
+    def set_probe(self, probe, prefix: str = "") -> None:
+        """Attach ``probe`` (see :mod:`gradcore.nn.probe`) to this container and every container
+        inside it, or detach with ``None``. ``prefix``: this container's path in the model."""
+        self._probe, self._probe_prefix = probe, prefix
+        for name, child in self.children():
+            if isinstance(child, _Container):
+                child.set_probe(probe, f"{prefix}.{name}" if prefix else name)
+
+    def _child_name(self, name: str) -> str:
+        return f"{self._probe_prefix}.{name}" if self._probe_prefix else name
+
+    def _forward_child(self, name: str, child: Layer, x: np.ndarray, training: bool):
+        """``child.forward(x)``, reported to the probe (a child container gets the probe, so
+        a layer added after ``set_probe`` is watched too)."""
+        probe = self._probe
+        if isinstance(child, _Container):
+            child._probe, child._probe_prefix = probe, self._child_name(name)
+            return child.forward(x, training=training)
+        y = child.forward(x, training=training)
+        probe.forward(self._child_name(name), child, y, training)
+        return y
+
+    def _backward_child(self, name: str, child: Layer, dy: np.ndarray, input_grad: bool):
+        dx = child.backward(dy) if input_grad else backward_without_input_grad(child, dy)
+        if not isinstance(child, _Container):
+            self._probe.backward(self._child_name(name), child, dy, dx)
+        return dx
+
 
 def _check_layer(layer, where: str) -> Layer:
     if not isinstance(layer, Layer):
@@ -103,11 +135,20 @@ class Sequential(_Container):
         return [(f"{i}.{type(layer).__name__}", layer) for i, layer in enumerate(self.layers)]
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        if self._probe is not None:
+            for name, layer in self.children():
+                x = self._forward_child(name, layer, x, training)
+            return x
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        if self._probe is not None:
+            children = self.children()
+            for name, layer in reversed(children[1:]):
+                dy = self._backward_child(name, layer, dy, True)
+            return self._backward_child(*children[0], dy, input_grad)
         for layer in reversed(self.layers[1:]):
             dy = layer.backward(dy)
         first = self.layers[0]
@@ -147,7 +188,10 @@ class Residual(_Container):
         return [(type(self.block).__name__, self.block)]
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        y = self.block.forward(x, training=training)
+        if self._probe is not None:
+            y = self._forward_child(*self.children()[0], x, training)
+        else:
+            y = self.block.forward(x, training=training)
         if y.shape != x.shape:
             raise ValueError(
                 f"Residual: block must preserve the shape of its input, got {x.shape} -> {y.shape}"
@@ -155,10 +199,13 @@ class Residual(_Container):
         return x + y
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        if not input_grad:
-            backward_without_input_grad(self.block, dy)
-            return None
-        return dy + self.block.backward(dy)
+        if self._probe is not None:
+            dblock = self._backward_child(*self.children()[0], dy, input_grad)
+        elif input_grad:
+            dblock = self.block.backward(dy)
+        else:
+            dblock = backward_without_input_grad(self.block, dy)
+        return dy + dblock if input_grad else None
 
     def get_config(self) -> dict:
         return {"class": "Residual", "block": self.block.get_config()}

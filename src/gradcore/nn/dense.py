@@ -53,6 +53,13 @@ class Dense(Layer):
             self._add_param("b", np.zeros(self.out_features, self.dtype))
         self._zero_b = None if bias else np.zeros(self.out_features, self.dtype)
 
+    @property
+    def preactivation(self) -> np.ndarray | None:
+        """``z = x @ W + b`` of the last forward (``[N, out_features]``, the layer's dtype),
+        before the activation; ``None`` before the first forward. Read it, do not write it
+        (``backward`` uses it). ``gc.init.lsuv`` rescales ``W`` from its variance."""
+        return None if self._cache is None else self._cache["z"]
+
     def _b(self):
         return self.params["b"] if self.use_bias else self._zero_b
 

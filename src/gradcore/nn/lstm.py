@@ -88,6 +88,13 @@ class LSTM(Layer):
         self._cache = {"x": x, "h0": h0_, "c0": c0_, "hs": hs, "cs": cs, "gates": gates}
         return hs if self.return_sequences else hs[:, -1].copy()
 
+    @property
+    def gates(self) -> np.ndarray | None:
+        """The activated gates ``[i, f, g, o]`` of the last forward, ``[N, T, 4H]`` in the layer's
+        dtype (``gates[..., H:2H]`` is the forget gate); ``None`` before the first forward.
+        Read it, do not write it (``backward`` uses it)."""
+        return None if self._cache is None else self._cache["gates"]
+
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
         x, hs = c["x"], c["hs"]

@@ -68,6 +68,9 @@ def _measure(arena: ParameterArena, nt: float) -> tuple[float, np.ndarray, np.nd
         total = math.nan
     arena.grad_norms = norms
     arena.total_grad_norm = total
+    arena.grad_nonfinite = nonfinite
+    arena.norms_version += 1
+    arena.clip_coef = 1.0
     return total, norms, nonfinite
 
 
@@ -126,6 +129,7 @@ def clip_grad_norm(
         )
     coef = min(max_norm / (total + 1e-6), 1.0) if not math.isnan(total) else math.nan
     _scale_trainable(arena, coef)
+    arena.clip_coef = coef
     return total
 
 
@@ -177,7 +181,8 @@ class AutoClip:
         threshold = float(np.percentile(np.fromiter(self.history, float), self.percentile))
         self.last_threshold = threshold
         if total > threshold:
-            _scale_trainable(arena, threshold / (total + 1e-6))
+            arena.clip_coef = threshold / (total + 1e-6)
+            _scale_trainable(arena, arena.clip_coef)
         return total
 
     def __repr__(self) -> str:
@@ -209,6 +214,7 @@ class AGC:
     def __call__(self, params) -> float:
         arena = _as_arena(params)
         total, _, _ = _measure(arena, 2.0)
+        arena.clip_coef = math.nan  # per-unit factors: no single coefficient
         with np.errstate(invalid="ignore", divide="ignore"):
             for s in arena.segments:
                 if not s.requires_grad or s.size == 0:

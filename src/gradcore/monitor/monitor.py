@@ -1,0 +1,495 @@
+"""The gradient monitor: a ``fit`` callback and an ``nn`` probe that records, cheaply, what the
+gradients and activations of every layer do.
+
+Free first: per-tensor gradient norms come from the arena's norms pass that ``fit`` (and
+``clip_grad_norm``) already make; the LSTM's gradient through time from its kernel. What needs
+a pass over an activation is one ``act_stats`` kernel call per layer output, one
+``segment_sumsq`` per gradient array, and one ``segment_delta_sumsq`` pass over the parameter
+buffer gives every tensor's update/weight ratio.
+
+It observes, it never changes the math: it only reads the arrays the layers hand over, keeps
+its own copy of the parameters for the update ratio, and draws no random numbers. A model
+trained with and without it ends bit-identical (tested).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import losses as _losses
+from ..backends import get_backend
+from ..backends._validate import SATURATION
+from ..callbacks import Callback
+from .diagnosis import Diagnosis, Thresholds, diagnose
+from .history import QUANTILE_SAMPLE, GradientHistory
+
+__all__ = ["GradientMonitor", "check"]
+
+_QS = (0.25, 0.5, 0.75)
+
+
+def _layer_info(layer) -> dict:
+    info = {"class": type(layer).__name__, "params": sorted(layer.own_params())}
+    act = getattr(layer, "activation", None)
+    if isinstance(act, str):
+        info["activation"] = act
+    for attr in ("in_features", "out_features", "input_size", "hidden_size", "num_features"):
+        v = getattr(layer, attr, None)
+        if isinstance(v, int):
+            info[attr] = v
+    return info
+
+
+class GradientMonitor(Callback):
+    """Record every layer's gradients and activations during training, then diagnose them.
+
+    Use it as a ``fit`` callback::
+
+        mon = gc.monitor.GradientMonitor(model, every=1)
+        model.fit(X, y, optimizer=opt, epochs=5, callbacks=[mon])
+        print(mon.diagnose())            # the health report
+        mon.save_report("run1/")         # PNG figures + report.md + history.json
+
+    or in a hand-written loop, calling :meth:`record` after ``backward`` (and clipping) and
+    before ``opt.step()``::
+
+        mon = gc.monitor.GradientMonitor(model)
+        for xb, yb in batches:
+            model.zero_grad()
+            value = loss.forward(model.forward(xb), yb)
+            model.backward(loss.backward())
+            mon.record(loss=value, lr=opt.lr)
+            opt.step()
+
+    Parameters
+    ----------
+    model : a gradcore model (``Sequential`` / ``Residual`` root for per-layer statistics; any
+        layer for per-tensor ones). The monitor attaches a probe to it (``model.set_probe``)
+        until :meth:`detach`; one monitor per model at a time.
+    every : record every ``every``-th step (step 0 first). Other steps cost one test per layer.
+    max_records : bound on the records kept (``GradientHistory`` doubles its stride and drops
+        every second record when full, so memory stays fixed for any run length).
+    thresholds : :class:`Thresholds` for :meth:`diagnose` (defaults documented there).
+    optimizer : read ``lr`` from it in a hand-written loop (``fit`` passes its own).
+
+    Attributes
+    ----------
+    history : :class:`GradientHistory` (created at the first record)
+    """
+
+    def __init__(
+        self,
+        model,
+        every: int = 1,
+        *,
+        max_records: int = 2048,
+        thresholds: Thresholds | None = None,
+        optimizer=None,
+    ) -> None:
+        if not hasattr(model, "parameters") or not hasattr(model, "named_layers"):
+            raise TypeError(f"model must be a gradcore layer/model, got {type(model).__name__}")
+        if isinstance(every, bool) or not isinstance(every, int | np.integer) or every < 1:
+            raise ValueError(f"every must be a positive int, got {every!r}")
+        if isinstance(max_records, bool) or not isinstance(max_records, int | np.integer):
+            raise TypeError(f"max_records must be an int, got {type(max_records).__name__}")
+        if max_records < 2:
+            raise ValueError(f"max_records must be >= 2, got {max_records}")
+        if thresholds is not None and not isinstance(thresholds, Thresholds):
+            raise TypeError(
+                f"thresholds must be a gc.monitor.Thresholds, got {type(thresholds).__name__}"
+            )
+        self.model = model
+        self.every = int(every)
+        self.thresholds = thresholds or Thresholds()
+        self.optimizer = optimizer
+        arena = model.parameters()
+        self.arena = arena
+        self.history = GradientHistory(
+            [s.name for s in arena.segments],
+            [s.name.rsplit(".", 1)[0] if "." in s.name else "" for s in arena.segments],
+            [s.shape for s in arena.segments],
+            max_records=int(max_records),
+            stride=self.every,
+        )
+        S = len(arena)
+        self._sumsq = np.empty(S, np.float64)
+        self._sumsq2 = np.empty(S, np.float64)
+        self._nonfinite = np.empty(S, np.int64)
+        self._prev: np.ndarray | None = None  # the parameters at the pending record
+        self._pending: int | None = None  # row whose update norm the next call completes
+        self._step = 0
+        self._epoch = 0
+        self._recording = True
+        self._cur: dict[str, dict[str, float]] = {}  # this step's layer statistics
+        self._lstm_cur: dict[str, tuple] = {}
+        self._last_out: dict[str, np.ndarray] = {}  # references, for locating a NaN
+        self._last_grad: dict[str, tuple] = {}
+        self._order: list[str] = []  # layers in forward order
+        self._layers: dict[str, object] = {}
+        self._version_at_backward = -1
+        self._version_at_record = arena.norms_version
+        self._prev_dx = None
+        self._prev_dx_norm = (math.nan, 0)
+        self._bufs: dict[str, np.ndarray] = {}
+        self._offsets: dict[int, np.ndarray] = {}
+        self._out6 = np.empty(6, np.float64)
+        self._one = np.empty(1, np.float64)
+        self._one_nf = np.empty(1, np.int64)
+        self.attached = False
+        self.attach()
+
+    # -- the probe (gradcore.nn.probe) ----------------------------------------------------------
+    def attach(self) -> None:
+        """Attach the probe to the model (done by the constructor)."""
+        set_probe = getattr(self.model, "set_probe", None)
+        if set_probe is not None:
+            set_probe(self)
+            self.attached = True
+
+    def detach(self) -> None:
+        """Stop observing the model's layers (the history stays readable)."""
+        if self.attached and getattr(self.model, "_probe", None) is self:
+            self.model.set_probe(None)
+        self.attached = False
+
+    def _see(self, name: str, layer) -> None:
+        if name not in self._layers:
+            self._layers[name] = layer
+            self._order.append(name)
+            self.history.add_layer(name, _layer_info(layer))
+
+    def forward(self, name: str, layer, y: np.ndarray, training: bool) -> None:
+        if not training:
+            return
+        self._last_out[name] = y
+        if not self._recording:
+            return
+        self._see(name, layer)
+        be = get_backend()
+        act = getattr(layer, "activation", None)
+        sat = SATURATION.get(act, 0) if isinstance(act, str) else 0
+        C = int(y.shape[-1]) if y.ndim else 1
+        colnz = self._bufs.get(name)
+        if colnz is None or colnz.shape[0] != C:
+            colnz = self._bufs[name] = np.empty(C, np.int64)
+        yc = np.ascontiguousarray(y)
+        out = self._out6
+        be.act_stats(yc, sat, self.thresholds.saturation_derivative, colnz, out)
+        n = yc.size
+        s = {"rows": n // C if C else 0, "nonfinite_out": out[5]}
+        if n:
+            mean = out[0] / n
+            s["act_mean"] = mean
+            s["act_std"] = (
+                math.sqrt(max(out[1] / n - mean * mean, 0.0)) if out[5] == 0 else math.nan
+            )
+            s["act_min"], s["act_max"] = out[2], out[3]
+            s["saturated"] = out[4] / n if sat else math.nan
+            s["zero"] = (n - int(colnz.sum())) / n
+            s["dead"] = float(np.count_nonzero(colnz == 0)) / C if act == "relu" else math.nan
+            flat = yc.reshape(-1)
+            sample = flat[:: max(1, n // QUANTILE_SAMPLE)]
+            k = sample.size - 1
+            idx = [round(q * k) for q in _QS]
+            part = np.partition(sample, idx)
+            s["act_q25"], s["act_q50"], s["act_q75"] = (float(part[i]) for i in idx)
+        self._cur[name] = s
+        gates = getattr(layer, "gates", None)
+        if isinstance(gates, np.ndarray):
+            H = gates.shape[-1] // 4
+            self._lstm_cur[name] = (float(np.mean(gates[..., H : 2 * H], dtype=np.float64)),)
+
+    def _norm(self, a: np.ndarray) -> tuple[float, int]:
+        flat = np.ascontiguousarray(a).reshape(-1)
+        off = self._offsets.get(flat.size)
+        if off is None:
+            off = self._offsets[flat.size] = np.array([0, flat.size], np.int64)
+        get_backend().segment_sumsq(flat, off, self._one, self._one_nf)
+        return math.sqrt(self._one[0]), int(self._one_nf[0])
+
+    def backward(self, name: str, layer, dy: np.ndarray, dx: np.ndarray | None) -> None:
+        self._version_at_backward = self.arena.norms_version
+        self._last_grad[name] = (dy, dx)
+        if not self._recording:
+            return
+        self._see(name, layer)
+        s = self._cur.setdefault(name, {})
+        if dy is self._prev_dx:
+            gout, nf_out = self._prev_dx_norm
+        else:
+            gout, nf_out = self._norm(dy)
+        s["grad_out"] = gout
+        if dx is not None:
+            gin, nf_in = self._norm(dx)
+            self._prev_dx, self._prev_dx_norm = dx, (gin, nf_in)
+            s["grad_in"] = gin
+        else:
+            nf_in = 0
+            self._prev_dx = None
+        s["nonfinite_grad"] = nf_out + nf_in
+        tt = getattr(layer, "grad_norms_through_time", None)
+        if isinstance(tt, tuple) and name in self._lstm_cur:
+            self._lstm_cur[name] = (self._lstm_cur[name][0], tt[0].copy(), tt[1].copy())
+
+    # -- recording --------------------------------------------------------------------------
+    def _grad_norms(self) -> tuple[np.ndarray, float, float, np.ndarray]:
+        """(per-tensor norms [S], pre-clip total, clip coefficient, non-finite counts): the
+        arena's own if measured after the last backward, else one norms pass of ours."""
+        a = self.arena
+        fresh = a.grad_norms is not None and (
+            a.norms_version > self._version_at_backward
+            if self._version_at_backward >= 0
+            else a.norms_version != self._version_at_record
+        )
+        if fresh:
+            return a.grad_norms, float(a.total_grad_norm), float(a.clip_coef), a.grad_nonfinite
+        get_backend().segment_sumsq(a.grad, a.offsets, self._sumsq, self._nonfinite)
+        with np.errstate(invalid="ignore"):
+            norms = np.sqrt(self._sumsq)
+        trainable = a.trainable
+        norms[~trainable] = np.nan
+        live = norms[trainable]
+        total = float(np.sqrt(np.sum(live * live))) if live.size else 0.0
+        return norms, total, math.nan, self._nonfinite.copy()
+
+    def record(self, loss: float | None = None, lr: float | None = None) -> None:
+        """Observe the current step: call after ``backward`` (and clipping), before the update.
+
+        ``loss``: the step's loss value; ``lr``: the learning rate (default: the optimizer's).
+        Every call counts one step; every ``every``-th (the history's stride) is recorded.
+        """
+        given = loss is not None
+        loss = float(loss) if given else math.nan
+        if lr is None and self.optimizer is not None:
+            lr = getattr(self.optimizer, "lr", None)
+        arena, hist, be = self.arena, self.history, get_backend()
+        if self._pending is not None:  # the update after the pending record is now applied
+            if self._prev is None or self._prev.shape != arena.data.shape:
+                self._pending = None
+            else:
+                be.segment_delta_sumsq(
+                    arena.data, self._prev, arena.offsets, self._sumsq, self._sumsq2
+                )
+                hist.set_tensors(self._pending, "update_norm", np.sqrt(self._sumsq))
+                hist.set_tensors(self._pending, "param_norm", np.sqrt(self._sumsq2))
+                snap_is_current = True
+                self._pending = None
+        else:
+            snap_is_current = False
+        bad_loss = given and not math.isfinite(loss)
+        norms = total = coef = nonfinite = None
+        if self._recording or bad_loss:
+            norms, total, coef, nonfinite = self._grad_norms()
+        elif arena.grad_norms is not None and self._arena_fresh():
+            total = float(arena.total_grad_norm)
+        nonfinite_now = bad_loss or (total is not None and not math.isfinite(total))
+        if nonfinite_now and hist.first_nonfinite is None:
+            if norms is None:
+                norms, total, coef, nonfinite = self._grad_norms()
+            hist.first_nonfinite = self._locate(loss, nonfinite)
+        if self._recording or (nonfinite_now and hist.first_nonfinite["step"] == self._step):
+            r = hist.new_record(self._step, self._epoch)
+            hist.set_step(
+                r,
+                loss=loss,
+                grad_norm=total,
+                clip_coef=coef,
+                lr=math.nan if lr is None else float(lr),
+            )
+            hist.set_tensors(r, "grad_norm", norms)
+            for name, s in self._cur.items():
+                hist.set_layer(r, hist.layer_names.index(name), s)
+            for name, vals in self._lstm_cur.items():
+                if len(vals) == 3:
+                    hist.set_lstm(r, name, vals[1], vals[2], vals[0])
+            if self._prev is None or self._prev.shape != arena.data.shape:
+                self._prev = np.empty_like(arena.data)
+                snap_is_current = False
+            if not snap_is_current:
+                np.copyto(self._prev, arena.data)
+            self._pending = r
+        self._cur.clear()
+        self._lstm_cur.clear()
+        self._prev_dx = None
+        self._version_at_record = arena.norms_version
+        self._step += 1
+        self._recording = self._step % hist.stride == 0
+
+    def _arena_fresh(self) -> bool:
+        a = self.arena
+        if self._version_at_backward >= 0:
+            return a.norms_version > self._version_at_backward
+        return a.norms_version != self._version_at_record
+
+    def _locate(self, loss: float, nonfinite: np.ndarray | None) -> dict:
+        """The first non-finite value of this step, in the order the step computes them:
+        parameters, layer outputs (forward order), the loss, gradients (backward order)."""
+        a = self.arena
+        ev = {"step": self._step, "epoch": self._epoch, "layer": None, "tensor": None}
+        for s in a.segments:
+            if not np.isfinite(a.data[s.offset : s.stop]).all():
+                return {
+                    **ev,
+                    "where": "parameter",
+                    "tensor": s.name,
+                    "layer": s.name.rsplit(".", 1)[0],
+                    "detail": f"parameter {s.name!r} holds NaN/inf before the step",
+                }
+        for name in self._order + [n for n in self._last_out if n not in self._order]:
+            y = self._last_out.get(name)
+            if y is not None and not np.isfinite(y).all():
+                idx = tuple(int(i) for i in np.argwhere(~np.isfinite(y))[0])
+                return {
+                    **ev,
+                    "where": "forward",
+                    "layer": name,
+                    "detail": f"output of {name} in the forward pass, first at index {idx}",
+                }
+        if not math.isfinite(loss):
+            return {**ev, "where": "loss", "detail": f"the loss is {loss} with finite outputs"}
+        for name in reversed(self._order):
+            g = self._last_grad.get(name)
+            if g is None:
+                continue
+            dy, dx = g
+            if not np.isfinite(dy).all():
+                return {
+                    **ev,
+                    "where": "backward",
+                    "layer": name,
+                    "detail": f"gradient arriving at the output of {name}",
+                }
+            bad = [
+                s.name
+                for s in a.segments
+                if s.name.rsplit(".", 1)[0] == name
+                and nonfinite is not None
+                and nonfinite[s.index] > 0
+            ]
+            if bad:
+                return {
+                    **ev,
+                    "where": "backward",
+                    "layer": name,
+                    "tensor": bad[0],
+                    "detail": f"gradient of {bad[0]!r} (backward pass)",
+                }
+            if dx is not None and not np.isfinite(dx).all():
+                return {
+                    **ev,
+                    "where": "backward",
+                    "layer": name,
+                    "detail": f"gradient leaving the input of {name}",
+                }
+        if nonfinite is not None and np.any(nonfinite > 0):
+            s = a.segments[int(np.flatnonzero(nonfinite > 0)[-1])]
+            return {
+                **ev,
+                "where": "backward",
+                "tensor": s.name,
+                "layer": s.name.rsplit(".", 1)[0],
+                "detail": f"gradient of {s.name!r}",
+            }
+        return {**ev, "where": "unknown", "detail": "not found in the kept arrays"}
+
+    # -- the fit callback protocol ------------------------------------------------------------
+    def on_train_begin(self, trainer) -> None:
+        if trainer.model is not self.model:
+            raise ValueError("GradientMonitor: fit trains another model than the one monitored")
+        if not self.attached:
+            self.attach()
+        self.optimizer = trainer.optimizer
+
+    def on_batch_end(self, trainer, step, logs) -> None:
+        self._epoch = int(trainer.epoch)
+        self.record(loss=logs.get("loss"), lr=getattr(trainer.optimizer, "lr", None))
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        self.history.epoch_logs.append(
+            {"epoch": int(epoch), **{k: float(v) for k, v in logs.items()}}
+        )
+
+    def on_train_end(self, trainer) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        """Complete the last record's update ratio from the current parameters (``fit`` calls
+        it at the end; in a hand-written loop call it after the last ``opt.step()``)."""
+        if self._pending is not None and self._prev is not None:
+            a, be = self.arena, get_backend()
+            be.segment_delta_sumsq(a.data, self._prev, a.offsets, self._sumsq, self._sumsq2)
+            self.history.set_tensors(self._pending, "update_norm", np.sqrt(self._sumsq))
+            self.history.set_tensors(self._pending, "param_norm", np.sqrt(self._sumsq2))
+            self._pending = None
+
+    # -- results ------------------------------------------------------------------------------
+    def diagnose(self, thresholds: Thresholds | None = None) -> Diagnosis:
+        """The health report of what was recorded (:class:`Diagnosis`)."""
+        return diagnose(self.history, self.model, thresholds or self.thresholds)
+
+    def save_report(self, out, *, diagnosis: Diagnosis | None = None) -> dict:
+        """Write ``out/``: PNG figures, ``report.md`` and ``history.json``; returns the paths."""
+        from .report import save_report
+
+        return save_report(self, out, diagnosis=diagnosis)
+
+    def __repr__(self) -> str:
+        return f"GradientMonitor(every={self.every}, {self.history!r})"
+
+
+def check(
+    model,
+    X: np.ndarray,
+    y: np.ndarray,
+    loss="cross_entropy",
+    *,
+    thresholds: Thresholds | None = None,
+) -> Diagnosis:
+    """Diagnose ``model`` on one batch without training it.
+
+    One forward pass in training mode, the loss, one backward pass (with the input gradient,
+    so every layer's gain is measured), the statistics, the diagnosis. The model is left as it
+    was: gradients, BatchNorm running statistics and Dropout generators are restored. Loss-trend
+    and update-ratio findings need training and are not judged here.
+
+    ``X`` ``[N, ...]`` (cast to the model's dtype), ``y`` labels/targets as for ``fit``;
+    ``loss`` a ``gc.losses`` object or name. Returns a :class:`Diagnosis`.
+    """
+    loss_fn = _losses.get(loss)
+    for nm, a in (("X", X), ("y", y)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"check: {nm} must be a numpy.ndarray, got {type(a).__name__}")
+    if len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"check: X and y need the same, non-zero length, got {len(X)}, {len(y)}")
+    X = np.ascontiguousarray(X, dtype=model.dtype)
+    if isinstance(loss_fn, _losses.SoftmaxCrossEntropy):
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"check: y must hold integer class labels, got dtype {y.dtype}")
+        y = np.ascontiguousarray(y, dtype=np.int64)
+    else:
+        y = np.ascontiguousarray(y, dtype=model.dtype)
+    arena = model.parameters()
+    grads = arena.grad.copy()
+    buffers = {k: v.copy() for k, v in model.buffers.items()}
+    states = [(layer, layer.get_state()) for _, layer in model.named_layers()]
+    probe_before = getattr(model, "_probe", None)
+    mon = GradientMonitor(model, every=1, max_records=2, thresholds=thresholds)
+    try:
+        arena.zero_grad()
+        value = loss_fn.forward(model.forward(X, training=True), y)
+        model.backward(loss_fn.backward())
+        mon.record(loss=value)
+        mon._pending = None  # no update follows
+    finally:
+        mon.detach()
+        if probe_before is not None:
+            model.set_probe(probe_before)
+        arena.grad[...] = grads
+        for k, v in model.buffers.items():
+            v[...] = buffers[k]
+        for layer, st in states:
+            if st:
+                layer.set_state(st)
+    return mon.diagnose()
