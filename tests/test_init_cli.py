@@ -65,9 +65,15 @@ def test_cli_info(capsys):
     assert "backends available" in out and "numpy" in out
 
 
-def test_cli_demo_shows_vanishing_gradients(capsys):
-    assert cli.main(["demo", "--depth", "8", "--width", "16"]) == 0
+def test_cli_demo_shows_vanishing_gradients(capsys, tmp_path):
+    out_dir = tmp_path / "demo"
+    assert cli.main(["demo", "--depth", "8", "--width", "16", "--out", str(out_dir)]) == 0
     out = capsys.readouterr().out
+    # it ends with the monitor's diagnosis of the sigmoid network and the figure's path
+    assert "gradcore health report: CRITICAL" in out and "[critical] vanishing" in out
+    png = out_dir / "gradient_flow.png"
+    assert out.rstrip().endswith(f"gradient flow figure: {png}")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ratios = {}
     kind = None
     for line in out.splitlines():

@@ -16,6 +16,7 @@ Figures (``gc.monitor.plots``) need matplotlib, imported only when a plot is dra
 
 from .diagnosis import FINDING_KINDS, Diagnosis, Finding, LayerRow, Thresholds, diagnose
 from .history import LAYER_FIELDS, STEP_FIELDS, TENSOR_FIELDS, GradientHistory
+from . import plots
 from .monitor import GradientMonitor, check
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "Thresholds",
     "check",
     "diagnose",
+    "plots",
 ]

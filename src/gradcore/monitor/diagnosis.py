@@ -448,7 +448,7 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
             }
             if math.isfinite(geo_gain):
                 evidence["median per-layer gain"] = geo_gain
-                evidence["gain product"] = gain_product
+                evidence["backward factor"] = gain_product
             causes, remedies = [], []
             if sat_layers:
                 frac = max(lmed("saturated", n) for n in sat_layers)
@@ -474,7 +474,7 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                     f"derivative (at most {0.25 if 'sigmoid' in str(info[squashing[0]]) else 1}):"
                     f"{s_txt} each layer multiplies the backward signal by a gain "
                     f"g = {_fmt(geo_gain)} < 1, compounding as g^depth = {_fmt(gain_product)} "
-                    f"over {len(h.layer_names)} layers"
+                    f"over {len(finite_gains)} layers"
                 )
             elif math.isfinite(geo_gain) and geo_gain < 1:
                 causes.append(
@@ -542,7 +542,7 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                 evidence["global norm growth (last/first tenth)"] = growth
             if math.isfinite(geo_gain):
                 evidence["median per-layer gain"] = geo_gain
-                evidence["gain product"] = gain_product
+                evidence["backward factor"] = gain_product
             clipped = h.clip_coef[np.isfinite(h.clip_coef)]
             causes = []
             scales = [_init_scale(model, n) for n in wnames]
