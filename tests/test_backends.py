@@ -33,6 +33,8 @@ CONTRACT = [
     "rmsprop_step",
     "adagrad_step",
     "adam_step",
+    "act_stats",
+    "segment_delta_sumsq",
 ]
 
 

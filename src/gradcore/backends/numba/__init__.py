@@ -32,6 +32,7 @@ from .loss import bce_with_logits, mse, softmax_xent
 from .lstm import lstm_backward, lstm_forward
 from .norms import clip_value_, scale_, segment_absmax, segment_sumsq
 from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step
+from .stats import act_stats, segment_delta_sumsq
 
 NAME = "numba"
 
@@ -41,6 +42,7 @@ __all__ = [
     "PARALLEL_THRESHOLD",
     "act_backward",
     "act_forward",
+    "act_stats",
     "adagrad_step",
     "adam_step",
     "batchnorm_backward",
@@ -59,6 +61,7 @@ __all__ = [
     "rmsprop_step",
     "scale_",
     "segment_absmax",
+    "segment_delta_sumsq",
     "segment_sumsq",
     "sgd_step",
     "softmax_xent",

@@ -1,0 +1,347 @@
+/* Body of the stats family, included by stats.c once per element type.
+ * Expects: T (element type), SFX (name suffix token: f32 / f64). */
+
+#define GC_CAT_(a, b) a##_##b
+#define GC_CAT(a, b) GC_CAT_(a, b)
+#define GC_NAME(base) GC_CAT(base, SFX)
+
+/* ---- act_stats ------------------------------------------------------------------------------
+ * The hot loop reads each element once and updates, in double: sum, sum of squares, min, max,
+ * the saturation count and the column's non-zero count. The non-finite and NaN counts are NOT
+ * in it: inf^2 = inf and NaN propagate, so a finite sum of squares proves every element finite
+ * (both counts 0, as in norms); only otherwise (a diverged layer) a second pass counts them.
+ * min/max skip NaN in the hot loop (v < mn is false for NaN) and become NaN after that pass
+ * if it found one. So the lanes' min/max never hold a NaN and their combination is exact
+ * in any order, as are the integer counts; only the two sums depend on the summation order. */
+
+/* Sums in three levels: vector lanes over blocks of <= GC_STATS_SUMBLOCK elements, block sums
+ * into a partial flushed every GC_STATS_SUMFLUSH elements, partials into the total. Activations
+ * cluster on few values (ReLU zeros, saturated tanh near +-1), so the rounding errors of one
+ * long running sum do not cancel: a sequential float64 sum of squares of 2.6e5 such float32
+ * values was off by 1.5e-12 (relative) against NumPy's pairwise sum; blocked, ~1e-14. */
+#ifndef GC_STATS_SUMBLOCK
+#define GC_STATS_SUMBLOCK 512
+#endif
+#ifndef GC_STATS_SUMFLUSH
+#define GC_STATS_SUMFLUSH 65536
+#endif
+
+/* rows [0, nrows) of width w and row stride ld: cnt[j] += (x[r, j] != 0), *a updated.
+ * sat is a compile-time constant in each caller below, so its test folds out of the loop. */
+GC_INLINE void GC_NAME(rows_body)(const T *x, int64_t nrows, int64_t w, int64_t ld,
+                                  int64_t *cnt, double thr, int sat, gc_stats_acc *a) {
+    double s = 0.0, ss = 0.0, ps = 0.0, pss = 0.0, mn = a->mn, mx = a->mx;
+    int64_t nsat = 0, npart = 0;
+    for (int64_t r = 0; r < nrows; ++r) {
+        const T *row = x + r * ld;
+        for (int64_t j0 = 0; j0 < w; j0 += GC_STATS_SUMBLOCK) {
+            const int64_t j1 = w - j0 > GC_STATS_SUMBLOCK ? j0 + GC_STATS_SUMBLOCK : w;
+            double bs = 0.0, bss = 0.0;
+#pragma omp simd reduction(+ : bs, bss, nsat) reduction(min : mn) reduction(max : mx)
+            for (int64_t j = j0; j < j1; ++j) {
+                const double v = (double)row[j];
+                cnt[j] += v != 0.0; /* NaN != 0: counts as non-zero */
+                bs += v;
+                bss += v * v;
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+                if (sat == 1) nsat += v * (1.0 - v) < thr; /* NaN compares false */
+                else if (sat == 2) nsat += 1.0 - v * v < thr;
+            }
+            ps += bs;
+            pss += bss;
+            npart += j1 - j0;
+            if (npart >= GC_STATS_SUMFLUSH) {
+                s += ps;
+                ss += pss;
+                ps = pss = 0.0;
+                npart = 0;
+            }
+        }
+    }
+    a->s += s + ps;
+    a->ss += ss + pss;
+    a->mn = mn;
+    a->mx = mx;
+    a->nsat += nsat;
+}
+
+GC_CLONES static void GC_NAME(rows_sat0)(const T *x, int64_t nrows, int64_t w, int64_t ld,
+                                         int64_t *cnt, double thr, gc_stats_acc *a) {
+    GC_NAME(rows_body)(x, nrows, w, ld, cnt, thr, 0, a);
+}
+GC_CLONES static void GC_NAME(rows_sat1)(const T *x, int64_t nrows, int64_t w, int64_t ld,
+                                         int64_t *cnt, double thr, gc_stats_acc *a) {
+    GC_NAME(rows_body)(x, nrows, w, ld, cnt, thr, 1, a);
+}
+GC_CLONES static void GC_NAME(rows_sat2)(const T *x, int64_t nrows, int64_t w, int64_t ld,
+                                         int64_t *cnt, double thr, gc_stats_acc *a) {
+    GC_NAME(rows_body)(x, nrows, w, ld, cnt, thr, 2, a);
+}
+
+static void GC_NAME(rows)(const T *x, int64_t nrows, int64_t w, int64_t ld, int64_t *cnt,
+                          double thr, int sat, gc_stats_acc *a) {
+    if (nrows <= 0 || w <= 0) return;
+    if (sat == 1) GC_NAME(rows_sat1)(x, nrows, w, ld, cnt, thr, a);
+    else if (sat == 2) GC_NAME(rows_sat2)(x, nrows, w, ld, cnt, thr, a);
+    else GC_NAME(rows_sat0)(x, nrows, w, ld, cnt, thr, a);
+}
+
+/* How the pass is cut (the per-row vector loop pays a reduction epilogue of ~20-30 cycles, so
+ * rows must be long; colnz partials live on the stack, as kernels never allocate):
+ * - C < GC_STATS_WIDE (e.g. [N, 10] logits, [N, 1]): k = GC_STATS_BUNDLE / C consecutive rows
+ *   are read as one row of W = k*C contiguous elements counted into a local cnt[W] (column
+ *   j % C); a last partial bundle of (M % k) rows is one row of (M % k)*C elements;
+ * - C <= GC_STATS_LOCAL: plain rows (k = 1, W = C), local cnt[C] when threaded;
+ * - wider (a 1-d array is [1, N]): each thread owns a block of >= GC_STATS_COLBLOCK columns
+ *   (16-aligned: no two threads write one cache line of colnz) for all rows.
+ * Threaded, each thread takes contiguous (bundled) rows and adds its local counts to colnz with
+ * atomics: integer additions, exact in any order. A column split at C = 128 (64 columns per
+ * thread) was slower than one thread: [1600, 128] float32 137 us vs 89 us. */
+#ifndef GC_STATS_WIDE
+#define GC_STATS_WIDE 128
+#endif
+#define GC_STATS_BUNDLE (2 * GC_STATS_WIDE)
+#ifndef GC_STATS_LOCAL
+#define GC_STATS_LOCAL 2048 /* int64 counts: 16 KiB of each thread's stack */
+#endif
+#ifndef GC_STATS_COLBLOCK
+#define GC_STATS_COLBLOCK 512
+#endif
+#ifndef GC_STATS_MAX_CHUNKS
+#define GC_STATS_MAX_CHUNKS 256
+#endif
+
+/* Bundled rows [b0, b1) (of W <= GC_STATS_LOCAL elements; plus the partial bundle of `tail`
+ * elements that follows row b1 - 1 when tail > 0) counted locally and added to colnz
+ * (pre-zeroed). */
+static void GC_NAME(bundles)(const T *x, int64_t C, int64_t W, int64_t b0, int64_t b1,
+                             int64_t tail, double thr, int sat, int64_t *colnz, gc_stats_acc *a) {
+    int64_t cnt[GC_STATS_LOCAL];
+    for (int64_t j = 0; j < W; ++j) cnt[j] = 0;
+    GC_NAME(rows)(x + b0 * W, b1 - b0, W, W, cnt, thr, sat, a);
+    GC_NAME(rows)(x + b1 * W, tail > 0 ? 1 : 0, tail, tail, cnt, thr, sat, a);
+    for (int64_t j = 0; j < W; ++j) {
+        const int64_t c = j % C, v = cnt[j];
+        if (v) {
+#ifdef _OPENMP
+#pragma omp atomic
+#endif
+            colnz[c] += v;
+        }
+    }
+}
+
+/* Non-finite and NaN counts of x[0:n]: only after a non-finite sum of squares (see above). */
+static void GC_NAME(count_bad)(const T *x, int64_t n, int64_t *nbad, int64_t *nnan) {
+    int64_t b = 0, q = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        b += !isfinite(x[i]);
+        q += isnan(x[i]) ? 1 : 0;
+    }
+    *nbad = b;
+    *nnan = q;
+}
+
+/* Threads: from GC_PARALLEL_MIN elements. Measured (float32, sat 1, 2-core AMD EPYC, median of
+ * 600 calls, 1 / 2 threads): [256, 256] 26.9 / 21.7 us; [1600, 128] 88.1 / 64.8 us;
+ * [4096, 256] 413 / 229 us; [1, 300000] 140 / 94 us; [9000, 10] 46.7 / 24.1 us. While another
+ * process ran on the machine, the medians of every thread count (and of the other OpenMP
+ * kernels) at times jumped to ~8 ms: the call was descheduled for a time slice. */
+int GC_NAME(gc_stats_act_stats)(const T *x, int64_t M, int64_t C, int sat, double threshold,
+                                int64_t *colnz, double *out) {
+    if (M < 0 || C < 0) return GC_EBADSIZE;
+    if (sat < 0 || sat > 2) return GC_EBADARG;
+    const int64_t n = M * C;
+    for (int64_t c = 0; c < C; ++c) colnz[c] = 0;
+    gc_stats_acc part[GC_STATS_MAX_CHUNKS];
+    int64_t nch = 1;
+    const int by_col = C > GC_STATS_LOCAL;
+    const int64_t k = C >= GC_STATS_WIDE ? 1 : GC_STATS_BUNDLE / (C > 0 ? C : 1);
+    const int64_t W = k * C, Mb = M / k, tail = (M % k) * C;
+#ifdef _OPENMP
+    if (n >= GC_PARALLEL_MIN && !omp_in_parallel()) nch = omp_get_max_threads();
+#endif
+    if (nch > GC_STATS_MAX_CHUNKS) nch = GC_STATS_MAX_CHUNKS;
+    if (by_col && nch > C / GC_STATS_COLBLOCK) nch = C / GC_STATS_COLBLOCK;
+    if (!by_col && nch > Mb) nch = Mb;
+    if (nch < 1) nch = 1;
+    for (int64_t q = 0; q < nch; ++q) {
+        part[q].s = part[q].ss = 0.0;
+        part[q].mn = (double)INFINITY;
+        part[q].mx = -(double)INFINITY;
+        part[q].nsat = 0;
+    }
+    if (n > 0 && (by_col || (nch == 1 && k == 1))) {
+        /* column blocks (or all columns on one thread, counted straight into colnz) */
+        const int64_t cb = (C + 15) / 16;
+#pragma omp parallel for schedule(static) num_threads((int)nch) if (nch > 1)
+        for (int64_t q = 0; q < nch; ++q) {
+            const int64_t c0 = cb * q / nch * 16;
+            int64_t c1 = cb * (q + 1) / nch * 16;
+            if (c1 > C) c1 = C;
+            if (c0 < c1)
+                GC_NAME(rows)(x + c0, M, c1 - c0, C, colnz + c0, threshold, sat, &part[q]);
+        }
+    } else if (n > 0) {
+#pragma omp parallel for schedule(static) num_threads((int)nch) if (nch > 1)
+        for (int64_t q = 0; q < nch; ++q) {
+            const int64_t b0 = Mb * q / nch, b1 = Mb * (q + 1) / nch;
+            GC_NAME(bundles)(x, C, W, b0, b1, q == nch - 1 ? tail : 0, threshold, sat, colnz,
+                             &part[q]);
+        }
+    }
+    /* partials combined in chunk order: the sums are deterministic for a given thread count */
+    double s = 0.0, ss = 0.0, mn = (double)INFINITY, mx = -(double)INFINITY;
+    int64_t nsat = 0, nbad = 0, nnan = 0;
+    for (int64_t q = 0; q < nch; ++q) {
+        s += part[q].s;
+        ss += part[q].ss;
+        mn = part[q].mn < mn ? part[q].mn : mn;
+        mx = part[q].mx > mx ? part[q].mx : mx;
+        nsat += part[q].nsat;
+    }
+    /* a finite double sum of squares can only come from finite elements (overflow needs
+     * |x| > 1e154, impossible for float data): the common path is a single pass */
+    if (!isfinite(ss)) GC_NAME(count_bad)(x, n, &nbad, &nnan);
+    if (nnan) mn = mx = (double)NAN;
+    out[0] = s;
+    out[1] = ss;
+    out[2] = mn;
+    out[3] = mx;
+    out[4] = (double)nsat;
+    out[5] = (double)nbad;
+    return GC_OK;
+}
+
+/* ---- segment_delta_sumsq -------------------------------------------------------------------
+ * Streams new and prev once (read, read, write prev): 12 bytes per float32 element, against
+ * 8 for a plain copy. Chunked over the whole buffer like gc_norms_segment_sumsq: one fork/join
+ * for all segments, partials of a segment crossing a chunk edge added in chunk order. */
+
+static int GC_NAME(check_offsets)(const int64_t *offsets, int64_t nseg) {
+    if (nseg < 0 || offsets[0] != 0) return GC_EBADSIZE;
+    for (int64_t s = 0; s < nseg; ++s)
+        if (offsets[s + 1] < offsets[s]) return GC_EBADSIZE;
+    return GC_OK;
+}
+
+/* The segment s with offsets[s] <= pos < offsets[s + 1] (the last one starting at <= pos). */
+static int64_t GC_NAME(segment_of)(const int64_t *offsets, int64_t nseg, int64_t pos) {
+    int64_t lo = 0, hi = nseg - 1;
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo + 1) / 2;
+        if (offsets[mid] <= pos) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+GC_CLONES static void GC_NAME(delta_block)(const T *restrict nw, T *restrict pv, int64_t lo,
+                                           int64_t hi, double *d2out, double *n2out) {
+    double d2 = 0.0, n2 = 0.0;
+#pragma omp simd reduction(+ : d2, n2)
+    for (int64_t i = lo; i < hi; ++i) {
+        const T a = nw[i];
+        const double v = (double)a, d = v - (double)pv[i];
+        d2 += d * d;
+        n2 += v * v;
+        pv[i] = a;
+    }
+    *d2out = d2;
+    *n2out = n2;
+}
+
+/* [lo, hi) in blocks summed as in act_stats (block sums, partials flushed every
+ * GC_STATS_SUMFLUSH elements): parameters of a frozen or slowly moving tensor repeat values. */
+static void GC_NAME(delta_range)(const T *nw, T *pv, int64_t lo, int64_t hi, double *d2out,
+                                 double *n2out) {
+    double d2 = 0.0, n2 = 0.0;
+    for (int64_t f0 = lo; f0 < hi; f0 += GC_STATS_SUMFLUSH) {
+        const int64_t f1 = hi - f0 > GC_STATS_SUMFLUSH ? f0 + GC_STATS_SUMFLUSH : hi;
+        double pd = 0.0, pn = 0.0;
+        for (int64_t b0 = f0; b0 < f1; b0 += 4 * GC_STATS_SUMBLOCK) {
+            const int64_t b1 = f1 - b0 > 4 * GC_STATS_SUMBLOCK ? b0 + 4 * GC_STATS_SUMBLOCK : f1;
+            double bd, bn;
+            GC_NAME(delta_block)(nw, pv, b0, b1, &bd, &bn);
+            pd += bd;
+            pn += bn;
+        }
+        d2 += pd;
+        n2 += pn;
+    }
+    *d2out = d2;
+    *n2out = n2;
+}
+
+/* Chunk [c0, c1): segments strictly inside get their sums written; the first and last ones it
+ * touches return partials (index, delta, new) in f[] / l[]. */
+static void GC_NAME(delta_chunk)(const T *nw, T *pv, const int64_t *offsets, int64_t nseg,
+                                 int64_t c0, int64_t c1, double *dsum, double *nsum, int64_t *sf,
+                                 double *pf, int64_t *sl, double *pl) {
+    const int64_t s0 = GC_NAME(segment_of)(offsets, nseg, c0);
+    const int64_t s1 = GC_NAME(segment_of)(offsets, nseg, c1 - 1);
+    *sf = s0;
+    *sl = s1;
+    pf[0] = pf[1] = pl[0] = pl[1] = 0.0;
+    for (int64_t s = s0; s <= s1; ++s) {
+        const int64_t a = offsets[s] > c0 ? offsets[s] : c0;
+        const int64_t b = offsets[s + 1] < c1 ? offsets[s + 1] : c1;
+        double d2 = 0.0, n2 = 0.0;
+        if (a < b) GC_NAME(delta_range)(nw, pv, a, b, &d2, &n2);
+        if (s == s0) {
+            pf[0] = d2;
+            pf[1] = n2;
+        } else if (s == s1) {
+            pl[0] = d2;
+            pl[1] = n2;
+        } else {
+            dsum[s] = d2;
+            nsum[s] = n2;
+        }
+    }
+}
+
+int GC_NAME(gc_stats_segment_delta_sumsq)(const T *new_, T *prev, const int64_t *offsets,
+                                          int64_t nseg, double *delta_sumsq,
+                                          double *new_sumsq) {
+    if (GC_NAME(check_offsets)(offsets, nseg) != GC_OK) return GC_EBADSIZE;
+    const int64_t P = nseg > 0 ? offsets[nseg] : 0;
+    for (int64_t s = 0; s < nseg; ++s) delta_sumsq[s] = new_sumsq[s] = 0.0;
+    if (P <= 0) return GC_OK;
+    int64_t nch = 1;
+#ifdef _OPENMP
+    if (P >= GC_PARALLEL_MIN && !omp_in_parallel()) nch = omp_get_max_threads();
+#endif
+    if (nch > GC_STATS_MAX_CHUNKS) nch = GC_STATS_MAX_CHUNKS;
+    int64_t sf[GC_STATS_MAX_CHUNKS], sl[GC_STATS_MAX_CHUNKS];
+    double pf[GC_STATS_MAX_CHUNKS][2], pl[GC_STATS_MAX_CHUNKS][2];
+    for (int64_t q = 0; q < nch; ++q) {
+        sf[q] = sl[q] = -1;
+        pf[q][0] = pf[q][1] = pl[q][0] = pl[q][1] = 0.0;
+    }
+    const int64_t nb = (P + 15) / 16; /* chunk edges on 16-element boundaries */
+#pragma omp parallel for schedule(static) num_threads((int)nch) if (nch > 1)
+    for (int64_t q = 0; q < nch; ++q) {
+        const int64_t c0 = nb * q / nch * 16;
+        int64_t c1 = nb * (q + 1) / nch * 16;
+        if (c1 > P) c1 = P;
+        if (c0 < c1)
+            GC_NAME(delta_chunk)(new_, prev, offsets, nseg, c0, c1, delta_sumsq, new_sumsq,
+                                 &sf[q], pf[q], &sl[q], pl[q]);
+    }
+    for (int64_t q = 0; q < nch; ++q) {
+        if (sf[q] < 0) continue;
+        delta_sumsq[sf[q]] += pf[q][0];
+        new_sumsq[sf[q]] += pf[q][1];
+        if (sl[q] != sf[q]) {
+            delta_sumsq[sl[q]] += pl[q][0];
+            new_sumsq[sl[q]] += pl[q][1];
+        }
+    }
+    return GC_OK;
+}
+
+#undef GC_NAME
+#undef GC_CAT
+#undef GC_CAT_
