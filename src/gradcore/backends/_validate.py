@@ -148,7 +148,7 @@ def check_segments(
         raise ValueError(f"offsets[0] must be 0, got {offsets[0]}")
     if offsets[-1] != P:
         raise ValueError(f"offsets[-1] must be len(flat) = {P}, got {offsets[-1]}")
-    if np.any(np.diff(offsets) < 0):
+    if S > 1 and (offsets[1:] < offsets[:-1]).any():  # (np.diff: ~3x slower per call)
         raise ValueError("offsets must be non-decreasing")
     for name, arr, dt in ((vname, values, np.float64), ("nonfinite", nonfinite, np.int64)):
         if arr is None and name == "nonfinite":

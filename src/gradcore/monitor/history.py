@@ -57,7 +57,7 @@ LAYER_FIELDS = (
     "rows",
 )
 #: Percentiles come from a strided sample of at most this many output elements.
-QUANTILE_SAMPLE = 2048
+QUANTILE_SAMPLE = 512
 
 
 class GradientHistory:

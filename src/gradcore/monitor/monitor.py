@@ -128,6 +128,8 @@ class GradientMonitor(Callback):
         self._last_grad: dict[str, tuple] = {}
         self._order: list[str] = []  # layers in forward order
         self._layers: dict[str, object] = {}
+        self._meta: dict[str, tuple] = {}
+        self._sat_thr = float(self.thresholds.saturation_derivative)
         self._version_at_backward = -1
         self._version_at_record = arena.norms_version
         self._prev_dx = None
@@ -154,11 +156,19 @@ class GradientMonitor(Callback):
             self.model.set_probe(None)
         self.attached = False
 
-    def _see(self, name: str, layer) -> None:
-        if name not in self._layers:
+    def _see(self, name: str, layer) -> tuple:
+        """Per-layer constants, computed once: (saturation code, is ReLU, has LSTM gates)."""
+        meta = self._meta.get(name)
+        if meta is None or self._layers.get(name) is not layer:
+            act = getattr(layer, "activation", None)
+            act = act if isinstance(act, str) else None
+            meta = (SATURATION.get(act, 0), act == "relu", hasattr(type(layer), "gates"))
+            self._meta[name] = meta
+            if name not in self._layers:
+                self._order.append(name)
+                self.history.add_layer(name, _layer_info(layer))
             self._layers[name] = layer
-            self._order.append(name)
-            self.history.add_layer(name, _layer_info(layer))
+        return meta
 
     def forward(self, name: str, layer, y: np.ndarray, training: bool) -> None:
         if not training:
@@ -166,17 +176,14 @@ class GradientMonitor(Callback):
         self._last_out[name] = y
         if not self._recording:
             return
-        self._see(name, layer)
-        be = get_backend()
-        act = getattr(layer, "activation", None)
-        sat = SATURATION.get(act, 0) if isinstance(act, str) else 0
-        C = int(y.shape[-1]) if y.ndim else 1
+        sat, relu, lstm = self._see(name, layer)
+        C = y.shape[-1] if y.ndim else 1
         colnz = self._bufs.get(name)
         if colnz is None or colnz.shape[0] != C:
             colnz = self._bufs[name] = np.empty(C, np.int64)
-        yc = np.ascontiguousarray(y)
+        yc = y if y.flags.c_contiguous else np.ascontiguousarray(y)
         out = self._out6
-        be.act_stats(yc, sat, self.thresholds.saturation_derivative, colnz, out)
+        get_backend().act_stats(yc, sat, self._sat_thr, colnz, out)
         n = yc.size
         s = {"rows": n // C if C else 0, "nonfinite_out": out[5]}
         if n:
@@ -188,18 +195,17 @@ class GradientMonitor(Callback):
             s["act_min"], s["act_max"] = out[2], out[3]
             s["saturated"] = out[4] / n if sat else math.nan
             s["zero"] = (n - int(colnz.sum())) / n
-            s["dead"] = float(np.count_nonzero(colnz == 0)) / C if act == "relu" else math.nan
-            flat = yc.reshape(-1)
-            sample = flat[:: max(1, n // QUANTILE_SAMPLE)]
+            s["dead"] = int(np.count_nonzero(colnz == 0)) / C if relu else math.nan
+            sample = yc.reshape(-1)[:: max(1, n // QUANTILE_SAMPLE)]
             k = sample.size - 1
             idx = [round(q * k) for q in _QS]
             part = np.partition(sample, idx)
             s["act_q25"], s["act_q50"], s["act_q75"] = (float(part[i]) for i in idx)
         self._cur[name] = s
-        gates = getattr(layer, "gates", None)
-        if isinstance(gates, np.ndarray):
-            H = gates.shape[-1] // 4
-            self._lstm_cur[name] = (float(np.mean(gates[..., H : 2 * H], dtype=np.float64)),)
+        if lstm and isinstance(layer.gates, np.ndarray):
+            g = layer.gates
+            H = g.shape[-1] // 4
+            self._lstm_cur[name] = (float(np.mean(g[..., H : 2 * H], dtype=np.float64)),)
 
     def _norm(self, a: np.ndarray) -> tuple[float, int]:
         flat = np.ascontiguousarray(a).reshape(-1)
@@ -214,7 +220,7 @@ class GradientMonitor(Callback):
         self._last_grad[name] = (dy, dx)
         if not self._recording:
             return
-        self._see(name, layer)
+        lstm = self._see(name, layer)[2]
         s = self._cur.setdefault(name, {})
         if dy is self._prev_dx:
             gout, nf_out = self._prev_dx_norm
@@ -229,7 +235,7 @@ class GradientMonitor(Callback):
             nf_in = 0
             self._prev_dx = None
         s["nonfinite_grad"] = nf_out + nf_in
-        tt = getattr(layer, "grad_norms_through_time", None)
+        tt = getattr(layer, "grad_norms_through_time", None) if lstm else None
         if isinstance(tt, tuple) and name in self._lstm_cur:
             self._lstm_cur[name] = (self._lstm_cur[name][0], tt[0].copy(), tt[1].copy())
 
