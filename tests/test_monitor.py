@@ -425,6 +425,7 @@ def test_check_diagnoses_one_batch_and_leaves_the_model_as_it_was(spirals):
     d = gc.monitor.check(model, X[:128], y[:128])
     assert d.by_kind("vanishing") and d.status == "critical"
     assert np.isfinite(d.layers[0].gain)  # check computes the input gradient too
+    assert len(d.history) == 1 and d.history.layer_names[0] == "0.Dense"  # plottable
     assert arena.data.tobytes() == before[0].tobytes()
     assert arena.grad.tobytes() == before[1].tobytes()
     assert all(v.tobytes() == before[2][k].tobytes() for k, v in model.buffers.items())

@@ -4,8 +4,9 @@
 ``gradcore demo`` shows the classic vanishing-gradient picture on one batch of a synthetic
 spiral problem: the gradient norm of every layer's weights in a deep sigmoid network shrinks
 by orders of magnitude towards the input, while ReLU + He initialisation (and BatchNorm, and
-residual blocks) keep it level. It also gradient-checks a layer in float64, and ends with the gradient monitor's diagnosis
-of the sigmoid network after a short training run, plus its gradient-flow figure (a PNG).
+residual blocks) keep it level. It also gradient-checks a layer in float64, and ends with the
+gradient monitor's diagnosis of the sigmoid network after a short training run, plus its
+gradient-flow figure (a PNG).
 """
 
 from __future__ import annotations
@@ -123,8 +124,16 @@ def demo(args) -> int:
     model = _build(kinds[0], depth, args.width, 3, np.float32, args.seed)
     mon = gc.monitor.GradientMonitor(model, every=1)
     opt = gc.optim.Adam(model.parameters(), lr=1e-3)
-    model.fit(X, y, optimizer=opt, epochs=args.epochs, batch_size=64, callbacks=[mon],
-              verbose=False, seed=args.seed)
+    model.fit(
+        X,
+        y,
+        optimizer=opt,
+        epochs=args.epochs,
+        batch_size=64,
+        callbacks=[mon],
+        verbose=False,
+        seed=args.seed,
+    )
     print(
         f"\ngc.monitor.GradientMonitor on the {kinds[0]} network, {args.epochs} epochs of Adam "
         f"(lr 1e-3):\n"

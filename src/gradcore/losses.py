@@ -134,4 +134,6 @@ def get(loss) -> Loss:
         return loss
     if isinstance(loss, str) and loss in LOSSES:
         return LOSSES[loss]()
-    raise ValueError(f"loss must be a gradcore.losses.Loss or one of {sorted(LOSSES)}, got {loss!r}")
+    raise ValueError(
+        f"loss must be a gradcore.losses.Loss or one of {sorted(LOSSES)}, got {loss!r}"
+    )

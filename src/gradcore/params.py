@@ -77,7 +77,7 @@ class ParameterArena:
     """
 
     def __init__(self, model) -> None:
-        leaves: list[tuple[str, Layer, str, np.ndarray, np.ndarray]] = []
+        leaves: list[tuple[str, Any, str, np.ndarray, np.ndarray]] = []
         for path, layer in model.named_layers():
             for key, p in layer.own_params().items():
                 leaves.append((f"{path}.{key}" if path else key, layer, key, p, layer.grads[key]))

@@ -36,6 +36,7 @@ __all__ = [
     "fit",
 ]
 
+
 class NonFiniteError(FloatingPointError):
     """Raised (or reported) when training produced a NaN or infinity."""
 

@@ -14,9 +14,9 @@ Floor 4 of the design: it reads ``nn``, ``optim`` and ``params``; nothing below 
 Figures (``gc.monitor.plots``) need matplotlib, imported only when a plot is drawn.
 """
 
+from . import plots
 from .diagnosis import FINDING_KINDS, Diagnosis, Finding, LayerRow, Thresholds, diagnose
 from .history import LAYER_FIELDS, STEP_FIELDS, TENSOR_FIELDS, GradientHistory
-from . import plots
 from .monitor import GradientMonitor, check
 
 __all__ = [

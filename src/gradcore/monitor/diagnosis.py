@@ -138,13 +138,17 @@ class LayerRow:
 
 @dataclass
 class Diagnosis:
-    """``status`` ("healthy", "warning", "critical"), ``findings``, ``layers`` (the table) and
-    ``summary`` (records, steps, backend, the vanishing/exploding factor over the layers)."""
+    """``status`` ("healthy", "warning", "critical"), ``findings``, ``layers`` (the table),
+    ``summary`` (records, steps, backend, the vanishing/exploding factor over the layers) and
+    ``history`` (what was judged)."""
 
     status: str
     findings: list[Finding]
     layers: list[LayerRow]
     summary: dict[str, object] = field(default_factory=dict)
+    #: the GradientHistory it was made from (so ``gc.monitor.check``'s result can be plotted:
+    #: ``gc.monitor.plots.gradient_flow(d.history)``); not part of ``to_dict``
+    history: object = field(default=None, repr=False, compare=False)
 
     @property
     def kinds(self) -> set[str]:
@@ -433,14 +437,15 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                     if math.isfinite(lr)
                     else "a smaller learning rate (e.g. 10x smaller)",
                     "check the input data and custom layers for NaN/inf (fit rejects non-finite X)",
-                    "keep fit(..., stop_on_nonfinite=True) (the default): it stops before the update",
+                    "keep fit(..., stop_on_nonfinite=True) (the default): it stops before "
+                    "the update",
                 ],
             )
         )
 
     # -- vanishing / exploding (weight gradients across layers) --------------------------------
     if depth >= 2 and np.isfinite(g_all).any():
-        first, last = wnames[0], wnames[-1]
+        first = wnames[0]
         gf, gl = g_all[0], g_all[-1]
         ratio = gf / gl if gl > 0 else math.nan
         pos = g_all[np.isfinite(g_all) & (g_all > 0)]
@@ -478,7 +483,7 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                 evidence["saturated fraction"] = frac
             elif squashing:
                 scale = (
-                    _init_scale(model, [n for n in wnames if n in squashing][0])
+                    _init_scale(model, next(n for n in wnames if n in squashing))
                     if any(n in squashing for n in wnames)
                     else math.nan
                 )
@@ -889,4 +894,4 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
     }
     if math.isfinite(gain_product):
         summary["gain_product"] = gain_product
-    return Diagnosis(status, findings, rows, summary)
+    return Diagnosis(status, findings, rows, summary, history=h)

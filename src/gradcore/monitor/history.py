@@ -92,9 +92,10 @@ class GradientHistory:
         self._n = 0
         self._steps = np.zeros(cap, np.int64)
         self._epochs = np.zeros(cap, np.int64)
-        self._step_cols = {f: np.full(cap, np.nan) for f in STEP_FIELDS}
-        self._tensor = {f: np.full((cap, S), np.nan) for f in TENSOR_FIELDS}
-        self._layer = {f: np.full((cap, 0), np.nan) for f in LAYER_FIELDS}
+        # dense blocks, so a record is a handful of NumPy writes (the monitor's cost per step)
+        self._step_block = np.full((cap, len(STEP_FIELDS)), np.nan)
+        self._tensor_block = np.full((cap, len(TENSOR_FIELDS), S), np.nan)
+        self._layer_block = np.full((cap, 0, len(LAYER_FIELDS)), np.nan)
         self._lstm: dict[str, dict[str, np.ndarray]] = {}
 
     # -- shape of the record ------------------------------------------------------------------
@@ -107,9 +108,8 @@ class GradientHistory:
             return self.layer_names.index(name)
         self.layer_names.append(name)
         self.layer_info[name] = dict(info)
-        for f in LAYER_FIELDS:
-            col = np.full((self.max_records, 1), np.nan)
-            self._layer[f] = np.concatenate([self._layer[f], col], axis=1)
+        col = np.full((self.max_records, 1, len(LAYER_FIELDS)), np.nan)
+        self._layer_block = np.concatenate([self._layer_block, col], axis=1)
         return len(self.layer_names) - 1
 
     def _lstm_cols(self, name: str, T: int) -> dict[str, np.ndarray]:
@@ -132,38 +132,36 @@ class GradientHistory:
         r = self._n
         self._n += 1
         self._steps[r], self._epochs[r] = step, epoch
-        for cols in (self._step_cols, self._tensor, self._layer):
-            for a in cols.values():
-                a[r] = np.nan
-        for cols in self._lstm.values():
-            for a in cols.values():
-                a[r] = np.nan
+        for a in self._blocks():
+            a[r] = np.nan
         return r
+
+    def _blocks(self) -> list[np.ndarray]:
+        out = [self._step_block, self._tensor_block, self._layer_block]
+        for cols in self._lstm.values():
+            out += cols.values()
+        return out
 
     def _downsample(self) -> None:
         keep = np.arange(0, self._n, 2)
         k = keep.size
         self._steps[:k] = self._steps[keep]
         self._epochs[:k] = self._epochs[keep]
-        for cols in (self._step_cols, self._tensor, self._layer):
-            for a in cols.values():
-                a[:k] = a[keep]
-        for cols in self._lstm.values():
-            for a in cols.values():
-                a[:k] = a[keep]
+        for a in self._blocks():
+            a[:k] = a[keep]
         self._n = k
         self.stride *= 2
 
-    def set_step(self, r: int, **values: float) -> None:
-        for k, v in values.items():
-            self._step_cols[k][r] = v
+    def set_step(self, r: int, values) -> None:
+        """``values`` in :data:`STEP_FIELDS` order."""
+        self._step_block[r] = values
 
     def set_tensors(self, r: int, field: str, values: np.ndarray) -> None:
-        self._tensor[field][r] = values
+        self._tensor_block[r, TENSOR_FIELDS.index(field)] = values
 
-    def set_layer(self, r: int, j: int, values: dict[str, float]) -> None:
-        for k, v in values.items():
-            self._layer[k][r, j] = v
+    def set_layers(self, r: int, values: np.ndarray) -> None:
+        """``values`` ``[L', F]`` for the first L' layers, fields in :data:`LAYER_FIELDS` order."""
+        self._layer_block[r, : values.shape[0]] = values
 
     def set_lstm(self, r: int, name: str, dh, dc, forget: float) -> None:
         cols = self._lstm_cols(name, len(dh))
@@ -182,16 +180,18 @@ class GradientHistory:
 
     def __getattr__(self, name: str):
         if name in STEP_FIELDS:
-            return self._step_cols[name][: self._n]
+            return self._step_block[: self._n, STEP_FIELDS.index(name)]
         raise AttributeError(name)
 
     @property
     def tensor(self) -> dict[str, np.ndarray]:
-        return {f: a[: self._n] for f, a in self._tensor.items()}
+        """``{field: [R, S]}`` for :data:`TENSOR_FIELDS` (views)."""
+        return {f: self._tensor_block[: self._n, k] for k, f in enumerate(TENSOR_FIELDS)}
 
     @property
     def layer(self) -> dict[str, np.ndarray]:
-        return {f: a[: self._n] for f, a in self._layer.items()}
+        """``{field: [R, L]}`` for :data:`LAYER_FIELDS` (views)."""
+        return {f: self._layer_block[: self._n, :, k] for k, f in enumerate(LAYER_FIELDS)}
 
     @property
     def lstm(self) -> dict[str, dict[str, np.ndarray]]:
@@ -225,33 +225,26 @@ class GradientHistory:
         return names, arr
 
     def to_dict(self) -> dict:
-        """Everything as JSON-able lists (NaN and inf become ``None``)."""
-
-        def clean(a):
-            a = np.asarray(a, dtype=float)
-            return (
-                [None if not math.isfinite(v) else v for v in a.ravel().tolist()]
-                if a.ndim < 2
-                else [clean(row) for row in a]
-            )
-
-        return {
-            "stride": self.stride,
-            "max_records": self.max_records,
-            "steps": self.steps.tolist(),
-            "epochs": self.epochs.tolist(),
-            **{f: clean(getattr(self, f)) for f in STEP_FIELDS},
-            "tensor_names": self.tensor_names,
-            "tensor_layers": self.tensor_layers,
-            "tensor_shapes": [list(s) for s in self.tensor_shapes],
-            "tensor": {f: clean(a) for f, a in self.tensor.items()},
-            "layer_names": self.layer_names,
-            "layer_info": self.layer_info,
-            "layer": {f: clean(a) for f, a in self.layer.items()},
-            "lstm": {n: {k: clean(a) for k, a in c.items()} for n, c in self.lstm.items()},
-            "first_nonfinite": self.first_nonfinite,
-            "epoch_logs": self.epoch_logs,
-        }
+        """Everything as JSON-able values (NaN and inf become ``None``)."""
+        return _jsonable(
+            {
+                "stride": self.stride,
+                "max_records": self.max_records,
+                "steps": self.steps,
+                "epochs": self.epochs,
+                **{f: getattr(self, f) for f in STEP_FIELDS},
+                "tensor_names": self.tensor_names,
+                "tensor_layers": self.tensor_layers,
+                "tensor_shapes": [list(s) for s in self.tensor_shapes],
+                "tensor": self.tensor,
+                "layer_names": self.layer_names,
+                "layer_info": self.layer_info,
+                "layer": self.layer,
+                "lstm": self.lstm,
+                "first_nonfinite": self.first_nonfinite,
+                "epoch_logs": self.epoch_logs,
+            }
+        )
 
     def __repr__(self) -> str:
         return (
@@ -259,3 +252,18 @@ class GradientHistory:
             f"{len(self.tensor_names)} tensors, {len(self.layer_names)} layers, "
             f"max_records={self.max_records})"
         )
+
+
+def _jsonable(v):
+    """Arrays to (nested) lists, NumPy scalars to Python ones, NaN/inf to ``None``."""
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, np.ndarray):
+        return _jsonable(v.tolist())
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v

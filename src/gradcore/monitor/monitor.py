@@ -23,7 +23,10 @@ from ..backends import get_backend
 from ..backends._validate import SATURATION
 from ..callbacks import Callback
 from .diagnosis import Diagnosis, Thresholds, diagnose
-from .history import QUANTILE_SAMPLE, GradientHistory
+from .history import LAYER_FIELDS, QUANTILE_SAMPLE, GradientHistory
+
+_F = {f: k for k, f in enumerate(LAYER_FIELDS)}
+_NF = len(LAYER_FIELDS)
 
 __all__ = ["GradientMonitor", "check"]
 
@@ -122,7 +125,7 @@ class GradientMonitor(Callback):
         self._step = 0
         self._epoch = 0
         self._recording = True
-        self._cur: dict[str, dict[str, float]] = {}  # this step's layer statistics
+        self._cur = np.full((0, _NF), np.nan)  # this step's layer statistics [L, F]
         self._lstm_cur: dict[str, tuple] = {}
         self._last_out: dict[str, np.ndarray] = {}  # references, for locating a NaN
         self._last_grad: dict[str, tuple] = {}
@@ -157,16 +160,21 @@ class GradientMonitor(Callback):
         self.attached = False
 
     def _see(self, name: str, layer) -> tuple:
-        """Per-layer constants, computed once: (saturation code, is ReLU, has LSTM gates)."""
+        """Per-layer constants, computed once: (row in the history's layer block, saturation
+        code, is ReLU, has LSTM gates)."""
         meta = self._meta.get(name)
         if meta is None or self._layers.get(name) is not layer:
             act = getattr(layer, "activation", None)
             act = act if isinstance(act, str) else None
-            meta = (SATURATION.get(act, 0), act == "relu", hasattr(type(layer), "gates"))
-            self._meta[name] = meta
+            j = self.history.add_layer(name, _layer_info(layer))
             if name not in self._layers:
                 self._order.append(name)
-                self.history.add_layer(name, _layer_info(layer))
+            if j >= self._cur.shape[0]:
+                grown = np.full((2 * j + 4, _NF), np.nan)
+                grown[: self._cur.shape[0]] = self._cur
+                self._cur = grown
+            meta = (j, SATURATION.get(act, 0), act == "relu", hasattr(type(layer), "gates"))
+            self._meta[name] = meta
             self._layers[name] = layer
         return meta
 
@@ -176,7 +184,7 @@ class GradientMonitor(Callback):
         self._last_out[name] = y
         if not self._recording:
             return
-        sat, relu, lstm = self._see(name, layer)
+        j, sat, relu, lstm = self._see(name, layer)
         C = y.shape[-1] if y.ndim else 1
         colnz = self._bufs.get(name)
         if colnz is None or colnz.shape[0] != C:
@@ -185,30 +193,35 @@ class GradientMonitor(Callback):
         out = self._out6
         get_backend().act_stats(yc, sat, self._sat_thr, colnz, out)
         n = yc.size
-        s = {"rows": n // C if C else 0, "nonfinite_out": out[5]}
+        row = self._cur[j]
+        row[_F["rows"]] = n // C if C else 0
+        row[_F["nonfinite_out"]] = out[5]
         if n:
-            mean = out[0] / n
-            s["act_mean"] = mean
-            s["act_std"] = (
-                math.sqrt(max(out[1] / n - mean * mean, 0.0)) if out[5] == 0 else math.nan
-            )
-            s["act_min"], s["act_max"] = out[2], out[3]
-            s["saturated"] = out[4] / n if sat else math.nan
-            s["zero"] = (n - int(colnz.sum())) / n
-            s["dead"] = int(np.count_nonzero(colnz == 0)) / C if relu else math.nan
+            s, ss, mn, mx, nsat, nbad = out.tolist()
+            mean = s / n
             sample = yc.reshape(-1)[:: max(1, n // QUANTILE_SAMPLE)]
             k = sample.size - 1
             idx = [round(q * k) for q in _QS]
             part = np.partition(sample, idx)
-            s["act_q25"], s["act_q50"], s["act_q75"] = (float(part[i]) for i in idx)
-        self._cur[name] = s
+            row[: _F["zero"] + 1] = (
+                mean,
+                math.sqrt(max(ss / n - mean * mean, 0.0)) if nbad == 0 else math.nan,
+                mn,
+                mx,
+                part[idx[0]],
+                part[idx[1]],
+                part[idx[2]],
+                nsat / n if sat else math.nan,
+                int(np.count_nonzero(colnz == 0)) / C if relu else math.nan,
+                (n - int(colnz.sum())) / n,
+            )
         if lstm and isinstance(layer.gates, np.ndarray):
             g = layer.gates
             H = g.shape[-1] // 4
             self._lstm_cur[name] = (float(np.mean(g[..., H : 2 * H], dtype=np.float64)),)
 
     def _norm(self, a: np.ndarray) -> tuple[float, int]:
-        flat = np.ascontiguousarray(a).reshape(-1)
+        flat = (a if a.flags.c_contiguous else np.ascontiguousarray(a)).reshape(-1)
         off = self._offsets.get(flat.size)
         if off is None:
             off = self._offsets[flat.size] = np.array([0, flat.size], np.int64)
@@ -220,21 +233,21 @@ class GradientMonitor(Callback):
         self._last_grad[name] = (dy, dx)
         if not self._recording:
             return
-        lstm = self._see(name, layer)[2]
-        s = self._cur.setdefault(name, {})
+        j, _, _, lstm = self._see(name, layer)
+        row = self._cur[j]
         if dy is self._prev_dx:
             gout, nf_out = self._prev_dx_norm
         else:
             gout, nf_out = self._norm(dy)
-        s["grad_out"] = gout
+        row[_F["grad_out"]] = gout
         if dx is not None:
             gin, nf_in = self._norm(dx)
             self._prev_dx, self._prev_dx_norm = dx, (gin, nf_in)
-            s["grad_in"] = gin
+            row[_F["grad_in"]] = gin
         else:
             nf_in = 0
             self._prev_dx = None
-        s["nonfinite_grad"] = nf_out + nf_in
+        row[_F["nonfinite_grad"]] = nf_out + nf_in
         tt = getattr(layer, "grad_norms_through_time", None) if lstm else None
         if isinstance(tt, tuple) and name in self._lstm_cur:
             self._lstm_cur[name] = (self._lstm_cur[name][0], tt[0].copy(), tt[1].copy())
@@ -278,8 +291,7 @@ class GradientMonitor(Callback):
                 be.segment_delta_sumsq(
                     arena.data, self._prev, arena.offsets, self._sumsq, self._sumsq2
                 )
-                hist.set_tensors(self._pending, "update_norm", np.sqrt(self._sumsq))
-                hist.set_tensors(self._pending, "param_norm", np.sqrt(self._sumsq2))
+                self._store_update(self._pending)
                 snap_is_current = True
                 self._pending = None
         else:
@@ -297,16 +309,9 @@ class GradientMonitor(Callback):
             hist.first_nonfinite = self._locate(loss, nonfinite)
         if self._recording or (nonfinite_now and hist.first_nonfinite["step"] == self._step):
             r = hist.new_record(self._step, self._epoch)
-            hist.set_step(
-                r,
-                loss=loss,
-                grad_norm=total,
-                clip_coef=coef,
-                lr=math.nan if lr is None else float(lr),
-            )
+            hist.set_step(r, (loss, total, coef, math.nan if lr is None else float(lr)))
             hist.set_tensors(r, "grad_norm", norms)
-            for name, s in self._cur.items():
-                hist.set_layer(r, hist.layer_names.index(name), s)
+            hist.set_layers(r, self._cur[: len(hist.layer_names)])
             for name, vals in self._lstm_cur.items():
                 if len(vals) == 3:
                     hist.set_lstm(r, name, vals[1], vals[2], vals[0])
@@ -316,7 +321,7 @@ class GradientMonitor(Callback):
             if not snap_is_current:
                 np.copyto(self._prev, arena.data)
             self._pending = r
-        self._cur.clear()
+        self._cur.fill(np.nan)
         self._lstm_cur.clear()
         self._prev_dx = None
         self._version_at_record = arena.norms_version
@@ -426,9 +431,14 @@ class GradientMonitor(Callback):
         if self._pending is not None and self._prev is not None:
             a, be = self.arena, get_backend()
             be.segment_delta_sumsq(a.data, self._prev, a.offsets, self._sumsq, self._sumsq2)
-            self.history.set_tensors(self._pending, "update_norm", np.sqrt(self._sumsq))
-            self.history.set_tensors(self._pending, "param_norm", np.sqrt(self._sumsq2))
+            self._store_update(self._pending)
             self._pending = None
+
+    def _store_update(self, r: int) -> None:
+        np.sqrt(self._sumsq, out=self._sumsq)
+        np.sqrt(self._sumsq2, out=self._sumsq2)
+        self.history.set_tensors(r, "update_norm", self._sumsq)
+        self.history.set_tensors(r, "param_norm", self._sumsq2)
 
     # -- results ------------------------------------------------------------------------------
     def diagnose(self, thresholds: Thresholds | None = None) -> Diagnosis:

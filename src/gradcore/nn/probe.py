@@ -1,4 +1,5 @@
-"""The neutral observer hook of ``nn``: containers hand each layer's output and gradients to a probe.
+"""The neutral observer hook of ``nn``: containers hand each layer's output and gradients to a
+probe.
 
 A *probe* is any object with two methods::
 
