@@ -257,6 +257,14 @@ def test_vanishing_deep_sigmoid_small_init(spirals):
     assert any("lsuv" in r for r in f.remedies) and any("BatchNorm" in r for r in f.remedies)
 
 
+def test_deep_sigmoid_stalls_at_chance_and_says_why(spirals):
+    X, y = spirals
+    _, d = train(mlp("sigmoid", depth=8), X, y, epochs=4)
+    (f,) = d.by_kind("stalled")
+    assert f.evidence["last accuracy"] < 0.37  # 3 classes
+    assert "vanishing" in f.cause and 'activation="relu"' in f.remedies[0]
+
+
 def test_exploding_deep_linear_large_init(spirals):
     X, y = spirals
     _, d = train(mlp("linear", depth=10), X, y)

@@ -60,7 +60,9 @@ class Thresholds:
       is divergence; ``loss_jump = 0.5`` and ``loss_oscillation = 0.1``: if >= 10 % of
       successive recorded losses jump by more than half the early loss, the loss oscillates.
     - ``stalled = 0.01``: less than 1 % relative improvement from the first to the last tenth
-      of the recorded losses.
+      of the recorded losses; or, for a softmax cross-entropy over K classes, a late loss within
+      ``chance_margin = 0.05`` (5 %) of ln K, or (after two epochs) an accuracy at most 1.1 / K:
+      the model has learned only the class prior.
     - ``through_time = 1e-3`` (warning) and ``through_time_critical = 1e-6``: ||dL/dh_0|| over
       the largest ||dL/dh_t|| of an LSTM (the gradient through time reaching the first step).
     - ``min_records = 8``: trend findings (loss, stalled) need at least this many records;
@@ -85,6 +87,7 @@ class Thresholds:
     loss_jump: float = 0.5
     loss_oscillation: float = 0.1
     stalled: float = 0.01
+    chance_margin: float = 0.05
     through_time: float = 1e-3
     through_time_critical: float = 1e-6
     min_records: int = 8
@@ -736,6 +739,18 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
         k = max(3, n // 10)
         early, late = float(np.median(lossf[:k])), float(np.median(lossf[-k:]))
         start = min(early, float(lossf[0]))
+        # classification stuck at chance: a softmax cross-entropy that learned nothing but the
+        # class prior sits at ln(K) (the Keras deep-sigmoid MNIST run: accuracy ~11 %)
+        K = h.meta.get("classes") if h.meta.get("loss") == "SoftmaxCrossEntropy" else None
+        acc = [e["accuracy"] for e in h.epoch_logs if "accuracy" in e]
+        at_chance = bool(
+            K
+            and K >= 2
+            and (
+                late >= (1 - th.chance_margin) * math.log(K)
+                or (len(acc) >= 2 and acc[-1] <= (1 + 2 * th.chance_margin) / K)
+            )
+        )
         jumps = np.abs(np.diff(lossf)) > th.loss_jump * abs(early)
         osc = float(np.mean(jumps)) if jumps.size else 0.0
         diverging = late > th.loss_diverge * start or (ev is not None and ev["where"] != "forward")
@@ -769,8 +784,7 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                     ],
                 )
             )
-        elif (early - late) < th.stalled * abs(early):
-            acc = [e.get("accuracy") for e in h.epoch_logs if "accuracy" in e]
+        elif (early - late) < th.stalled * abs(early) or at_chance:
             evidence = {
                 "early loss": early,
                 "late loss": late,
@@ -778,6 +792,10 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
             }
             if acc:
                 evidence["last accuracy"] = acc[-1]
+            if at_chance:
+                evidence[f"chance level ({K} classes)"] = (
+                    f"loss ln({K}) = {math.log(K):.3g}, accuracy {1 / K:.3g}"
+                )
             van = [f for f in findings if f.kind in ("vanishing", "dying_relu")]
             if van:
                 cause = (

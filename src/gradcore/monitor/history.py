@@ -74,6 +74,8 @@ class GradientHistory:
     first_nonfinite : dict | None  step, epoch, where ("parameter", "forward", "loss",
         "backward"), layer, tensor, detail
     epoch_logs : list[dict]  fit's per-epoch logs (loss, accuracy, val_*), if any
+    meta : dict  ``loss`` (the loss class name) and ``classes`` (output width) when ``fit`` or
+        ``check`` told the monitor
     """
 
     def __init__(self, tensor_names, tensor_layers, tensor_shapes, *, max_records, stride):
@@ -88,6 +90,7 @@ class GradientHistory:
         self.layer_info: dict[str, dict] = {}
         self.first_nonfinite: dict | None = None
         self.epoch_logs: list[dict] = []
+        self.meta: dict = {}  # "loss" (class name), "classes" (softmax outputs), when known
         cap, S = self.max_records, len(self.tensor_names)
         self._n = 0
         self._steps = np.zeros(cap, np.int64)
@@ -243,6 +246,7 @@ class GradientHistory:
                 "lstm": self.lstm,
                 "first_nonfinite": self.first_nonfinite,
                 "epoch_logs": self.epoch_logs,
+                "meta": self.meta,
             }
         )
 

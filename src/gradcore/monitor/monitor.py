@@ -412,6 +412,16 @@ class GradientMonitor(Callback):
         if not self.attached:
             self.attach()
         self.optimizer = trainer.optimizer
+        self.set_loss(trainer.loss)
+
+    def set_loss(self, loss) -> None:
+        """Tell the diagnosis which loss is trained (``fit`` and ``check`` do): for a softmax
+        cross-entropy it then also judges "stalled at chance level" (loss near ln K)."""
+        self.history.meta["loss"] = type(loss).__name__
+        out = getattr(self.model, "layers", [self.model])[-1] if self.model is not None else None
+        k = getattr(out, "out_features", None)
+        if isinstance(k, int):
+            self.history.meta["classes"] = k
 
     def on_batch_end(self, trainer, step, logs) -> None:
         self._epoch = int(trainer.epoch)
@@ -496,6 +506,7 @@ def check(
         arena.zero_grad()
         value = loss_fn.forward(model.forward(X, training=True), y)
         model.backward(loss_fn.backward())
+        mon.set_loss(loss_fn)
         mon.record(loss=value)
         mon._pending = None  # no update follows
     finally:
