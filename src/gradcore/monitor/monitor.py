@@ -257,12 +257,7 @@ class GradientMonitor(Callback):
         """(per-tensor norms [S], pre-clip total, clip coefficient, non-finite counts): the
         arena's own if measured after the last backward, else one norms pass of ours."""
         a = self.arena
-        fresh = a.grad_norms is not None and (
-            a.norms_version > self._version_at_backward
-            if self._version_at_backward >= 0
-            else a.norms_version != self._version_at_record
-        )
-        if fresh:
+        if self._arena_fresh():
             return a.grad_norms, float(a.total_grad_norm), float(a.clip_coef), a.grad_nonfinite
         get_backend().segment_sumsq(a.grad, a.offsets, self._sumsq, self._nonfinite)
         with np.errstate(invalid="ignore"):
@@ -277,7 +272,10 @@ class GradientMonitor(Callback):
         """Observe the current step: call after ``backward`` (and clipping), before the update.
 
         ``loss``: the step's loss value; ``lr``: the learning rate (default: the optimizer's).
-        Every call counts one step; every ``every``-th (the history's stride) is recorded.
+        Every call counts one step; every ``every``-th (the history's stride) is recorded. A
+        non-finite loss, or a non-finite global gradient norm when the arena's norms are fresh
+        (``fit`` and ``clip_grad_norm`` measure them every step), is located and recorded at
+        whatever step it happens.
         """
         given = loss is not None
         loss = float(loss) if given else math.nan
@@ -300,7 +298,7 @@ class GradientMonitor(Callback):
         norms = total = coef = nonfinite = None
         if self._recording or bad_loss:
             norms, total, coef, nonfinite = self._grad_norms()
-        elif arena.grad_norms is not None and self._arena_fresh():
+        elif self._arena_fresh():  # a non-recorded step: the global norm is still free
             total = float(arena.total_grad_norm)
         nonfinite_now = bad_loss or (total is not None and not math.isfinite(total))
         if nonfinite_now and hist.first_nonfinite is None:
@@ -329,7 +327,11 @@ class GradientMonitor(Callback):
         self._recording = self._step % hist.stride == 0
 
     def _arena_fresh(self) -> bool:
+        """The arena's norms were measured after the last backward pass the probe saw (or,
+        without a probe, since the last record)."""
         a = self.arena
+        if a.grad_norms is None:
+            return False
         if self._version_at_backward >= 0:
             return a.norms_version > self._version_at_backward
         return a.norms_version != self._version_at_record
