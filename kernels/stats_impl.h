@@ -26,28 +26,89 @@
 #define GC_STATS_SUMFLUSH 65536
 #endif
 
-/* rows [0, nrows) of width w and row stride ld: cnt[j] += (x[r, j] != 0), *a updated.
+/* The element's saturation test (sat 1 or 2; y the element, v = (double)y): float32 compares
+ * against the non-saturated interval [lo, hi] (stats.c), double otherwise. */
+#if GC_STATS_LANESAT
+#define GC_STATS_SAT(sat, y, v) (((y) < lo) | ((y) > hi))
+#else
+#define GC_STATS_SAT(sat, y, v) ((sat) == 1 ? (v) * (1.0 - (v)) < thr : 1.0 - (v) * (v) < thr)
+#endif
+
+/* rows [0, nrows) of width w <= GC_STATS_TILE and row stride ld: cnt[j] += (x[r, j] != 0)
+ * (int32: the caller flushes before 2^31 rows), *a updated. Only the two sums are in double;
+ * the compares and min/max run in the element type's lanes (exact: min/max of float values are
+ * float values), so a 256-bit vector holds 8 float32 elements through most of the loop.
+ * Four rows at a time: one cnt[j] update and one add into each running sum per 4 elements,
+ * and one reduction epilogue per 4 rows (a 256-wide float32 row alone spent ~15% of its time
+ * in it); a block sums <= 4 x GC_STATS_SUMBLOCK elements. The min/max of 4 rows are a tree:
+ * with a NaN among them a lane may lose a value, but then the sum of squares is NaN and the
+ * caller's second pass makes min and max NaN anyway.
  * sat is a compile-time constant in each caller below, so its test folds out of the loop. */
 GC_INLINE void GC_NAME(rows_body)(const T *x, int64_t nrows, int64_t w, int64_t ld,
-                                  int64_t *cnt, double thr, int sat, gc_stats_acc *a) {
-    double s = 0.0, ss = 0.0, ps = 0.0, pss = 0.0, mn = a->mn, mx = a->mx;
+                                  GC_STATS_CT *cnt, int64_t *cnt64, double thr, T lo, T hi,
+                                  int sat, gc_stats_acc *a) {
+    double s = 0.0, ss = 0.0, ps = 0.0, pss = 0.0;
+    T mn = (T)a->mn, mx = (T)a->mx; /* +-inf or an element: exact */
     int64_t nsat = 0, npart = 0;
-    for (int64_t r = 0; r < nrows; ++r) {
+    (void)thr;
+    (void)lo;
+    (void)hi;
+    int64_t r = 0;
+    for (; GC_STATS_ROWS4 && r + 4 <= nrows; r += 4) {
+        const T *x0 = x + r * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+        for (int64_t j0 = 0; j0 < w; j0 += GC_STATS_SUMBLOCK) {
+            const int64_t j1 = w - j0 > GC_STATS_SUMBLOCK ? j0 + GC_STATS_SUMBLOCK : w;
+            double bs = 0.0, bss = 0.0;
+            GC_STATS_CT bsat = 0;
+#pragma omp simd reduction(+ : bs, bss, bsat) reduction(min : mn) reduction(max : mx)
+            for (int64_t j = j0; j < j1; ++j) {
+                const T y0 = x0[j], y1 = x1[j], y2 = x2[j], y3 = x3[j];
+                const double v0 = (double)y0, v1 = (double)y1, v2 = (double)y2, v3 = (double)y3;
+                const int nz = ((y0 != 0) + (y1 != 0)) + ((y2 != 0) + (y3 != 0)); /* NaN != 0 */
+                if (cnt64) cnt64[j] += nz;
+                else cnt[j] += nz;
+                bs += (v0 + v1) + (v2 + v3);
+                bss += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3);
+                const T a01 = y0 < y1 ? y0 : y1, a23 = y2 < y3 ? y2 : y3;
+                const T b01 = y0 > y1 ? y0 : y1, b23 = y2 > y3 ? y2 : y3;
+                const T a = a01 < a23 ? a01 : a23, b = b01 > b23 ? b01 : b23;
+                mn = a < mn ? a : mn;
+                mx = b > mx ? b : mx;
+                if (sat) /* NaN compares false: never saturated */
+                    bsat += (GC_STATS_SAT(sat, y0, v0) + GC_STATS_SAT(sat, y1, v1)) +
+                            (GC_STATS_SAT(sat, y2, v2) + GC_STATS_SAT(sat, y3, v3));
+            }
+            nsat += bsat;
+            ps += bs;
+            pss += bss;
+            npart += 4 * (j1 - j0);
+            if (npart >= GC_STATS_SUMFLUSH) {
+                s += ps;
+                ss += pss;
+                ps = pss = 0.0;
+                npart = 0;
+            }
+        }
+    }
+    for (; r < nrows; ++r) {
         const T *row = x + r * ld;
         for (int64_t j0 = 0; j0 < w; j0 += GC_STATS_SUMBLOCK) {
             const int64_t j1 = w - j0 > GC_STATS_SUMBLOCK ? j0 + GC_STATS_SUMBLOCK : w;
             double bs = 0.0, bss = 0.0;
-#pragma omp simd reduction(+ : bs, bss, nsat) reduction(min : mn) reduction(max : mx)
+            GC_STATS_CT bsat = 0;
+#pragma omp simd reduction(+ : bs, bss, bsat) reduction(min : mn) reduction(max : mx)
             for (int64_t j = j0; j < j1; ++j) {
-                const double v = (double)row[j];
-                cnt[j] += v != 0.0; /* NaN != 0: counts as non-zero */
+                const T y = row[j];
+                const double v = (double)y;
+                if (cnt64) cnt64[j] += y != 0;
+                else cnt[j] += y != 0;
                 bs += v;
                 bss += v * v;
-                mn = v < mn ? v : mn;
-                mx = v > mx ? v : mx;
-                if (sat == 1) nsat += v * (1.0 - v) < thr; /* NaN compares false */
-                else if (sat == 2) nsat += 1.0 - v * v < thr;
+                mn = y < mn ? y : mn; /* NaN skipped */
+                mx = y > mx ? y : mx;
+                if (sat) bsat += GC_STATS_SAT(sat, y, v);
             }
+            nsat += bsat;
             ps += bs;
             pss += bss;
             npart += j1 - j0;
@@ -61,30 +122,70 @@ GC_INLINE void GC_NAME(rows_body)(const T *x, int64_t nrows, int64_t w, int64_t 
     }
     a->s += s + ps;
     a->ss += ss + pss;
-    a->mn = mn;
-    a->mx = mx;
+    a->mn = (double)mn;
+    a->mx = (double)mx;
     a->nsat += nsat;
 }
 
-GC_CLONES static void GC_NAME(rows_sat0)(const T *x, int64_t nrows, int64_t w, int64_t ld,
-                                         int64_t *cnt, double thr, gc_stats_acc *a) {
-    GC_NAME(rows_body)(x, nrows, w, ld, cnt, thr, 0, a);
-}
-GC_CLONES static void GC_NAME(rows_sat1)(const T *x, int64_t nrows, int64_t w, int64_t ld,
-                                         int64_t *cnt, double thr, gc_stats_acc *a) {
-    GC_NAME(rows_body)(x, nrows, w, ld, cnt, thr, 1, a);
-}
-GC_CLONES static void GC_NAME(rows_sat2)(const T *x, int64_t nrows, int64_t w, int64_t ld,
-                                         int64_t *cnt, double thr, gc_stats_acc *a) {
-    GC_NAME(rows_body)(x, nrows, w, ld, cnt, thr, 2, a);
-}
+/* cnt64 == NULL: counts into cnt (GC_STATS_CT); else straight into int64 cnt64 (a float32
+ * pass over 1-3 rows, where zeroing and flushing an int32 tile would cost more than it saves:
+ * [1, 32768] 13 -> 20 us). A constant in each clone: the test folds out of the loop. */
+#define GC_STATS_ROWS_SAT(k, name, W)                                                          \
+    GC_CLONES static void GC_NAME(name)(const T *x, int64_t nrows, int64_t w, int64_t ld,    \
+                                        GC_STATS_CT *cnt, int64_t *c64, double thr, T lo,    \
+                                        T hi, gc_stats_acc *a) {                             \
+        GC_NAME(rows_body)(x, nrows, w, ld, cnt, W ? c64 : NULL, thr, lo, hi, k, a);         \
+    }
+GC_STATS_ROWS_SAT(0, rows_sat0, 0)
+GC_STATS_ROWS_SAT(1, rows_sat1, 0)
+GC_STATS_ROWS_SAT(2, rows_sat2, 0)
+#if GC_STATS_CT32
+GC_STATS_ROWS_SAT(0, rows_sat0w, 1)
+GC_STATS_ROWS_SAT(1, rows_sat1w, 1)
+GC_STATS_ROWS_SAT(2, rows_sat2w, 1)
+#endif
+#undef GC_STATS_ROWS_SAT
+
+/* float32, >= 4 rows: column tiles of <= GC_STATS_TILE columns counted in int32 on the stack
+ * (8 KiB) and added to cnt (int64) every <= GC_STATS_RFLUSH rows, before an int32 count could
+ * overflow; fewer rows count straight into cnt. float64: int64 counts as before (as wide as
+ * its lanes; int32 counts and 4-row passes made it slower: [128, 256] sat 1 9.1 -> 15 us). */
+#ifndef GC_STATS_TILE
+#define GC_STATS_TILE 2048
+#endif
+#ifndef GC_STATS_RFLUSH
+#define GC_STATS_RFLUSH ((int64_t)1 << 30)
+#endif
 
 static void GC_NAME(rows)(const T *x, int64_t nrows, int64_t w, int64_t ld, int64_t *cnt,
-                          double thr, int sat, gc_stats_acc *a) {
+                          double thr, T lo, T hi, int sat, gc_stats_acc *a) {
+#if GC_STATS_CT32
+    if (nrows < 4) {
+        if (nrows <= 0 || w <= 0) return;
+        if (sat == 1) GC_NAME(rows_sat1w)(x, nrows, w, ld, NULL, cnt, thr, lo, hi, a);
+        else if (sat == 2) GC_NAME(rows_sat2w)(x, nrows, w, ld, NULL, cnt, thr, lo, hi, a);
+        else GC_NAME(rows_sat0w)(x, nrows, w, ld, NULL, cnt, thr, lo, hi, a);
+        return;
+    }
+    int32_t c32[GC_STATS_TILE];
+    for (int64_t j0 = 0; j0 < w; j0 += GC_STATS_TILE) {
+        const int64_t tw = w - j0 > GC_STATS_TILE ? GC_STATS_TILE : w - j0;
+        for (int64_t r0 = 0; r0 < nrows; r0 += GC_STATS_RFLUSH) {
+            const int64_t nr = nrows - r0 > GC_STATS_RFLUSH ? GC_STATS_RFLUSH : nrows - r0;
+            const T *xt = x + r0 * ld + j0;
+            for (int64_t j = 0; j < tw; ++j) c32[j] = 0;
+            if (sat == 1) GC_NAME(rows_sat1)(xt, nr, tw, ld, c32, NULL, thr, lo, hi, a);
+            else if (sat == 2) GC_NAME(rows_sat2)(xt, nr, tw, ld, c32, NULL, thr, lo, hi, a);
+            else GC_NAME(rows_sat0)(xt, nr, tw, ld, c32, NULL, thr, lo, hi, a);
+            for (int64_t j = 0; j < tw; ++j) cnt[j0 + j] += c32[j];
+        }
+    }
+#else
     if (nrows <= 0 || w <= 0) return;
-    if (sat == 1) GC_NAME(rows_sat1)(x, nrows, w, ld, cnt, thr, a);
-    else if (sat == 2) GC_NAME(rows_sat2)(x, nrows, w, ld, cnt, thr, a);
-    else GC_NAME(rows_sat0)(x, nrows, w, ld, cnt, thr, a);
+    if (sat == 1) GC_NAME(rows_sat1)(x, nrows, w, ld, cnt, NULL, thr, lo, hi, a);
+    else if (sat == 2) GC_NAME(rows_sat2)(x, nrows, w, ld, cnt, NULL, thr, lo, hi, a);
+    else GC_NAME(rows_sat0)(x, nrows, w, ld, cnt, NULL, thr, lo, hi, a);
+#endif
 }
 
 /* How the pass is cut (the per-row vector loop pays a reduction epilogue of ~20-30 cycles, so
@@ -113,16 +214,24 @@ static void GC_NAME(rows)(const T *x, int64_t nrows, int64_t w, int64_t ld, int6
 #endif
 
 /* Bundled rows [b0, b1) (of W <= GC_STATS_LOCAL elements; plus the partial bundle of `tail`
- * elements that follows row b1 - 1 when tail > 0) counted locally and added to colnz
- * (pre-zeroed). */
+ * elements that follows row b1 - 1 when tail > 0) counted locally, folded onto the C columns
+ * and added to colnz (pre-zeroed): with atomics when threaded (integer additions, exact in any
+ * order). One atomic per bundle column cost ~1 us of the 1.3 us of a [128, 10] call. */
 static void GC_NAME(bundles)(const T *x, int64_t C, int64_t W, int64_t b0, int64_t b1,
-                             int64_t tail, double thr, int sat, int64_t *colnz, gc_stats_acc *a) {
+                             int64_t tail, double thr, T lo, T hi, int sat, int threaded,
+                             int64_t *colnz, gc_stats_acc *a) {
     int64_t cnt[GC_STATS_LOCAL];
     for (int64_t j = 0; j < W; ++j) cnt[j] = 0;
-    GC_NAME(rows)(x + b0 * W, b1 - b0, W, W, cnt, thr, sat, a);
-    GC_NAME(rows)(x + b1 * W, tail > 0 ? 1 : 0, tail, tail, cnt, thr, sat, a);
-    for (int64_t j = 0; j < W; ++j) {
-        const int64_t c = j % C, v = cnt[j];
+    GC_NAME(rows)(x + b0 * W, b1 - b0, W, W, cnt, thr, lo, hi, sat, a);
+    GC_NAME(rows)(x + b1 * W, tail > 0 ? 1 : 0, tail, tail, cnt, thr, lo, hi, sat, a);
+    for (int64_t j0 = C; j0 < W; j0 += C)
+        for (int64_t c = 0; c < C; ++c) cnt[c] += cnt[j0 + c];
+    if (!threaded) {
+        for (int64_t c = 0; c < C; ++c) colnz[c] += cnt[c];
+        return;
+    }
+    for (int64_t c = 0; c < C; ++c) {
+        const int64_t v = cnt[c];
         if (v) {
 #ifdef _OPENMP
 #pragma omp atomic
@@ -147,7 +256,17 @@ static void GC_NAME(count_bad)(const T *x, int64_t n, int64_t *nbad, int64_t *nn
  * 600 calls, 1 / 2 threads): [256, 256] 26.9 / 21.7 us; [1600, 128] 88.1 / 64.8 us;
  * [4096, 256] 413 / 229 us; [1, 300000] 140 / 94 us; [9000, 10] 46.7 / 24.1 us. While another
  * process ran on the machine, the medians of every thread count (and of the other OpenMP
- * kernels) at times jumped to ~8 ms: the call was descheduled for a time slice. */
+ * kernels) at times jumped to ~8 ms: the call was descheduled for a time slice.
+ * float32 rework (float lanes for compares/min/max, int32 column counts, saturation as float
+ * compares against [lo, hi], 4 rows per vector pass, no `omp parallel` for one chunk), Python
+ * `_kernels.act_stats`, 1 thread, median / min of 60 x 200 calls, thr 0.01, before -> after:
+ *   f32 [128, 256] sat 0: 11.3/11.2 -> 7.7/7.4 us; sat 1: 14.7/14.6 -> 9.0/8.9; sat 2: 13.9/13.7
+ *     -> 9.0/8.8; f32 [32, 256] sat 1: 4.5/4.5 -> 2.9/2.8; f32 [128, 10] sat 1: 2.3/2.3 ->
+ *   1.3/1.3; f32 [1600, 128] sat 1: 88.7/88.2 -> 59.7/57.0 (2 threads 51.3/45.1 -> 30.8/29.7);
+ *   f64 [128, 256] sat 1: 10.2/10.1 -> 9.6/9.5 (f64 keeps the double test and int64 counts).
+ * The rest is the FP adder ports: vcvtps2pd (2 uops per 4 elements on Zen 4) and the double
+ * adds share them; an fma(v, v, ss) (bit-identical for float32 input: v*v is exact) gained
+ * ~6% but needs an avx2+fma clone (not done); a call costs ~0.55 us in the Cython binding. */
 int GC_NAME(gc_stats_act_stats)(const T *x, int64_t M, int64_t C, int sat, double threshold,
                                 int64_t *colnz, double *out) {
     if (M < 0 || C < 0) return GC_EBADSIZE;
@@ -172,23 +291,34 @@ int GC_NAME(gc_stats_act_stats)(const T *x, int64_t M, int64_t C, int sat, doubl
         part[q].mx = -(double)INFINITY;
         part[q].nsat = 0;
     }
-    if (n > 0 && (by_col || (nch == 1 && k == 1))) {
-        /* column blocks (or all columns on one thread, counted straight into colnz) */
+    T lo = (T)0, hi = (T)0;
+#if GC_STATS_LANESAT
+    if (sat && n > 0) gc_stats_sat_bounds(sat, threshold, &lo, &hi);
+#endif
+    /* column blocks (or all columns on one thread, counted straight into colnz), else bundled
+     * rows. One chunk runs outside any parallel construct: even with if (false) an `omp
+     * parallel` costs libgomp a serialized team, ~0.4 us of a 1-element call's 0.5 us. */
+    const int cols = by_col || (nch == 1 && k == 1);
+    if (n > 0 && nch == 1) {
+        if (cols) GC_NAME(rows)(x, M, C, C, colnz, threshold, lo, hi, sat, &part[0]);
+        else GC_NAME(bundles)(x, C, W, 0, Mb, tail, threshold, lo, hi, sat, 0, colnz, &part[0]);
+    } else if (n > 0 && cols) {
         const int64_t cb = (C + 15) / 16;
-#pragma omp parallel for schedule(static) num_threads((int)nch) if (nch > 1)
+#pragma omp parallel for schedule(static) num_threads((int)nch)
         for (int64_t q = 0; q < nch; ++q) {
             const int64_t c0 = cb * q / nch * 16;
             int64_t c1 = cb * (q + 1) / nch * 16;
             if (c1 > C) c1 = C;
             if (c0 < c1)
-                GC_NAME(rows)(x + c0, M, c1 - c0, C, colnz + c0, threshold, sat, &part[q]);
+                GC_NAME(rows)(x + c0, M, c1 - c0, C, colnz + c0, threshold, lo, hi, sat,
+                              &part[q]);
         }
     } else if (n > 0) {
-#pragma omp parallel for schedule(static) num_threads((int)nch) if (nch > 1)
+#pragma omp parallel for schedule(static) num_threads((int)nch)
         for (int64_t q = 0; q < nch; ++q) {
             const int64_t b0 = Mb * q / nch, b1 = Mb * (q + 1) / nch;
-            GC_NAME(bundles)(x, C, W, b0, b1, q == nch - 1 ? tail : 0, threshold, sat, colnz,
-                             &part[q]);
+            GC_NAME(bundles)(x, C, W, b0, b1, q == nch - 1 ? tail : 0, threshold, lo, hi, sat,
+                             1, colnz, &part[q]);
         }
     }
     /* partials combined in chunk order: the sums are deterministic for a given thread count */
@@ -342,6 +472,7 @@ int GC_NAME(gc_stats_segment_delta_sumsq)(const T *new_, T *prev, const int64_t 
     return GC_OK;
 }
 
+#undef GC_STATS_SAT
 #undef GC_NAME
 #undef GC_CAT
 #undef GC_CAT_

@@ -416,3 +416,58 @@ def test_bad_delta_leaves_prev_untouched(name):
     with pytest.raises(ValueError):
         be.segment_delta_sumsq(new, prev, np.array([0, 2, 5]), np.zeros(2), np.zeros(2))
     assert (prev == 0).all()
+
+
+# --------------------------------------------------------------------- float32 saturation test
+
+
+def test_float32_saturation_bounds_exhaustive(tmp_path):
+    """The C kernel tests float32 saturation as y < lo || y > hi (float compares, bounds found
+    once per call in kernels/stats.c); tests/c/stats_sat_exhaustive.c checks that this equals
+    the contract's double test for all 2^32 float32 bit patterns at thresholds 0.01, 0.25,
+    1e-30 and 0 (sat 1 and 2). Skipped without a C compiler."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    root = Path(__file__).resolve().parents[1]
+    exe = tmp_path / "stats_sat_exhaustive"
+    src = root / "tests" / "c" / "stats_sat_exhaustive.c"
+    base = [cc, "-std=c99", "-O3", "-ffp-contract=off", "-fno-math-errno",
+            f"-I{root / 'kernels' / 'include'}", f"-I{root / 'kernels'}",
+            str(src), "-o", str(exe), "-lm"]  # fmt: skip
+    for extra in (["-march=native", "-fopenmp"], ["-fopenmp"], []):
+        if subprocess.run(base + extra, capture_output=True).returncode == 0:
+            break
+    else:
+        pytest.fail("could not compile tests/c/stats_sat_exhaustive.c")
+    run = subprocess.run([str(exe), "quick"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stdout
+
+
+@pytest.mark.parametrize("name", COMPILED)
+@pytest.mark.parametrize("sat", [1, 2])
+def test_act_stats_float32_at_saturation_bounds(name, sat, rng):
+    """float32 elements at and next to the float where the double test flips, for random
+    thresholds (the kernel's float bounds are found per call)."""
+    for thr in [*rng.uniform(0, 0.3, 20), *10.0 ** rng.uniform(-40, 0, 20), 0.0, 0.25, 1.0]:
+        if sat == 2:
+            b = math.sqrt(max(0.0, 1.0 - thr))
+            centres = [b, -b, 0.0, 1.0, -1.0]
+        else:
+            d = max(0.0, 1.0 - 4.0 * thr)
+            b = (1.0 - math.sqrt(d)) / 2.0
+            centres = [b, 1.0 - b, 0.5, 0.0, 1.0]
+        up = down = np.array(centres, np.float32)
+        near = [up]
+        for _ in range(4):  # 4 floats either side
+            up = np.nextafter(up, np.float32(np.inf))
+            down = np.nextafter(down, np.float32(-np.inf))
+            near += [up, down]
+        x = np.concatenate(near)
+        x = np.concatenate([x, -x, [np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45]]).astype(np.float32)
+        x = np.tile(x, 5).reshape(-1, 1 if len(x) % 2 else 2)
+        _assert_stats(_stats(MODS[name], x, sat, thr), _stats(ref, x, sat, thr), x, f"thr {thr}")
