@@ -4,6 +4,7 @@
 
 #include "gc_clones.h"
 #include "gc_parallel.h"
+#include "gc_segments.h"
 
 #include "gradcore/norms.h"
 

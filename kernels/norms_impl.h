@@ -5,14 +5,6 @@
 #define GC_CAT(a, b) GC_CAT_(a, b)
 #define GC_NAME(base) GC_CAT(base, SFX)
 
-/* Check offsets once so no kernel below can read out of bounds. */
-static int GC_NAME(check_offsets)(const int64_t *offsets, int64_t nseg) {
-    if (nseg < 0 || offsets[0] != 0) return GC_EBADSIZE;
-    for (int64_t s = 0; s < nseg; ++s)
-        if (offsets[s + 1] < offsets[s]) return GC_EBADSIZE;
-    return GC_OK;
-}
-
 /* Count non-finite elements of x[0:n]; only called for a segment whose sum is not finite,
  * so the common path is a single pass. */
 static int64_t GC_NAME(count_nonfinite)(const T *x, int64_t n) {
@@ -30,26 +22,14 @@ GC_CLONES static double GC_NAME(sumsq_range)(const T *x, int64_t lo, int64_t hi)
     return s;
 }
 
-/* The segment s with offsets[s] <= pos < offsets[s + 1] (pos < offsets[nseg]): the last one
- * whose start is <= pos, so never an empty segment. */
-static int64_t GC_NAME(segment_of)(const int64_t *offsets, int64_t nseg, int64_t pos) {
-    int64_t lo = 0, hi = nseg - 1;
-    while (lo < hi) {
-        const int64_t mid = lo + (hi - lo + 1) / 2;
-        if (offsets[mid] <= pos) lo = mid;
-        else hi = mid - 1;
-    }
-    return lo;
-}
-
 /* One contiguous chunk [c0, c1) of the flat buffer: the segments strictly inside it get their
  * sums written directly; the first and last segments it touches (which may continue in the
  * neighbouring chunks) return their partial sums in *pf / *pl, with their indices. */
 static void GC_NAME(sumsq_chunk)(const T *x, const int64_t *offsets, int64_t nseg, int64_t c0,
                                  int64_t c1, double *sumsq, int64_t *sf, double *pf,
                                  int64_t *sl, double *pl) {
-    const int64_t s0 = GC_NAME(segment_of)(offsets, nseg, c0);
-    const int64_t s1 = GC_NAME(segment_of)(offsets, nseg, c1 - 1);
+    const int64_t s0 = gc_segment_of(offsets, nseg, c0);
+    const int64_t s1 = gc_segment_of(offsets, nseg, c1 - 1);
     *sf = s0;
     *sl = s1;
     *pf = *pl = 0.0;
@@ -69,7 +49,7 @@ static void GC_NAME(sumsq_chunk)(const T *x, const int64_t *offsets, int64_t nse
 
 int GC_NAME(gc_norms_segment_sumsq)(const T *x, const int64_t *offsets, int64_t nseg,
                                     double *sumsq, int64_t *nonfinite) {
-    if (GC_NAME(check_offsets)(offsets, nseg) != GC_OK) return GC_EBADSIZE;
+    if (gc_check_offsets(offsets, nseg) != GC_OK) return GC_EBADSIZE;
     const int64_t P = nseg > 0 ? offsets[nseg] : 0;
     for (int64_t s = 0; s < nseg; ++s) sumsq[s] = 0.0;
     if (P > 0) {
@@ -119,7 +99,7 @@ int GC_NAME(gc_norms_segment_sumsq)(const T *x, const int64_t *offsets, int64_t 
 
 int GC_NAME(gc_norms_segment_absmax)(const T *x, const int64_t *offsets, int64_t nseg,
                                      double *absmax, int64_t *nonfinite) {
-    if (GC_NAME(check_offsets)(offsets, nseg) != GC_OK) return GC_EBADSIZE;
+    if (gc_check_offsets(offsets, nseg) != GC_OK) return GC_EBADSIZE;
     for (int64_t s = 0; s < nseg; ++s) {
         const T *seg = x + offsets[s];
         const int64_t n = offsets[s + 1] - offsets[s];

@@ -349,24 +349,6 @@ int GC_NAME(gc_stats_act_stats)(const T *x, int64_t M, int64_t C, int sat, doubl
  * 8 for a plain copy. Chunked over the whole buffer like gc_norms_segment_sumsq: one fork/join
  * for all segments, partials of a segment crossing a chunk edge added in chunk order. */
 
-static int GC_NAME(check_offsets)(const int64_t *offsets, int64_t nseg) {
-    if (nseg < 0 || offsets[0] != 0) return GC_EBADSIZE;
-    for (int64_t s = 0; s < nseg; ++s)
-        if (offsets[s + 1] < offsets[s]) return GC_EBADSIZE;
-    return GC_OK;
-}
-
-/* The segment s with offsets[s] <= pos < offsets[s + 1] (the last one starting at <= pos). */
-static int64_t GC_NAME(segment_of)(const int64_t *offsets, int64_t nseg, int64_t pos) {
-    int64_t lo = 0, hi = nseg - 1;
-    while (lo < hi) {
-        const int64_t mid = lo + (hi - lo + 1) / 2;
-        if (offsets[mid] <= pos) lo = mid;
-        else hi = mid - 1;
-    }
-    return lo;
-}
-
 GC_CLONES static void GC_NAME(delta_block)(const T *restrict nw, T *restrict pv, int64_t lo,
                                            int64_t hi, double *d2out, double *n2out) {
     double d2 = 0.0, n2 = 0.0;
@@ -409,8 +391,8 @@ static void GC_NAME(delta_range)(const T *nw, T *pv, int64_t lo, int64_t hi, dou
 static void GC_NAME(delta_chunk)(const T *nw, T *pv, const int64_t *offsets, int64_t nseg,
                                  int64_t c0, int64_t c1, double *dsum, double *nsum, int64_t *sf,
                                  double *pf, int64_t *sl, double *pl) {
-    const int64_t s0 = GC_NAME(segment_of)(offsets, nseg, c0);
-    const int64_t s1 = GC_NAME(segment_of)(offsets, nseg, c1 - 1);
+    const int64_t s0 = gc_segment_of(offsets, nseg, c0);
+    const int64_t s1 = gc_segment_of(offsets, nseg, c1 - 1);
     *sf = s0;
     *sl = s1;
     pf[0] = pf[1] = pl[0] = pl[1] = 0.0;
@@ -435,7 +417,7 @@ static void GC_NAME(delta_chunk)(const T *nw, T *pv, const int64_t *offsets, int
 int GC_NAME(gc_stats_segment_delta_sumsq)(const T *new_, T *prev, const int64_t *offsets,
                                           int64_t nseg, double *delta_sumsq,
                                           double *new_sumsq) {
-    if (GC_NAME(check_offsets)(offsets, nseg) != GC_OK) return GC_EBADSIZE;
+    if (gc_check_offsets(offsets, nseg) != GC_OK) return GC_EBADSIZE;
     const int64_t P = nseg > 0 ? offsets[nseg] : 0;
     for (int64_t s = 0; s < nseg; ++s) delta_sumsq[s] = new_sumsq[s] = 0.0;
     if (P <= 0) return GC_OK;
