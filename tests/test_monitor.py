@@ -389,6 +389,24 @@ def test_healthy_models_raise_no_alarm(spirals, kind):
     assert d.status == "healthy", str(d)
 
 
+@pytest.mark.parametrize("depth", [2, 8, 12])
+@pytest.mark.parametrize("width", [32, 128])
+@pytest.mark.parametrize("kind", ["relu", "bn"])
+def test_no_critical_finding_on_healthy_nets_at_init(spirals, depth, width, kind):
+    X, y = spirals
+    d = gc.monitor.check(mlp(kind, depth=depth, width=width), X[:256], y[:256])
+    assert not d.critical(), str(d)
+
+
+@pytest.mark.parametrize("depth", [6, 12])
+@pytest.mark.parametrize("width", [16, 128])
+def test_deep_sigmoid_small_init_vanishes_at_any_width(spirals, depth, width):
+    X, y = spirals
+    d = gc.monitor.check(mlp("sigmoid", depth=depth, width=width), X[:256], y[:256])
+    (f,) = d.by_kind("vanishing")
+    assert f.severity == "critical" and f.layers[0] == "0.Dense"
+
+
 def test_healthy_residual_net_raises_no_alarm(spirals):
     X, y = spirals
     blocks = [gc.nn.Dense(2, 32, "relu", seed=0)]
