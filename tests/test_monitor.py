@@ -275,6 +275,23 @@ def test_exploding_deep_linear_large_init(spirals):
     assert not d.by_kind("vanishing")
 
 
+def test_thresholds_are_configurable(spirals):
+    X, y = spirals
+    mon, d = train(mlp("linear", depth=6), X, y, epochs=1)
+    assert d.by_kind("exploding")
+    lax = Thresholds(
+        exploding=1e30,
+        ratio_exploding=1e30,
+        update_high=1e30,
+        update_critical=1e30,
+        loss_diverge=1e30,
+        loss_oscillation=1.1,
+    )
+    assert not mon.diagnose(lax).by_kind("exploding")
+    strict = gc.monitor.diagnose(mon.history, mon.model, Thresholds(min_records=10**6))
+    assert not strict.by_kind("unstable_loss") and not strict.by_kind("stalled")
+
+
 def test_dying_relu_negative_bias(spirals):
     X, y = spirals
     _, d = train(mlp("dead", depth=4), X, y)

@@ -46,6 +46,9 @@ class Thresholds:
     - ``vanished = 1e-6``, ``weak = 1e-4``, ``exploding = 100``, ``spread = 1e4``: the teaching
       material gradcore follows (a layer's weight-gradient norm below 1e-6 has vanished, below
       1e-4 is weak, above 100 explodes; max/min over layers above 1e4 is a dangerous spread).
+    - ``growth = 1e3``: the global gradient norm of the last tenth of the records over the first
+      tenth; growing by more is exploding over training (the Keras deep-linear run blows up by
+      epoch 3).
     - ``ratio_vanishing = 1e-3`` (first/last layer gradient ratio, with the first layer below
       ``weak``) and ``ratio_exploding = 70``; ``dead = 0.7`` (>= 70 % of a ReLU layer's units
       dead): AutoTrainer's published rules (Zhang et al., ICSE 2021).
@@ -72,6 +75,7 @@ class Thresholds:
     vanished: float = 1e-6
     weak: float = 1e-4
     exploding: float = 100.0
+    growth: float = 1e3
     spread: float = 1e4
     ratio_vanishing: float = 1e-3
     ratio_exploding: float = 70.0
@@ -554,7 +558,7 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
             else math.nan
         )
         severity = None
-        if big or (math.isfinite(growth) and growth > 1e3):
+        if big or (math.isfinite(growth) and growth > th.growth):
             severity = "critical"
         elif math.isfinite(ratio) and ratio > th.ratio_exploding:
             severity = "warning"
