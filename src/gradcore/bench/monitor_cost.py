@@ -13,6 +13,11 @@ and ``gc.monitor.check`` on one batch of the same size. It prints the medians an
 the unmonitored step and writes ``monitor_cost.json``. Targets (issue 10): at most 3 % slower
 at ``every=1``, at most 1 % at ``every=10``; ``check`` below two training steps. Reported,
 never asserted.
+
+``--callgrind`` counts instructions instead (valgrind's callgrind, one thread): each variant runs
+5 and 25 steps in its own process and the difference / 20 is its cost per step, independent
+of what else the machine does (the wall-clock medians here move by 10-40 % between runs on a
+shared 2-core machine). Needs ``valgrind``; takes a few minutes.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -85,6 +93,45 @@ def run(backend: str = "c", batch: int = 128, repeats: int = 15, min_time: float
     return out
 
 
+def _steps(mode: str, n: int) -> None:
+    """Run ``n`` steps of one variant (the child process of ``--callgrind``)."""
+    every = None if mode in ("none", "check") else int(mode)
+    fn, (model, xb, yb, _) = _step_fn("c", 128, every)
+    if mode == "check":
+
+        def fn():
+            return gc.monitor.check(model, xb, yb)
+
+    for _ in range(n):
+        fn()
+
+
+def callgrind(backend: str = "c", jobs: int = 2) -> dict:
+    """Instructions per step of each variant (see the module docstring)."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    }
+    env.update(GRADCORE_BACKEND=backend, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
+    def count(mode: str, n: int) -> int:
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+               "-m", "gradcore.bench.monitor_cost", "--_steps", mode, str(n)]  # fmt: skip
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stderr
+        return int(re.search(r"Collected : (\d+)", out).group(1))
+
+    modes = ["none", "1", "10", "check"]
+    runs = [(m, n) for m in modes for n in (5, 25)]
+    with ThreadPoolExecutor(jobs) as ex:
+        totals = dict(zip(runs, ex.map(lambda r: count(*r), runs), strict=True))
+    per = {m: (totals[(m, 25)] - totals[(m, 5)]) / 20 for m in modes}
+    names = {"none": "no monitor", "1": "every=1", "10": "every=10", "check": "check"}
+    return {
+        "backend": backend,
+        "instructions_per_step": {names[m]: per[m] for m in modes},
+        "ratio_to_unmonitored_step": {names[m]: per[m] / per["none"] for m in modes},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m gradcore.bench.monitor_cost", description=__doc__.splitlines()[0]
@@ -92,8 +139,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", default=None, help="default: the fastest available")
     p.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
     p.add_argument("--out", default="bench/results", help="folder for monitor_cost.json")
+    p.add_argument("--callgrind", action="store_true", help="count instructions (valgrind)")
+    p.add_argument("--_steps", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args._steps:
+        _steps(args._steps[0], int(args._steps[1]))
+        return 0
     backend = args.backend or gc.available_backends()[0]
+    if args.callgrind:
+        res = callgrind(backend)
+        print(
+            f"MLP {'-'.join(map(str, DIMS))} training step, batch 128, float32, backend "
+            f"{backend}, 1 thread, instructions per step (callgrind)"
+        )
+        for k, v in res["instructions_per_step"].items():
+            print(f"  {k:<11} {v / 1e6:8.2f} M  x{res['ratio_to_unmonitored_step'][k]:.3f}")
+        os.makedirs(args.out, exist_ok=True)
+        path = os.path.join(args.out, "monitor_cost_callgrind.json")
+        with open(path, "w") as f:
+            json.dump(res, f, indent=1)
+        print(f"wrote {path}")
+        return 0
     res = run(backend, repeats=5 if args.quick else 15, min_time=0.05 if args.quick else 0.2)
     print(
         f"MLP {'-'.join(map(str, DIMS))} training step, batch {res['batch']}, float32, "
