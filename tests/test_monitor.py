@@ -424,6 +424,18 @@ def test_deep_sigmoid_small_init_vanishes_at_any_width(spirals, depth, width):
     assert f.severity == "critical" and f.layers[0] == "0.Dense"
 
 
+def test_a_converged_model_with_noisy_minibatch_losses_raises_no_alarm(spirals):
+    # the README tour: train, then keep training under the monitor; the batch-32 loss jumps by
+    # half its level at many steps (noise, not instability) and no longer improves (converged)
+    X, y = spirals
+    model = mlp("bn", depth=2, width=64)
+    opt = gc.optim.Adam(model.parameters(), lr=1e-3)
+    model.fit(X, y, optimizer=opt, epochs=30, batch_size=32, verbose=False)
+    _, d = train(model, X, y, opt=opt, epochs=5)
+    assert d.status == "healthy", str(d)
+    assert all(f.severity == "info" for f in d.findings)
+
+
 def test_healthy_residual_net_raises_no_alarm(spirals):
     X, y = spirals
     blocks = [gc.nn.Dense(2, 32, "relu", seed=0)]

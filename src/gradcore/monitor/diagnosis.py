@@ -61,9 +61,11 @@ class Thresholds:
       layers), 1000x below that the layer is not learning.
     - ``loss_diverge = 1.5``: the late loss (median of the last tenth) above 1.5x the early one
       is divergence; ``loss_jump = 0.5`` and ``loss_oscillation = 0.1``: if >= 10 % of
-      successive recorded losses jump by more than half the early loss, the loss oscillates.
+      successive recorded losses jump by more than half the early loss AND the update/weight
+      ratio exceeds ``update_high``, the loss oscillates (jumps alone are mini-batch noise).
     - ``stalled = 0.01``: less than 1 % relative improvement from the first to the last tenth
-      of the recorded losses; or, for a softmax cross-entropy over K classes, a late loss within
+      of the recorded losses (a warning when a vanishing or dying-ReLU finding explains it or
+      the model is at chance level, else "info": it may have converged); or, for a softmax cross-entropy over K classes, a late loss within
       ``chance_margin = 0.05`` (5 %) of ln K, or (after two epochs) an accuracy at most 1.1 / K:
       the model has learned only the class prior.
     - ``through_time = 1e-3`` (warning) and ``through_time_critical = 1e-6``: ||dL/dh_0|| over
@@ -761,8 +763,11 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
         steps_bad = (
             _steps_where(h, fin) if diverging else [int(s) for s in h.steps[fin][1:][jumps][:20]]
         )
-        if diverging or osc >= th.loss_oscillation:
-            hi_u = max(upd_high.values(), default=math.nan)
+        hi_u = max(upd_high.values(), default=math.nan)
+        # jumps alone are mini-batch noise (a trained model's loss of 0.28 jumped by half of it
+        # at 40 % of the steps with batch 32): oscillation needs updates that are too large too
+        oscillating = osc >= th.loss_oscillation and math.isfinite(hi_u) and hi_u > th.update_high
+        if diverging or oscillating:
             cause = "the learning rate is too high"
             if math.isfinite(hi_u):
                 cause += f" (update/weight ratio up to {hi_u:.2g}, healthy is about 1e-3)"
@@ -817,8 +822,16 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                     "a larger learning rate, or gc.optim.Adam(params, lr=1e-3)",
                     "train longer / check the labels",
                 ]
+            # a plateau is a problem at chance level or with a gradient problem to explain it;
+            # otherwise the model may simply have converged: say so, do not alarm
+            severity = "warning" if (at_chance or van) else "info"
+            if severity == "info":
+                cause = (
+                    "the loss stopped improving: the model may have converged, or the "
+                    "learning rate is too small for further progress"
+                )
             findings.append(
-                Finding("stalled", "warning", [], [int(h.steps[-1])], evidence, cause, remedies)
+                Finding("stalled", severity, [], [int(h.steps[-1])], evidence, cause, remedies)
             )
 
     # -- LSTM: gradient through time -----------------------------------------------------------
