@@ -356,6 +356,8 @@ def test_nan_injected_mid_training_is_located(spirals, every):
     (f,) = d.by_kind("nonfinite")
     assert f.severity == "critical" and f.layers == ["2.Poison"] and f.steps == [6]
     assert f.evidence["where"] == "forward" and "2.Poison" in f.evidence["first non-finite"]
+    # what fit's TerminateOnNonFinite found is folded in, and agrees
+    assert "output of layer 2 (Poison)" in f.evidence["fit (TerminateOnNonFinite)"]
     assert 6 in mon.history.steps  # the step is recorded even between strides
 
 

@@ -64,10 +64,10 @@ class Thresholds:
       successive recorded losses jump by more than half the early loss AND the update/weight
       ratio exceeds ``update_high``, the loss oscillates (jumps alone are mini-batch noise).
     - ``stalled = 0.01``: less than 1 % relative improvement from the first to the last tenth
-      of the recorded losses (a warning when a vanishing or dying-ReLU finding explains it or
-      the model is at chance level, else "info": it may have converged); or, for a softmax cross-entropy over K classes, a late loss within
+      of the recorded losses; or, for a softmax cross-entropy over K classes, a late loss within
       ``chance_margin = 0.05`` (5 %) of ln K, or (after two epochs) an accuracy at most 1.1 / K:
-      the model has learned only the class prior.
+      the model has learned only the class prior. A warning when a vanishing or dying-ReLU
+      finding explains it or the model is at chance level, else "info" (it may have converged).
     - ``through_time = 1e-3`` (warning) and ``through_time_critical = 1e-6``: ||dL/dh_0|| over
       the largest ||dL/dh_t|| of an LSTM (the gradient through time reaching the first step).
     - ``min_records = 8``: trend findings (loss, stalled) need at least this many records;
@@ -411,6 +411,8 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
             "where": ev["where"],
             "first non-finite": ev["detail"],
         }
+        if ev.get("fit_stopped"):
+            evidence["fit (TerminateOnNonFinite)"] = ev["fit_stopped"]
         if finite_gn.size:
             evidence["last finite global grad norm"] = float(finite_gn[-1])
             evidence["largest finite global grad norm"] = float(finite_gn.max())

@@ -428,6 +428,10 @@ class GradientMonitor(Callback):
     def on_batch_end(self, trainer, step, logs) -> None:
         self._epoch = int(trainer.epoch)
         self.record(loss=logs.get("loss"), lr=getattr(trainer.optimizer, "lr", None))
+        ev = self.history.first_nonfinite
+        if ev is not None and ev["step"] == self._step - 1 and getattr(trainer, "skip_update", 0):
+            # fold in fit's TerminateOnNonFinite: it stopped before this step's update
+            ev["fit_stopped"] = str(trainer.stop_reason)
 
     def on_epoch_end(self, trainer, epoch, logs) -> None:
         self.history.epoch_logs.append(
