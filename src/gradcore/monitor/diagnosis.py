@@ -848,6 +848,11 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
             continue
         severity = "critical" if r0m < th.through_time_critical else "warning"
         T = int(np.sum(np.isfinite(dh[-1])))
+        layer = dict(model.named_layers()).get(name)
+        b = getattr(layer, "params", {}).get("b") if layer is not None else None
+        H = b.size // 4 if b is not None else 0
+        fb_now = float(np.mean(b[H : 2 * H], dtype=np.float64)) if H else math.nan
+        fb_next = 1.0 if not fb_now >= 0.5 else float(round(fb_now) + 1)
         per_step = r0m ** (1.0 / max(T - 1, 1)) if r0m > 0 else 0.0
         if math.isfinite(fmean) and fmean < 0.5:
             cause = (
@@ -873,7 +878,8 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                 },
                 cause,
                 [
-                    "gc.nn.LSTM(..., forget_bias=1.0)  # or larger: keeps the forget gate open",
+                    f"gc.nn.LSTM(..., forget_bias={fb_next:.1f})  # the forget-gate bias is now "
+                    f"{fb_now:.2g}; a larger one keeps the gate open at init",
                     "shorter sequences (or truncated backpropagation through time)",
                     "train longer: the forget gate learns to stay open",
                 ],
