@@ -519,6 +519,18 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                 causes.append("dead ReLU units pass no gradient (see dying_relu)")
             if not has_norm:
                 causes.append(f"no normalisation layer in a stack of {depth} weight layers")
+            moving = [upd_layer[n] for n in where if math.isfinite(upd_layer.get(n, math.nan))]
+            opt_name = h.meta.get("optimizer", "")
+            if (
+                opt_name in ("Adam", "AdamW", "RMSprop", "AdaGrad")
+                and moving
+                and min(moving) > 1e-4
+            ):
+                causes.append(
+                    f"{opt_name} rescales every weight's step, so these layers still move "
+                    f"(update/weight {min(moving):.1g}) although their gradient is tiny: the "
+                    "update ratio looks healthy, the gradient flow is not"
+                )
             if squashing:
                 remedies.append(
                     'Dense(..., activation="relu", init="he_normal")  # instead of '

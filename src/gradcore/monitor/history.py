@@ -74,7 +74,8 @@ class GradientHistory:
     first_nonfinite : dict | None  step, epoch, where ("parameter", "forward", "loss",
         "backward"), layer, tensor, detail
     epoch_logs : list[dict]  fit's per-epoch logs (loss, accuracy, val_*), if any
-    meta : dict  ``loss`` (the loss class name) and ``classes`` (output width) when ``fit`` or
+    meta : dict  ``loss`` (the loss class name), ``classes`` (output width) and ``optimizer``
+        (class name) when ``fit`` or
         ``check`` told the monitor
     """
 

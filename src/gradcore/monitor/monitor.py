@@ -281,6 +281,7 @@ class GradientMonitor(Callback):
         loss = float(loss) if given else math.nan
         if lr is None and self.optimizer is not None:
             lr = getattr(self.optimizer, "lr", None)
+            self.history.meta.setdefault("optimizer", type(self.optimizer).__name__)
         arena, hist, be = self.arena, self.history, get_backend()
         if self._pending is not None:  # the update after the pending record is now applied
             if self._prev is None or self._prev.shape != arena.data.shape:
@@ -414,6 +415,7 @@ class GradientMonitor(Callback):
         if not self.attached:
             self.attach()
         self.optimizer = trainer.optimizer
+        self.history.meta["optimizer"] = type(trainer.optimizer).__name__
         self.set_loss(trainer.loss)
 
     def set_loss(self, loss) -> None:
