@@ -524,12 +524,12 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
             if (
                 opt_name in ("Adam", "AdamW", "RMSprop", "AdaGrad")
                 and moving
-                and min(moving) > 1e-4
+                and float(np.median(moving)) > 1e-4
             ):
                 causes.append(
                     f"{opt_name} rescales every weight's step, so these layers still move "
-                    f"(update/weight {min(moving):.1g}) although their gradient is tiny: the "
-                    "update ratio looks healthy, the gradient flow is not"
+                    f"(median update/weight {float(np.median(moving)):.1g}) although their "
+                    "gradient is tiny: the update ratio looks healthy, the gradient flow is not"
                 )
             if squashing:
                 remedies.append(
