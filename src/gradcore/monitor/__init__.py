@@ -15,7 +15,8 @@ Figures (``gc.monitor.plots``) need matplotlib, imported only when a plot is dra
 """
 
 from . import plots
-from .diagnosis import FINDING_KINDS, Diagnosis, Finding, LayerRow, Thresholds, diagnose
+from .diagnosis import diagnose
+from .findings import FINDING_KINDS, Diagnosis, Finding, LayerRow, Thresholds
 from .history import LAYER_FIELDS, STEP_FIELDS, TENSOR_FIELDS, GradientHistory
 from .monitor import GradientMonitor, check
 

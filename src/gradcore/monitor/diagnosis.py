@@ -1,11 +1,11 @@
 """The diagnosis: what is wrong with the gradients, where, why, and what to change.
 
-A :class:`Diagnosis` is data (``status``, ``findings``, a per-layer table); ``str(d)`` is the
-readable health report, ``d.to_dict()`` the same for machines. Each :class:`Finding` has a
-stable ``kind`` (:data:`FINDING_KINDS`), a ``severity`` (``"critical"``, ``"warning"``,
-``"info"``), the ``layers`` it concerns (named as ``model.parameters()`` names them), the
-``steps`` it was seen at, the ``evidence`` (numbers), a ``cause`` attributed from the recorded
-statistics and ``remedies``: concrete gradcore calls, the most direct first.
+:func:`diagnose` turns a :class:`~gradcore.monitor.GradientHistory` into a
+:class:`~gradcore.monitor.Diagnosis` (the data types are in :mod:`gradcore.monitor.findings`).
+:func:`_measure` computes, once, everything the rules compare; each ``_rule_*`` function adds
+the findings of one family of kinds, in a fixed order (later rules may read earlier findings:
+``stalled`` names the vanishing that explains it); :func:`_table` builds the per-layer table
+and the status.
 
 Every rule compares MEDIANS over the recorded steps (one noisy batch never raises an alarm)
 and judges gradients *relative* to each other where it can: a converged model whose gradients
@@ -15,244 +15,29 @@ are all small is not "vanishing". The defaults are in :class:`Thresholds` with t
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-__all__ = ["FINDING_KINDS", "Diagnosis", "Finding", "LayerRow", "Thresholds", "diagnose"]
-
-FINDING_KINDS = (
-    "vanishing",
-    "exploding",
-    "dying_relu",
-    "saturation",
-    "nonfinite",
-    "unstable_loss",
-    "stalled",
-    "update_ratio",
-    "long_range_vanishing",
+from ..backends import get_backend_name
+from .findings import (
+    FINDING_KINDS,
+    SEVERITIES,
+    Diagnosis,
+    Finding,
+    LayerRow,
+    Thresholds,
+    _fmt,
 )
-SEVERITIES = ("critical", "warning", "info")
 
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Default thresholds of the diagnosis, each with its source. Change any with
-    ``Thresholds(exploding=1e3)``; pass it to ``GradientMonitor(thresholds=)`` or ``diagnose``.
-
-    Gradient norms are the Frobenius norms of each layer's weight gradient (W; Wx and Wh of an
-    LSTM), medians over the recorded steps.
-
-    - ``vanished = 1e-6``, ``weak = 1e-4``, ``exploding = 100``, ``spread = 1e4``: the teaching
-      material gradcore follows (a layer's weight-gradient norm below 1e-6 has vanished, below
-      1e-4 is weak, above 100 explodes; max/min over layers above 1e4 is a dangerous spread).
-    - ``growth = 1e3``: the global gradient norm of the last tenth of the records over the first
-      tenth; growing by more is exploding over training (the Keras deep-linear run blows up by
-      epoch 3).
-    - ``ratio_vanishing = 1e-3`` (first/last layer gradient ratio, with the first layer below
-      ``weak``) and ``ratio_exploding = 70``; ``dead = 0.7`` (>= 70 % of a ReLU layer's units
-      dead): AutoTrainer's published rules (Zhang et al., ICSE 2021).
-    - ``saturation_derivative = 0.01``: a sigmoid/tanh output is saturated where its local
-      derivative (``y (1 - y)``, ``1 - y²``) is below it; ``saturated = 0.25`` of a layer's
-      outputs saturated is a warning, ``saturated_critical = 0.75`` critical.
-    - ``update_low = 1e-6``, ``update_high = 0.1``, ``update_critical = 1.0``: the update/weight
-      ratio ||Δw||/||w|| should be about 1e-3 (CS231n, "Neural Networks Part 3"); 100x above
-      means the learning rate is too high (Adam at lr 1e-3 gives 1e-3 .. 3e-2 on typical
-      layers), 1000x below that the layer is not learning.
-    - ``loss_diverge = 1.5``: the late loss (median of the last tenth) above 1.5x the early one
-      is divergence; ``loss_jump = 0.5`` and ``loss_oscillation = 0.1``: if >= 10 % of
-      successive recorded losses jump by more than half the early loss AND the update/weight
-      ratio exceeds ``update_high``, the loss oscillates (jumps alone are mini-batch noise).
-    - ``stalled = 0.01``: less than 1 % relative improvement from the first to the last tenth
-      of the recorded losses; or, for a softmax cross-entropy over K classes, a late loss within
-      ``chance_margin = 0.05`` (5 %) of ln K, or (after two epochs) an accuracy at most 1.1 / K:
-      the model has learned only the class prior. A warning when a vanishing or dying-ReLU
-      finding explains it or the model is at chance level, else "info" (it may have converged).
-    - ``through_time = 1e-3`` (warning) and ``through_time_critical = 1e-6``: ||dL/dh_0|| over
-      the largest ||dL/dh_t|| of an LSTM (the gradient through time reaching the first step).
-    - ``min_records = 8``: trend findings (loss, stalled) need at least this many records;
-      ``min_rows_dead = 8``: a unit is judged dead only over a batch of at least 8 rows.
-    """
-
-    vanished: float = 1e-6
-    weak: float = 1e-4
-    exploding: float = 100.0
-    growth: float = 1e3
-    spread: float = 1e4
-    ratio_vanishing: float = 1e-3
-    ratio_exploding: float = 70.0
-    dead: float = 0.7
-    dead_warning: float = 0.5
-    saturation_derivative: float = 0.01
-    saturated: float = 0.25
-    saturated_critical: float = 0.75
-    update_low: float = 1e-6
-    update_high: float = 0.1
-    update_critical: float = 1.0
-    loss_diverge: float = 1.5
-    loss_jump: float = 0.5
-    loss_oscillation: float = 0.1
-    stalled: float = 0.01
-    chance_margin: float = 0.05
-    through_time: float = 1e-3
-    through_time_critical: float = 1e-6
-    min_records: int = 8
-    min_rows_dead: int = 8
-
-    def __post_init__(self) -> None:
-        for k, v in asdict(self).items():
-            if isinstance(v, bool) or not isinstance(v, int | float | np.floating | np.integer):
-                raise TypeError(f"Thresholds.{k} must be a number, got {type(v).__name__}")
-            if not (math.isfinite(v) and v >= 0):
-                raise ValueError(f"Thresholds.{k} must be finite and >= 0, got {v}")
-
-
-@dataclass
-class Finding:
-    """One thing wrong (or worth knowing), as data. See the module docstring."""
-
-    kind: str
-    severity: str
-    layers: list[str]
-    steps: list[int]
-    evidence: dict[str, object]
-    cause: str
-    remedies: list[str]
-
-    def __str__(self) -> str:
-        where = ", ".join(self.layers) if self.layers else "the model"
-        if len(self.layers) > 6:
-            where = ", ".join(self.layers[:3]) + f", ... ({len(self.layers)} layers)"
-        ev = "; ".join(f"{k} = {_fmt(v)}" for k, v in self.evidence.items())
-        lines = [f"[{self.severity}] {self.kind} in {where}", f"    evidence: {ev}"]
-        lines.append(f"    cause: {self.cause}")
-        for i, r in enumerate(self.remedies, 1):
-            lines.append(f"    remedy {i}: {r}")
-        return "\n".join(lines)
-
-
-@dataclass
-class LayerRow:
-    """One line of the per-layer table (medians over the recorded steps; NaN: not measured)."""
-
-    name: str
-    kind: str
-    grad_norm: float  # weight-gradient norm (NaN for layers without weights)
-    gain: float  # ||dL/dx|| / ||dL/dy||
-    saturated: float  # fraction, NaN if not sigmoid/tanh
-    dead: float  # fraction, NaN if not ReLU
-    update_ratio: float
-    verdict: str
-
-
-@dataclass
-class Diagnosis:
-    """``status`` ("healthy", "warning", "critical"), ``findings``, ``layers`` (the table),
-    ``summary`` (records, steps, backend, the vanishing/exploding factor over the layers) and
-    ``history`` (what was judged)."""
-
-    status: str
-    findings: list[Finding]
-    layers: list[LayerRow]
-    summary: dict[str, object] = field(default_factory=dict)
-    #: the GradientHistory it was made from (so ``gc.monitor.check``'s result can be plotted:
-    #: ``gc.monitor.plots.gradient_flow(d.history)``); not part of ``to_dict``
-    history: object = field(default=None, repr=False, compare=False)
-
-    @property
-    def kinds(self) -> set[str]:
-        return {f.kind for f in self.findings}
-
-    def by_kind(self, kind: str) -> list[Finding]:
-        return [f for f in self.findings if f.kind == kind]
-
-    def critical(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "critical"]
-
-    def to_dict(self) -> dict:
-        def clean(v):
-            if isinstance(v, float) and not math.isfinite(v):
-                return None
-            if isinstance(v, dict):
-                return {k: clean(x) for k, x in v.items()}
-            if isinstance(v, list | tuple):
-                return [clean(x) for x in v]
-            if isinstance(v, np.generic):
-                return clean(v.item())
-            return v
-
-        return clean(
-            {
-                "status": self.status,
-                "summary": self.summary,
-                "findings": [asdict(f) for f in self.findings],
-                "layers": [asdict(r) for r in self.layers],
-            }
-        )
-
-    def __str__(self) -> str:
-        s = self.summary
-        head = (
-            f"gradcore health report: {self.status.upper()}  ({s.get('records', 0)} recorded "
-            f"steps of {s.get('steps', 0)}, backend {s.get('backend')}, {s.get('dtype')})"
-        )
-        lines = [head, ""]
-        w = max([len(r.name) for r in self.layers] + [5])
-        k = max([len(r.kind) for r in self.layers] + [4])
-        lines.append(
-            f"{'layer':<{w}}  {'kind':<{k}}  {'weight grad norm (log10 -10 .. 2)':<36} "
-            f"{'gain':>7} {'sat%':>6} {'dead%':>6} {'upd/w':>8}  verdict"
-        )
-        for r in self.layers:
-            lines.append(
-                f"{r.name:<{w}}  {r.kind:<{k}}  {_fmt(r.grad_norm):>8} {_logbar(r.grad_norm):<27} "
-                f"{_fmt(r.gain, 3):>7} {_pct(r.saturated):>6} {_pct(r.dead):>6} "
-                f"{_fmt(r.update_ratio):>8}  {r.verdict}"
-            )
-        if "gain_product" in s:
-            lines.append(
-                f"\nbackward factor {_fmt(s['gain_product'])}: ||dL/dy|| at the first layer over "
-                "||dL/dy|| at the last (the product of the gains; << 1 vanishing, >> 1 exploding)"
-            )
-        lines.append("")
-        if not self.findings:
-            lines.append("No findings: gradients reach every layer at a healthy scale.")
-        order = {sv: i for i, sv in enumerate(SEVERITIES)}
-        for f in sorted(self.findings, key=lambda f: order[f.severity]):
-            lines += [str(f), ""]
-        return "\n".join(lines).rstrip() + "\n"
-
-    def __repr__(self) -> str:
-        return f"Diagnosis(status={self.status!r}, findings={[f.kind for f in self.findings]})"
-
-
-# ------------------------------------------------------------------------------ helpers
-
-
-def _fmt(v, digits: int = 2) -> str:
-    if isinstance(v, float | np.floating):
-        if not math.isfinite(v):
-            return "-" if math.isnan(v) else str(v)
-        if v == 0:
-            return "0"
-        if digits == 3 and 1e-2 <= abs(v) < 1e3:
-            return f"{v:.3g}"
-        return f"{v:.{digits - 1}e}" if (abs(v) < 1e-2 or abs(v) >= 1e3) else f"{v:.3g}"
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_fmt(x) for x in v[:8]) + (", ..." if len(v) > 8 else "") + "]"
-    return str(v)
-
-
-def _pct(v: float) -> str:
-    return "-" if not math.isfinite(v) else f"{100 * v:.1f}"
-
-
-def _logbar(v: float, lo: float = -10.0, hi: float = 2.0, width: int = 27) -> str:
-    if not math.isfinite(v) or v <= 0:
-        return ""
-    frac = (math.log10(v) - lo) / (hi - lo)
-    n = max(1, min(width, round(frac * width)))
-    return "#" * n
+__all__ = [
+    "FINDING_KINDS",
+    "SEVERITIES",
+    "Diagnosis",
+    "Finding",
+    "LayerRow",
+    "Thresholds",
+    "diagnose",
+]
 
 
 def _median(a: np.ndarray) -> np.ndarray:
@@ -316,19 +101,17 @@ def _init_scale(model, name: str) -> float:
 # ------------------------------------------------------------------------------ the rules
 
 
-def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
-    """Judge a :class:`~gradcore.monitor.GradientHistory` (see the module docstring)."""
-    from ..backends import get_backend_name
+class _Measures:
+    """The medians and per-layer facts the rules share (built by :func:`_measure`)."""
 
-    th = thresholds or Thresholds()
+    def __init__(self, **kw) -> None:
+        self.__dict__.update(kw)
+
+
+def _measure(history, model, th: Thresholds) -> _Measures:
+    """Everything the rules compare, computed once (medians over the records)."""
     h = history
     R = len(h)
-    if R == 0:
-        raise RuntimeError(
-            "nothing recorded yet: run fit with the monitor as a callback, or call "
-            "monitor.record(loss=...) after backward"
-        )
-    findings: list[Finding] = []
     info = dict(h.layer_info)
     layer_names_all = list(h.layer_names)
     for ln in h.tensor_layers:
@@ -401,7 +184,39 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
     depth = len(wnames)
     lr = float(_median(h.lr)[0]) if R else math.nan
 
-    # -- nonfinite ---------------------------------------------------------------------------
+    return _Measures(
+        G=G,
+        R=R,
+        dead=dead,
+        depth=depth,
+        finite_gains=finite_gains,
+        g_all=g_all,
+        g_late=g_late,
+        gain=gain,
+        gain_product=gain_product,
+        geo_gain=geo_gain,
+        gw=gw,
+        h=h,
+        has_norm=has_norm,
+        has_residual=has_residual,
+        info=info,
+        layer_names_all=layer_names_all,
+        lmed=lmed,
+        lr=lr,
+        model=model,
+        sat_layers=sat_layers,
+        squashing=squashing,
+        th=th,
+        upd_high=upd_high,
+        upd_layer=upd_layer,
+        wnames=wnames,
+    )
+
+
+def _rule_nonfinite(m: _Measures, prior: list[Finding]) -> list[Finding]:
+    """``nonfinite``: the first NaN/inf of the run, where it appeared and what preceded it."""
+    h, lr = (m.h, m.lr)
+    findings = list(prior)
     ev = h.first_nonfinite
     if ev is not None:
         finite_gn = h.grad_norm[np.isfinite(h.grad_norm)]
@@ -453,8 +268,59 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                 ],
             )
         )
+    return findings[len(prior) :]
 
-    # -- vanishing / exploding (weight gradients across layers) --------------------------------
+
+def _rule_gradient_flow(m: _Measures, prior: list[Finding]) -> list[Finding]:
+    """``vanishing`` and ``exploding``: the weight-gradient norms across the layers, their
+    first/last ratio and spread, with the cause (saturation, gain^depth, init scale, dead units,
+    no normalisation, no clipping)."""
+    (
+        G,
+        dead,
+        depth,
+        finite_gains,
+        g_all,
+        g_late,
+        gain_product,
+        geo_gain,
+        gw,
+        h,
+        has_norm,
+        has_residual,
+        info,
+        lmed,
+        lr,
+        model,
+        sat_layers,
+        squashing,
+        th,
+        upd_layer,
+        wnames,
+    ) = (
+        m.G,
+        m.dead,
+        m.depth,
+        m.finite_gains,
+        m.g_all,
+        m.g_late,
+        m.gain_product,
+        m.geo_gain,
+        m.gw,
+        m.h,
+        m.has_norm,
+        m.has_residual,
+        m.info,
+        m.lmed,
+        m.lr,
+        m.model,
+        m.sat_layers,
+        m.squashing,
+        m.th,
+        m.upd_layer,
+        m.wnames,
+    )
+    findings = list(prior)
     if depth >= 2 and np.isfinite(g_all).any():
         first = wnames[0]
         gf, gl = g_all[0], g_all[-1]
@@ -631,8 +497,13 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                     remedies,
                 )
             )
+    return findings[len(prior) :]
 
-    # -- dying ReLU ---------------------------------------------------------------------------
+
+def _rule_dying_relu(m: _Measures, prior: list[Finding]) -> list[Finding]:
+    """``dying_relu``: ReLU layers whose units are 0 on every row of the batch."""
+    R, dead, h, model, th, upd_high = (m.R, m.dead, m.h, m.model, m.th, m.upd_high)
+    findings = list(prior)
     bad_dead = {n: v for n, v in dead.items() if math.isfinite(v) and v >= th.dead_warning}
     if bad_dead:
         severity = "critical" if max(bad_dead.values()) >= th.dead else "warning"
@@ -674,8 +545,13 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                 ],
             )
         )
+    return findings[len(prior) :]
 
-    # -- saturation -------------------------------------------------------------------------
+
+def _rule_saturation(m: _Measures, prior: list[Finding]) -> list[Finding]:
+    """``saturation``: sigmoid/tanh outputs where the derivative is below the threshold."""
+    R, h, lmed, model, sat_layers, th = (m.R, m.h, m.lmed, m.model, m.sat_layers, m.th)
+    findings = list(prior)
     if sat_layers:
         fr = {n: lmed("saturated", n) for n in sat_layers}
         severity = "critical" if max(fr.values()) >= th.saturated_critical else "warning"
@@ -702,8 +578,13 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                 ],
             )
         )
+    return findings[len(prior) :]
 
-    # -- update ratio -------------------------------------------------------------------------
+
+def _rule_update_ratio(m: _Measures, prior: list[Finding]) -> list[Finding]:
+    """``update_ratio``: ||Δw|| / ||w|| far above (90th percentile) or below (median) 1e-3."""
+    R, h, lr, th, upd_high, upd_layer = (m.R, m.h, m.lr, m.th, m.upd_high, m.upd_layer)
+    findings = list(prior)
     if upd_layer:
         hi = {n: v for n, v in upd_high.items() if v > th.update_high}
         lo = {n: v for n, v in upd_layer.items() if v < th.update_low}
@@ -749,8 +630,14 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                     ],
                 )
             )
+    return findings[len(prior) :]
 
-    # -- the loss over training --------------------------------------------------------------
+
+def _rule_loss(m: _Measures, prior: list[Finding]) -> list[Finding]:
+    """``unstable_loss`` (diverging, or oscillating with too-large updates) and ``stalled``."""
+    h, lr, th, upd_high, upd_layer = (m.h, m.lr, m.th, m.upd_high, m.upd_layer)
+    ev = h.first_nonfinite
+    findings = list(prior)
     loss = h.loss
     fin = np.isfinite(loss)
     lossf = loss[fin]
@@ -823,7 +710,7 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
             if van:
                 cause = (
                     f"the gradient does not reach the first layers ({van[0].kind} in "
-                    f"{', '.join(van[0].layers[:3])}): they stay at their random init"
+                    f"{', '.join(van[0].layers[:3])}): they get almost no learning signal"
                 )
             elif lo_u := {n_: v for n_, v in upd_layer.items() if v < th.update_low}:
                 cause = f"updates are too small to move the weights ({len(lo_u)} layers)"
@@ -847,8 +734,13 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
             findings.append(
                 Finding("stalled", severity, [], [int(h.steps[-1])], evidence, cause, remedies)
             )
+    return findings[len(prior) :]
 
-    # -- LSTM: gradient through time -----------------------------------------------------------
+
+def _rule_through_time(m: _Measures, prior: list[Finding]) -> list[Finding]:
+    """``long_range_vanishing``: an LSTM's gradient through time reaching its first step."""
+    h, model, th = (m.h, m.model, m.th)
+    findings = list(prior)
     for name, cols in h.lstm.items():
         dh = cols["dh"]
         with np.errstate(all="ignore"):
@@ -897,8 +789,26 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
                 ],
             )
         )
+    return findings[len(prior) :]
 
-    # -- the table and the status -----------------------------------------------------------
+
+def _table(m: _Measures, findings: list[Finding]) -> Diagnosis:
+    """The per-layer table, the status and the summary."""
+    R, dead, gain, gain_product, gw, h, info, layer_names_all, lmed, lr, model, th, upd_layer = (
+        m.R,
+        m.dead,
+        m.gain,
+        m.gain_product,
+        m.gw,
+        m.h,
+        m.info,
+        m.layer_names_all,
+        m.lmed,
+        m.lr,
+        m.model,
+        m.th,
+        m.upd_layer,
+    )
     flagged: dict[str, list[str]] = {}
     for f in findings:
         for n_ in f.layers:
@@ -950,3 +860,29 @@ def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
     if math.isfinite(gain_product):
         summary["gain_product"] = gain_product
     return Diagnosis(status, findings, rows, summary, history=h)
+
+
+_RULES = (
+    _rule_nonfinite,
+    _rule_gradient_flow,
+    _rule_dying_relu,
+    _rule_saturation,
+    _rule_update_ratio,
+    _rule_loss,
+    _rule_through_time,
+)
+
+
+def diagnose(history, model, thresholds: Thresholds | None = None) -> Diagnosis:
+    """Judge a :class:`~gradcore.monitor.GradientHistory` (see the module docstring): each rule
+    below adds its findings; ``thresholds`` default to :class:`Thresholds`."""
+    if len(history) == 0:
+        raise RuntimeError(
+            "nothing recorded yet: run fit with the monitor as a callback, or call "
+            "monitor.record(loss=...) after backward"
+        )
+    m = _measure(history, model, thresholds or Thresholds())
+    findings: list[Finding] = []
+    for rule in _RULES:
+        findings += rule(m, findings)
+    return _table(m, findings)

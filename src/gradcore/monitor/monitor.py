@@ -22,7 +22,8 @@ from .. import losses as _losses
 from ..backends import get_backend
 from ..backends._validate import SATURATION
 from ..callbacks import Callback
-from .diagnosis import Diagnosis, Thresholds, diagnose
+from .diagnosis import diagnose
+from .findings import Diagnosis, Thresholds
 from .history import LAYER_FIELDS, QUANTILE_SAMPLE, GradientHistory
 
 _F = {f: k for k, f in enumerate(LAYER_FIELDS)}

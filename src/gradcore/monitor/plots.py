@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .diagnosis import Thresholds
+from .findings import Thresholds
 
 __all__ = [
     "gradient_flow",
