@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gradcore as gc
 from gradcore.monitor import GradientMonitor, Thresholds
@@ -230,6 +232,24 @@ def test_history_stays_bounded_and_spans_the_run(spirals):
     assert h.stride in (16, 32) and np.all(h.steps % h.stride == 0)
     assert h.steps[0] == 0 and h.steps[-1] >= 113 - h.stride
     assert h.tensor["grad_norm"].shape == (len(h), len(model.parameters()))
+
+
+@settings(max_examples=25, deadline=None)
+@given(max_records=st.integers(2, 40), every=st.integers(1, 7), steps=st.integers(1, 400))
+def test_downsampling_rule_keeps_the_whole_run_at_uniform_spacing(max_records, every, steps):
+    # the rule of GradientHistory, driven by record() alone (no model work per step)
+    model = mlp("relu", depth=1, width=4)
+    mon = GradientMonitor(model, every=every, max_records=max_records)
+    model.parameters().grad[...] = 1.0
+    for _ in range(steps):
+        mon.record(loss=1.0)
+    h = mon.history
+    assert 1 <= len(h) <= max_records
+    assert h.stride % every == 0 and (h.stride // every) & (h.stride // every - 1) == 0
+    assert np.all(h.steps % h.stride == 0) and np.all(np.diff(h.steps) == h.stride)
+    assert h.steps[0] == 0 and h.steps[-1] > steps - 1 - h.stride  # the run's end is covered
+    if len(h) < max_records // 2:  # only short runs leave the buffer less than half full
+        assert h.steps[-1] + h.stride >= steps
 
 
 def test_every_n_records_every_nth_step_and_nothing_between(spirals):

@@ -24,9 +24,10 @@ One *record* is one observed training step. Columns (``R`` = ``len(history)`` re
 Memory is bounded by ``max_records``. **Down-sampling rule**: records are taken every
 ``stride`` steps (initially the monitor's ``every``); when ``max_records`` are held and another
 arrives, every second record is dropped (records 0, 2, 4, ... stay) and ``stride`` doubles. So
-the history always spans the whole run at uniform spacing, with between ``max_records / 2`` and
-``max_records`` records, whatever the number of steps. The first non-finite event is kept
-apart (``first_nonfinite``) and never dropped.
+the history always spans the whole run at uniform spacing (every record at a multiple of
+``stride``), with between ``max_records / 2`` and ``max_records`` records, whatever the number
+of steps. The first non-finite event is kept apart (``first_nonfinite``) and never dropped; its
+step is recorded even off the grid.
 """
 
 from __future__ import annotations
@@ -129,10 +130,14 @@ class GradientHistory:
         return cols
 
     # -- writing ----------------------------------------------------------------------------
-    def new_record(self, step: int, epoch: int) -> int:
-        """Append a record (down-sampling first if full); returns its row index."""
+    def new_record(self, step: int, epoch: int, force: bool = False) -> int | None:
+        """Append a record (down-sampling first if full); returns its row index, or ``None``
+        when the down-sampling just doubled the stride and ``step`` is off the new grid (an odd
+        ``max_records``). ``force`` records anyway (the first non-finite step)."""
         if self._n == self.max_records:
             self._downsample()
+            if step % self.stride and not force:
+                return None
         r = self._n
         self._n += 1
         self._steps[r], self._epochs[r] = step, epoch

@@ -307,8 +307,9 @@ class GradientMonitor(Callback):
             if norms is None:
                 norms, total, coef, nonfinite = self._grad_norms()
             hist.first_nonfinite = self._locate(loss, nonfinite)
-        if self._recording or (nonfinite_now and hist.first_nonfinite["step"] == self._step):
-            r = hist.new_record(self._step, self._epoch)
+        forced = nonfinite_now and hist.first_nonfinite["step"] == self._step
+        r = hist.new_record(self._step, self._epoch, forced) if self._recording or forced else None
+        if r is not None:
             hist.set_step(r, (loss, total, coef, math.nan if lr is None else float(lr)))
             hist.set_tensors(r, "grad_norm", norms)
             hist.set_layers(r, self._cur[: len(hist.layer_names)])
