@@ -520,6 +520,10 @@ def test_report_text_and_dict(spirals):
     assert text.startswith("gradcore health report: CRITICAL")
     assert "0.Dense" in text and "[critical] vanishing" in text and "remedy 1:" in text
     json.dumps(d.to_dict(), allow_nan=False)
+    b = d.brief()
+    json.dumps(b, allow_nan=False)
+    assert b["status"] == "critical" and b["critical"] == ["vanishing"]
+    assert b["first_grad_norm"] < 1e-4 < b["last_grad_norm"] and "0.Dense" in b["gain"]
 
 
 def test_float64_and_frozen_tensors(spirals):

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .history import jsonable as _jsonable
+
 __all__ = ["FINDING_KINDS", "SEVERITIES", "Diagnosis", "Finding", "LayerRow", "Thresholds"]
 
 FINDING_KINDS = (
@@ -167,19 +169,25 @@ class Diagnosis:
     def critical(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "critical"]
 
-    def to_dict(self) -> dict:
-        def clean(v):
-            if isinstance(v, float) and not math.isfinite(v):
-                return None
-            if isinstance(v, dict):
-                return {k: clean(x) for k, x in v.items()}
-            if isinstance(v, list | tuple):
-                return [clean(x) for x in v]
-            if isinstance(v, np.generic):
-                return clean(v.item())
-            return v
+    def brief(self) -> dict:
+        """A few JSON-able numbers for tables of many runs (sweeps): status, the finding kinds
+        by severity, the first and last weight layers' gradient norms, each layer's gain and the
+        backward factor (NaN becomes ``None``)."""
+        weighted = [r for r in self.layers if math.isfinite(r.grad_norm)]
+        out = {
+            "status": self.status,
+            "critical": sorted({f.kind for f in self.findings if f.severity == "critical"}),
+            "warning": sorted({f.kind for f in self.findings if f.severity == "warning"}),
+            "first_grad_norm": weighted[0].grad_norm if weighted else math.nan,
+            "last_grad_norm": weighted[-1].grad_norm if weighted else math.nan,
+            "gain": {r.name: r.gain for r in self.layers},
+            "backward_factor": self.summary.get("gain_product", math.nan),
+        }
+        return _jsonable(out)
 
-        return clean(
+    def to_dict(self) -> dict:
+        """Everything as JSON-able values (NaN and inf become ``None``)."""
+        return _jsonable(
             {
                 "status": self.status,
                 "summary": self.summary,

@@ -36,7 +36,14 @@ import math
 
 import numpy as np
 
-__all__ = ["LAYER_FIELDS", "QUANTILE_SAMPLE", "STEP_FIELDS", "TENSOR_FIELDS", "GradientHistory"]
+__all__ = [
+    "LAYER_FIELDS",
+    "QUANTILE_SAMPLE",
+    "STEP_FIELDS",
+    "TENSOR_FIELDS",
+    "GradientHistory",
+    "jsonable",
+]
 
 STEP_FIELDS = ("loss", "grad_norm", "clip_coef", "lr")
 TENSOR_FIELDS = ("grad_norm", "param_norm", "update_norm")
@@ -235,7 +242,7 @@ class GradientHistory:
 
     def to_dict(self) -> dict:
         """Everything as JSON-able values (NaN and inf become ``None``)."""
-        return _jsonable(
+        return jsonable(
             {
                 "stride": self.stride,
                 "max_records": self.max_records,
@@ -264,14 +271,14 @@ class GradientHistory:
         )
 
 
-def _jsonable(v):
+def jsonable(v):
     """Arrays to (nested) lists, NumPy scalars to Python ones, NaN/inf to ``None``."""
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, np.ndarray):
-        return _jsonable(v.tolist())
+        return jsonable(v.tolist())
     if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
