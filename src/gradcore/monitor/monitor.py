@@ -78,9 +78,11 @@ class GradientMonitor(Callback):
     thresholds : :class:`Thresholds` for :meth:`diagnose` (defaults documented there).
     optimizer : read ``lr`` from it in a hand-written loop (``fit`` passes its own).
 
+    Works on every backend and for float32 and float64 models; statistics are float64.
+
     Attributes
     ----------
-    history : :class:`GradientHistory` (created at the first record)
+    history : :class:`GradientHistory`, the columnar record (empty until the first step)
     """
 
     def __init__(
