@@ -538,6 +538,16 @@ def test_float64_and_frozen_tensors(spirals):
     assert not d.critical()
 
 
+def test_a_single_layer_model_is_monitored_through_its_tensors(spirals):
+    X, y = spirals
+    model = gc.nn.Dense(2, 3, "linear", seed=0)  # no container: no probe, the arena still works
+    mon, d = train(model, X, y, epochs=2)
+    assert mon.history.layer_names == [] and len(mon.history) == 20
+    assert np.isfinite(mon.history.tensor["grad_norm"]).all()
+    assert "(model)" in str(d)  # the root's empty path is printed readably
+    assert gc.monitor.check(model, X, y).status == "healthy"
+
+
 def test_bad_arguments_raise_clear_errors():
     model = mlp("relu", depth=1, width=4)
     with pytest.raises(ValueError, match="every"):

@@ -120,9 +120,10 @@ class Finding:
     remedies: list[str]
 
     def __str__(self) -> str:
-        where = ", ".join(self.layers) if self.layers else "the model"
-        if len(self.layers) > 6:
-            where = ", ".join(self.layers[:3]) + f", ... ({len(self.layers)} layers)"
+        names = [_shown(n) for n in self.layers]
+        where = ", ".join(names) if names else "the model"
+        if len(names) > 6:
+            where = ", ".join(names[:3]) + f", ... ({len(names)} layers)"
         ev = "; ".join(f"{k} = {_fmt(v)}" for k, v in self.evidence.items())
         lines = [f"[{self.severity}] {self.kind} in {where}", f"    evidence: {ev}"]
         lines.append(f"    cause: {self.cause}")
@@ -203,7 +204,7 @@ class Diagnosis:
             f"steps of {s.get('steps', 0)}, backend {s.get('backend')}, {s.get('dtype')})"
         )
         lines = [head, ""]
-        w = max([len(r.name) for r in self.layers] + [5])
+        w = max([len(_shown(r.name)) for r in self.layers] + [5])
         k = max([len(r.kind) for r in self.layers] + [4])
         lines.append(
             f"{'layer':<{w}}  {'kind':<{k}}  {'weight grad norm (log10 -10 .. 2)':<36} "
@@ -211,7 +212,8 @@ class Diagnosis:
         )
         for r in self.layers:
             lines.append(
-                f"{r.name:<{w}}  {r.kind:<{k}}  {_fmt(r.grad_norm):>8} {_logbar(r.grad_norm):<27} "
+                f"{_shown(r.name):<{w}}  {r.kind:<{k}}  "
+                f"{_fmt(r.grad_norm):>8} {_logbar(r.grad_norm):<27} "
                 f"{_fmt(r.gain, 3):>7} {_pct(r.saturated):>6} {_pct(r.dead):>6} "
                 f"{_fmt(r.update_ratio):>8}  {r.verdict}"
             )
@@ -233,6 +235,12 @@ class Diagnosis:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+def _shown(name: str) -> str:
+    """A layer's name as printed: the root of a model that is a single layer has the empty
+    path (its tensors are just "W", "b")."""
+    return name or "(model)"
 
 
 def _fmt(v, digits: int = 2) -> str:
