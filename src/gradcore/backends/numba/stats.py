@@ -134,6 +134,23 @@ def _stats_serial(x, M, C, sat, thr, colnz, out):
     _finish(x, s, ss, mn, mx, nsat, out)
 
 
+@jit()
+def _combine(part, ns):
+    """Block partials combined in block order (deterministic): sums, min, max, saturated."""
+    s = 0.0
+    ss = 0.0
+    mn = np.inf
+    mx = -np.inf
+    nsat = 0
+    for q in range(part.shape[0]):
+        s += part[q, 0]
+        ss += part[q, 1]
+        mn = min(mn, part[q, 2])
+        mx = max(mx, part[q, 3])
+        nsat += ns[q]
+    return s, ss, mn, mx, nsat
+
+
 @jit(parallel=True)
 def _stats_by_cols(x, M, C, sat, thr, colnz, out, cw):
     nb = (C + cw - 1) // cw
@@ -147,17 +164,7 @@ def _stats_by_cols(x, M, C, sat, thr, colnz, out, cw):
         part[q, 0], part[q, 1], part[q, 2], part[q, 3], ns[q] = _stats_block(
             x, 0, M, c0, c1, C, sat, thr, colnz, c0
         )
-    s = 0.0
-    ss = 0.0
-    mn = np.inf
-    mx = -np.inf
-    nsat = 0
-    for q in range(nb):
-        s += part[q, 0]
-        ss += part[q, 1]
-        mn = min(mn, part[q, 2])
-        mx = max(mx, part[q, 3])
-        nsat += ns[q]
+    s, ss, mn, mx, nsat = _combine(part, ns)
     _finish(x, s, ss, mn, mx, nsat, out)
 
 
@@ -175,17 +182,8 @@ def _stats_by_rows(x, M, C, sat, thr, colnz, out, rows):
         )
     for j in range(C):
         colnz[j] = 0
-    s = 0.0
-    ss = 0.0
-    mn = np.inf
-    mx = -np.inf
-    nsat = 0
+    s, ss, mn, mx, nsat = _combine(part, ns)
     for q in range(nb):
-        s += part[q, 0]
-        ss += part[q, 1]
-        mn = min(mn, part[q, 2])
-        mx = max(mx, part[q, 3])
-        nsat += ns[q]
         for j in range(C):
             colnz[j] += pc[q, j]
     _finish(x, s, ss, mn, mx, nsat, out)
