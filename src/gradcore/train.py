@@ -217,10 +217,6 @@ class Trainer:
     last_loss: float = math.nan
 
 
-def _resolve_loss(loss) -> _losses.Loss:
-    return _losses.get(loss)
-
-
 def _resolve_optimizer(optimizer, model: Layer):
     from . import optim
 
@@ -315,7 +311,7 @@ def evaluate(
     model: Layer, X: np.ndarray, y: np.ndarray, loss="cross_entropy", batch_size: int = 256
 ) -> dict[str, float]:
     """Mean loss (and accuracy for classification) over ``X`` in evaluation mode."""
-    loss_fn = _resolve_loss(loss)
+    loss_fn = _losses.get(loss)
     X, y = _check_data(X, y, loss_fn, model.dtype)
     total, correct, n = 0.0, 0, len(X)
     for i in range(0, n, batch_size):
@@ -378,7 +374,7 @@ def fit(
         raise ValueError(
             f"fit: initial_epoch must be in [0, epochs={epochs}), got {initial_epoch!r}"
         )
-    loss_fn = _resolve_loss(loss)
+    loss_fn = _losses.get(loss)
     X, y = _check_data(X, y, loss_fn, model.dtype)
     if validation_data is not None:
         if not (isinstance(validation_data, tuple | list) and len(validation_data) == 2):

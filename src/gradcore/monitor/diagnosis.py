@@ -86,13 +86,10 @@ def _kind(info: dict) -> str:
     return f"{info['class']}({act})" if act else info["class"]
 
 
-def _init_scale(model, name: str) -> float:
-    """std(W) * sqrt(fan_in) of a Dense layer's current weights (He for ReLU is sqrt 2)."""
-    try:
-        layer = dict(model.named_layers())[name]
-    except KeyError:
-        return math.nan
-    W = layer.params.get("W") if hasattr(layer, "params") else None
+def _init_scale(layer) -> float:
+    """std(W) * sqrt(fan_in) of a Dense layer's current weights (He for ReLU is sqrt 2); NaN
+    for ``None`` or a layer without a 2-D ``W``."""
+    W = getattr(layer, "params", {}).get("W")
     if W is None or W.ndim != 2 or W.size == 0:
         return math.nan
     return float(np.std(W, dtype=np.float64) * math.sqrt(W.shape[0]))
@@ -112,11 +109,12 @@ def _measure(history, model, th: Thresholds) -> _Measures:
     """Everything the rules compare, computed once (medians over the records)."""
     h = history
     R = len(h)
+    layers = dict(model.named_layers())  # path -> layer, looked up by the rules
     info = dict(h.layer_info)
     layer_names_all = list(h.layer_names)
     for ln in h.tensor_layers:
         if ln not in info:
-            layer = dict(model.named_layers()).get(ln)
+            layer = layers.get(ln)
             info[ln] = {
                 "class": type(layer).__name__ if layer is not None else "?",
                 "activation": getattr(layer, "activation", None),
@@ -124,9 +122,7 @@ def _measure(history, model, th: Thresholds) -> _Measures:
             layer_names_all.append(ln)
     classes = {info[n]["class"] for n in info}
     has_norm = bool(classes & {"BatchNorm", "LayerNorm"})
-    has_residual = any(".Residual" in n or n.split(".")[-1] == "Residual" for n in info) or any(
-        "Residual" in n for n in h.tensor_layers
-    )
+    has_residual = any(type(la).__name__ == "Residual" for la in layers.values())
 
     # per-layer medians
     wnames, G = h.layer_grad_norms()
@@ -203,6 +199,7 @@ def _measure(history, model, th: Thresholds) -> _Measures:
         layer_names_all=layer_names_all,
         lmed=lmed,
         lr=lr,
+        layers=layers,
         model=model,
         sat_layers=sat_layers,
         squashing=squashing,
@@ -291,7 +288,7 @@ def _rule_gradient_flow(m: _Measures, prior: list[Finding]) -> list[Finding]:
         info,
         lmed,
         lr,
-        model,
+        layers,
         sat_layers,
         squashing,
         th,
@@ -313,7 +310,7 @@ def _rule_gradient_flow(m: _Measures, prior: list[Finding]) -> list[Finding]:
         m.info,
         m.lmed,
         m.lr,
-        m.model,
+        m.layers,
         m.sat_layers,
         m.squashing,
         m.th,
@@ -360,7 +357,7 @@ def _rule_gradient_flow(m: _Measures, prior: list[Finding]) -> list[Finding]:
                 evidence["saturated fraction"] = frac
             elif squashing:
                 scale = (
-                    _init_scale(model, next(n for n in wnames if n in squashing))
+                    _init_scale(layers.get(next(n for n in wnames if n in squashing)))
                     if any(n in squashing for n in wnames)
                     else math.nan
                 )
@@ -457,7 +454,7 @@ def _rule_gradient_flow(m: _Measures, prior: list[Finding]) -> list[Finding]:
                 evidence["backward factor"] = gain_product
             clipped = h.clip_coef[np.isfinite(h.clip_coef)]
             causes = []
-            scales = [_init_scale(model, n) for n in wnames]
+            scales = [_init_scale(layers.get(n)) for n in wnames]
             scales = [s for s in scales if math.isfinite(s)]
             if math.isfinite(geo_gain) and geo_gain > 1:
                 causes.append(
@@ -502,7 +499,7 @@ def _rule_gradient_flow(m: _Measures, prior: list[Finding]) -> list[Finding]:
 
 def _rule_dying_relu(m: _Measures, prior: list[Finding]) -> list[Finding]:
     """``dying_relu``: ReLU layers whose units are 0 on every row of the batch."""
-    R, dead, h, model, th, upd_high = (m.R, m.dead, m.h, m.model, m.th, m.upd_high)
+    R, dead, h, layers, th, upd_high = (m.R, m.dead, m.h, m.layers, m.th, m.upd_high)
     findings = list(prior)
     bad_dead = {n: v for n, v in dead.items() if math.isfinite(v) and v >= th.dead_warning}
     if bad_dead:
@@ -510,7 +507,7 @@ def _rule_dying_relu(m: _Measures, prior: list[Finding]) -> list[Finding]:
         names = list(bad_dead)
         biases = {}
         for n in names:
-            layer = dict(model.named_layers()).get(n)
+            layer = layers.get(n)
             b = getattr(layer, "params", {}).get("b") if layer is not None else None
             if b is not None and b.size:
                 biases[n] = float(np.mean(b, dtype=np.float64))
@@ -550,12 +547,12 @@ def _rule_dying_relu(m: _Measures, prior: list[Finding]) -> list[Finding]:
 
 def _rule_saturation(m: _Measures, prior: list[Finding]) -> list[Finding]:
     """``saturation``: sigmoid/tanh outputs where the derivative is below the threshold."""
-    R, h, lmed, model, sat_layers, th = (m.R, m.h, m.lmed, m.model, m.sat_layers, m.th)
+    R, h, layers, lmed, sat_layers, th = (m.R, m.h, m.layers, m.lmed, m.sat_layers, m.th)
     findings = list(prior)
     if sat_layers:
         fr = {n: lmed("saturated", n) for n in sat_layers}
         severity = "critical" if max(fr.values()) >= th.saturated_critical else "warning"
-        scale = _init_scale(model, sat_layers[0])
+        scale = _init_scale(layers.get(sat_layers[0]))
         evidence = {f"saturated {n}": v for n, v in fr.items()}
         if math.isfinite(scale):
             evidence["init scale std(W)*sqrt(fan_in)"] = scale
@@ -739,7 +736,7 @@ def _rule_loss(m: _Measures, prior: list[Finding]) -> list[Finding]:
 
 def _rule_through_time(m: _Measures, prior: list[Finding]) -> list[Finding]:
     """``long_range_vanishing``: an LSTM's gradient through time reaching its first step."""
-    h, model, th = (m.h, m.model, m.th)
+    h, layers, th = (m.h, m.layers, m.th)
     findings = list(prior)
     for name, cols in h.lstm.items():
         dh = cols["dh"]
@@ -752,7 +749,7 @@ def _rule_through_time(m: _Measures, prior: list[Finding]) -> list[Finding]:
             continue
         severity = "critical" if r0m < th.through_time_critical else "warning"
         T = int(np.sum(np.isfinite(dh[-1])))
-        layer = dict(model.named_layers()).get(name)
+        layer = layers.get(name)
         b = getattr(layer, "params", {}).get("b") if layer is not None else None
         H = b.size // 4 if b is not None else 0
         fb_now = float(np.mean(b[H : 2 * H], dtype=np.float64)) if H else math.nan

@@ -22,6 +22,7 @@ from .. import losses as _losses
 from ..backends import get_backend
 from ..backends._validate import SATURATION
 from ..callbacks import Callback
+from ..optim.clip import tensor_grad_norms
 from .diagnosis import diagnose
 from .findings import Diagnosis, Thresholds
 from .history import LAYER_FIELDS, QUANTILE_SAMPLE, GradientHistory
@@ -122,7 +123,6 @@ class GradientMonitor(Callback):
         S = len(arena)
         self._sumsq = np.empty(S, np.float64)
         self._sumsq2 = np.empty(S, np.float64)
-        self._nonfinite = np.empty(S, np.int64)
         self._prev: np.ndarray | None = None  # the parameters at the pending record
         self._pending: int | None = None  # row whose update norm the next call completes
         self._step = 0
@@ -262,14 +262,8 @@ class GradientMonitor(Callback):
         a = self.arena
         if self._arena_fresh():
             return a.grad_norms, float(a.total_grad_norm), float(a.clip_coef), a.grad_nonfinite
-        get_backend().segment_sumsq(a.grad, a.offsets, self._sumsq, self._nonfinite)
-        with np.errstate(invalid="ignore"):
-            norms = np.sqrt(self._sumsq)
-        trainable = a.trainable
-        norms[~trainable] = np.nan
-        live = norms[trainable]
-        total = float(np.sqrt(np.sum(live * live))) if live.size else 0.0
-        return norms, total, math.nan, self._nonfinite.copy()
+        total, norms, nonfinite = tensor_grad_norms(a)
+        return norms, total, math.nan, nonfinite
 
     def record(self, loss: float | None = None, lr: float | None = None) -> None:
         """Observe the current step: call after ``backward`` (and clipping), before the update.

@@ -11,6 +11,7 @@ from .clip import (
     clip_grad_norm,
     clip_grad_value,
     grad_norms,
+    tensor_grad_norms,
 )
 from .optimizers import SGD, AdaGrad, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .schedules import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
@@ -34,4 +35,5 @@ __all__ = [
     "clip_grad_norm",
     "clip_grad_value",
     "grad_norms",
+    "tensor_grad_norms",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "clip_grad_norm",
     "clip_grad_value",
     "grad_norms",
+    "tensor_grad_norms",
 ]
 
 
@@ -42,8 +43,9 @@ def _norm_type(norm_type) -> float:
     return nt
 
 
-def _measure(arena: ParameterArena, nt: float) -> tuple[float, np.ndarray, np.ndarray]:
-    """(total, per-tensor norms [S] float64 with NaN for frozen, non-finite counts [S])."""
+def _norms(arena: ParameterArena, nt: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """(total, per-tensor norms [S] float64 with NaN for frozen, non-finite counts [S]), from
+    one pass of the norms kernel; stores nothing."""
     S = len(arena)
     acc = np.empty(S, np.float64)
     nonfinite = np.empty(S, np.int64)
@@ -66,12 +68,26 @@ def _measure(arena: ParameterArena, nt: float) -> tuple[float, np.ndarray, np.nd
         total = float(np.max(live))
     if nt == math.inf and np.isnan(live).any():
         total = math.nan
+    return total, norms, nonfinite
+
+
+def _measure(arena: ParameterArena, nt: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """:func:`_norms`, kept on the arena (``grad_norms``, ``total_grad_norm``, ...) for readers
+    such as the gradient monitor; resets ``clip_coef`` (a clip sets it after)."""
+    total, norms, nonfinite = _norms(arena, nt)
     arena.grad_norms = norms
     arena.total_grad_norm = total
     arena.grad_nonfinite = nonfinite
     arena.norms_version += 1
     arena.clip_coef = 1.0
     return total, norms, nonfinite
+
+
+def tensor_grad_norms(params) -> tuple[float, np.ndarray, np.ndarray]:
+    """``(total, norms[S], nonfinite[S])``: the global 2-norm of the trainable gradients, every
+    tensor's norm (float64, NaN if frozen) and its non-finite count, in one pass, WITHOUT
+    storing them on the arena (an observer's measurement: it leaves the arena as it was)."""
+    return _norms(_as_arena(params), 2.0)
 
 
 def grad_norms(params, norm_type: float = 2.0) -> float:
