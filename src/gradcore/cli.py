@@ -201,6 +201,32 @@ def info(args) -> int:
     return 0
 
 
+def _int_in(lo: int, hi: int):
+    """An argparse ``type`` for an integer in ``[lo, hi]`` (a clear usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {v}")
+        return v
+
+    parse.__name__ = "int"
+    return parse
+
+
+#: The CLI's sizes are bounded so that a typo cannot ask for petabytes: the demo's model and
+#: the experiments' settings stay in what runs in seconds to minutes on a laptop.
+_SEED = _int_in(0, 2**32 - 1)
+
+
+def _check_out(parser: argparse.ArgumentParser, out: str) -> None:
+    if os.path.exists(out) and not os.path.isdir(out):
+        parser.error(f"--out {out!r} exists and is not a folder")
+
+
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else list(argv)
     if args_list and args_list[0] == "bench":  # its own parser: every argument forwarded
@@ -210,10 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gradcore", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_demo = sub.add_parser("demo", help="vanishing gradients in a deep sigmoid net vs ReLU/He/BN")
-    p_demo.add_argument("--depth", type=int, default=10, help="hidden layers (default 10)")
-    p_demo.add_argument("--width", type=int, default=64, help="units per layer (default 64)")
-    p_demo.add_argument("--seed", type=int, default=0)
-    p_demo.add_argument("--epochs", type=int, default=3, help="monitored epochs (default 3)")
+    p_demo.add_argument(
+        "--depth", type=_int_in(1, 200), default=10, help="hidden layers, 1-200 (default 10)"
+    )
+    p_demo.add_argument(
+        "--width", type=_int_in(1, 4096), default=64, help="units per layer, 1-4096 (default 64)"
+    )
+    p_demo.add_argument("--seed", type=_SEED, default=0)
+    p_demo.add_argument(
+        "--epochs", type=_int_in(1, 1000), default=3, help="monitored epochs (default 3)"
+    )
     p_demo.add_argument(
         "--out", default="gradcore-demo", help="folder for the figure (default gradcore-demo)"
     )
@@ -224,9 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=["digits", "adding"],
         help="digits: MLP on sklearn digits; adding: LSTM on the adding problem",
     )
-    p_train.add_argument("--epochs", type=int, default=None)
-    p_train.add_argument("--T", type=int, default=50, help="sequence length (adding)")
-    p_train.add_argument("--seed", type=int, default=0)
+    p_train.add_argument("--epochs", type=_int_in(1, 10_000), default=None)
+    p_train.add_argument(
+        "--T", type=_int_in(2, 10_000), default=50, help="sequence length, 2-10000 (adding)"
+    )
+    p_train.add_argument("--seed", type=_SEED, default=0)
     p_train.add_argument("--quiet", action="store_true", help="no progress bar")
     p_train.set_defaults(func=train)
     p_info = sub.add_parser("info", help="version, backends, threads")
@@ -237,11 +271,13 @@ def main(argv: list[str] | None = None) -> int:
         help="benchmark the backends vs NumPy and PyTorch (gradcore bench --help)",
     )
     args = parser.parse_args(args_list)
-    if getattr(args, "depth", 1) < 1 or getattr(args, "width", 1) < 1:
-        parser.error("--depth and --width must be positive")
-    if getattr(args, "epochs", 1) is not None and getattr(args, "epochs", 1) < 1:
-        parser.error("--epochs must be positive")
-    return args.func(args)
+    if getattr(args, "out", None) is not None:
+        _check_out(parser, args.out)
+    try:
+        return args.func(args)
+    except MemoryError as exc:
+        print(f"gradcore {args.cmd}: out of memory ({exc}); try smaller settings", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
