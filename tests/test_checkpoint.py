@@ -375,6 +375,11 @@ def _set(value, *keys):
             r"layer at manifest\['model'\]\['layers'\]\[0\] cannot be built \(TypeError",
         ),
         (_set([5], "model", "layers"), r"layer at manifest\['model'\] cannot be built"),
+        (
+            _set(10**6, "model", "layers", 0, "args", "in_features"),
+            r"\['layers'\]\[0\] \(Dense\) asks for sizes \[1000000, 16\]: the model config "
+            r"needs more than the \d+ parameter values the layout holds",
+        ),
         (_set({"rng": "x"}, "layer_states", "3.Dropout"), r"\['3\.Dropout'\] does not fit Dropout"),
         (_set({}, "layer_states", "9.Nope"), r"layer_states'\] names unknown layer '9\.Nope'"),
     ],

@@ -497,7 +497,6 @@ def _check_manifest(path, m) -> dict[str, tuple]:
             path,
             f"checkpoint format version {version!r}, this gradcore reads {list(_READS)}",
         )
-    _check_layer_tree(path, m["model"])
     if m["dtype"] not in _FLOAT_NAMES:
         raise fail("['dtype']", "'float32' or 'float64'", m["dtype"])
     dtype = np.dtype(m["dtype"])
@@ -520,6 +519,7 @@ def _check_manifest(path, m) -> dict[str, tuple]:
             raise _bad(path, f"manifest['layout'] names {e['name']!r} twice")
         specs[key] = (shape, dtype, True)
         total += math.prod(shape)
+    _check_layer_tree(path, m["model"], total)
     specs.update(_array_specs(path, m, "buffers", "buffer", version, True, fail))
     states = m.get("layer_states", {})
     if not isinstance(states, dict) or not all(isinstance(v, dict) for v in states.values()):
@@ -611,10 +611,18 @@ def _check_depth(path, m) -> None:
             stack.extend((v, depth + 1) for v in node)
 
 
-def _check_layer_tree(path, root) -> dict[int, str]:
+def _check_layer_tree(path, root, total: int) -> dict[int, str]:
     """Walk the layer config tree iteratively: every layer node is an object naming a
-    registered Layer class; depth and size are bounded. Returns ``{id(node): where}``."""
+    registered Layer class; depth and size are bounded. Returns ``{id(node): where}``.
+
+    Allocation is bounded too: the integer arguments of gradcore's own layers are sizes whose
+    product is at most the layer's parameter count (Dense ``in*out`` = W, BatchNorm/LayerNorm
+    ``n`` = gamma, LSTM ``D*H`` <= Wx), so their sum over the model may not exceed ``total``,
+    the number of parameter values in the layout (whose entries are checked against the file's
+    bytes): a lying config cannot make ``load`` allocate more than a few times the file's size.
+    """
     where_of: dict[int, str] = {}
+    asked = 0
     stack = [(root, "['model']", 1)]
     while stack:
         node, where, depth = stack.pop()
@@ -645,6 +653,20 @@ def _check_layer_tree(path, root) -> dict[int, str]:
                 path, f"manifest{where}['args'] must be an object, got {describe(node['args'])}"
             )
         where_of[id(node)] = where
+        if cls.__module__.startswith("gradcore.") and isinstance(node.get("args"), dict):
+            sizes = [
+                v
+                for v in node["args"].values()
+                if isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            ]
+            if sizes:
+                asked += math.prod(sizes)
+                if asked > total:
+                    raise _bad(
+                        path,
+                        f"manifest{where} ({name}) asks for sizes {sizes}: the model config "
+                        f"needs more than the {total} parameter values the layout holds",
+                    )
         for k, v in node.items():
             if k in ("class", "args"):
                 continue
@@ -659,10 +681,12 @@ def _check_layer_tree(path, root) -> dict[int, str]:
     return where_of
 
 
-def _build_model(path, config) -> Layer:
+def _build_model(path, manifest) -> Layer:
     """``layer_from_config`` on a validated tree; any error a constructor raises on the
     file's arguments becomes a CheckpointError naming the layer's place in the config."""
-    where_of = _check_layer_tree(path, config)
+    config = manifest["model"]
+    total = sum(math.prod(e["shape"]) for e in manifest["layout"])
+    where_of = _check_layer_tree(path, config, total)
     try:
         model = layer_from_config(config)
     except Exception as exc:  # constructors raise TypeError/ValueError/KeyError/MemoryError...
@@ -723,7 +747,7 @@ def load(path, model: Layer | None = None, optimizer=None) -> Checkpoint:
     manifest, arrays = _read(path)
     given = model is not None
     if model is None:
-        model = _build_model(path, manifest["model"])
+        model = _build_model(path, manifest)
     arena = model.parameters()
     _check_layout(path, manifest, arena)
     buffers = model.buffers
