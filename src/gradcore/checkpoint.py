@@ -30,7 +30,9 @@ What a load verifies
     the file), with a ``manifest.json`` of at most 16 MiB that is a JSON object of the
     documented schema (every key present with its type; JSON nested at most 200 deep, layer
     configs at most 64 deep and 100000 layers; layer classes only from
-    ``gradcore.nn.LAYER_TYPES`` and subclasses of ``Layer``), and exactly the entries that
+    ``gradcore.nn.LAYER_TYPES`` and subclasses of ``Layer``; the size arguments of gradcore's
+    layers may not ask for more parameter values than the layout holds, so a lying config
+    cannot make load allocate much more than the file's size), and exactly the entries that
     manifest names (no missing, extra or duplicate members). Every entry's ``.npy`` header is
     read first and must match the manifest EXACTLY (shape, dtype and byte order; its byte count
     must equal the member's size) before anything is allocated; then its bytes are read and the
@@ -79,6 +81,8 @@ _MAX_NDIM = 32
 _NUMERIC_KINDS = "biuf"  # bool, int, uint, float: what a checkpoint stores
 _NPY_MAGIC = b"\x93NUMPY"
 _FLOAT_NAMES = ("float32", "float64")
+#: constructor arguments of gradcore's layers that are tensor sizes (see _check_layer_tree)
+_SIZE_ARGS = frozenset({"in_features", "out_features", "num_features", "input_size", "hidden_size"})
 
 
 class CheckpointError(ValueError):
@@ -615,11 +619,13 @@ def _check_layer_tree(path, root, total: int) -> dict[int, str]:
     """Walk the layer config tree iteratively: every layer node is an object naming a
     registered Layer class; depth and size are bounded. Returns ``{id(node): where}``.
 
-    Allocation is bounded too: the integer arguments of gradcore's own layers are sizes whose
-    product is at most the layer's parameter count (Dense ``in*out`` = W, BatchNorm/LayerNorm
-    ``n`` = gamma, LSTM ``D*H`` <= Wx), so their sum over the model may not exceed ``total``,
-    the number of parameter values in the layout (whose entries are checked against the file's
-    bytes): a lying config cannot make ``load`` allocate more than a few times the file's size.
+    Allocation is bounded too: the size arguments of gradcore's own layers (``_SIZE_ARGS``)
+    have a product that is at most the layer's parameter count (Dense ``in*out`` = W,
+    BatchNorm/LayerNorm ``n`` = gamma, LSTM ``D*H`` <= Wx), so their sum over the model may
+    not exceed ``total``, the number of parameter values in the layout (whose entries are
+    checked against the file's bytes): a lying config cannot make ``load`` allocate more than
+    a few times the file's size. (A user-defined layer's constructor gets the file's
+    arguments unbounded: it is the user's code.)
     """
     where_of: dict[int, str] = {}
     asked = 0
@@ -656,8 +662,8 @@ def _check_layer_tree(path, root, total: int) -> dict[int, str]:
         if cls.__module__.startswith("gradcore.") and isinstance(node.get("args"), dict):
             sizes = [
                 v
-                for v in node["args"].values()
-                if isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                for k, v in node["args"].items()
+                if k in _SIZE_ARGS and isinstance(v, int) and not isinstance(v, bool) and v >= 0
             ]
             if sizes:
                 asked += math.prod(sizes)
@@ -723,7 +729,8 @@ def load(path, model: Layer | None = None, optimizer=None) -> Checkpoint:
         names, shapes and dtype and buffer names, shapes and dtypes match (else
         :class:`CheckpointError` naming the tensor; the model is then unchanged).
     optimizer : gradcore optimizer over ``model.parameters()``, or None
-        Given: the file's optimizer state is loaded into it (type and layout checked).
+        Given: the file's optimizer state is loaded into it (type and layout checked; a
+        file without optimizer state leaves it as it is).
         ``None`` and the file has optimizer state: one is rebuilt (same class from
         ``gradcore.optim`` and hyper-parameters) on the model's parameters.
 
