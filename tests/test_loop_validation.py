@@ -373,6 +373,12 @@ def test_gradcheck_arguments(kw, exc, match):
         gradcheck(dense64(), np.ones((2, 3)), **kw)
 
 
+def test_gradcheck_with_a_step_below_float_resolution_raises():
+    # found by tests/test_props_loop.py: x + h == x - h made a ZeroDivisionError
+    with pytest.raises(ValueError, match=r"gradcheck: eps must give a step that changes input"):
+        gradcheck(dense64(), np.ones((2, 3)), eps=1e-300)
+
+
 def test_gradcheck_complex_and_nonfinite_inputs():
     x = np.ones((2, 3))
     with pytest.raises(TypeError, match=r"gradcheck: input must be real .*complex128"):

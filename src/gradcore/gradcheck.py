@@ -767,6 +767,11 @@ def _central(problem, t, idx, x0, step):
     arr = t.array
     xp, xm = x0 + step, x0 - step
     where = f"when {t.name}{list(idx)} = {x0!r} is perturbed by +-{step:.3g}"
+    if xp == xm:  # the step is below float64 resolution at x0
+        raise ValueError(
+            f"gradcheck: eps must give a step that changes {t.name}{list(idx)} = {x0!r} in "
+            f"float64, got a step of {step:.3g} that vanishes there; use a larger eps (1e-6)"
+        )
     try:
         arr[idx] = xp
         fp = problem.evaluate()

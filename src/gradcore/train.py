@@ -486,19 +486,40 @@ def fit(
 ) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batches; returns a :class:`History`.
 
+    Every argument is checked before anything is trained (``TypeError`` for a wrong type,
+    ``ValueError`` for a wrong value, the message naming the argument); NumPy scalars are
+    accepted wherever Python numbers are, ``bool`` is never a number.
+
     Parameters
     ----------
-    X : ndarray ``[N, ...]`` (cast once to the model's dtype). y : ``[N]`` int labels for
-        cross-entropy, else ``[N, ...]`` targets. NaN/inf in X raise ``ValueError``.
-    loss : a ``gc.losses`` object or ``"cross_entropy" | "mse" | "bce_with_logits"``.
-    optimizer : a ``gc.optim`` optimizer built on ``model.parameters()``, or a name
-        (``"adam"``, ``"sgd"`` (lr 0.01), ``"adamw"``, ``"rmsprop"``, ``"adagrad"``, defaults).
-    clip : ``None``, a max global norm (``clip_grad_norm``), or a callable ``(params) -> norm``
-        (``gc.optim.AutoClip()``, ``gc.optim.AGC()``).
-    scheduler : a ``gc.optim`` schedule, stepped once per epoch (``ReduceLROnPlateau`` with
-        ``val_loss`` if there is validation data, else the training loss).
-    seed : batch order of epoch ``e`` comes from ``default_rng([seed, e])``.
-    initial_epoch : first epoch number (to resume from a checkpoint).
+    X : ndarray ``[N, ...]``, ``N >= 1``, real and finite (cast once to the model's dtype).
+    y : ndarray ``[N]`` of integer labels in ``[0, K)`` for cross-entropy (``K`` the model's
+        output width, checked at the first forward pass, before any update), else ``[N, ...]``
+        real, finite targets.
+    loss : a ``gc.losses.Loss`` or one of the names of ``gc.losses.LOSSES``
+        (``"cross_entropy"``, ``"mse"``, ``"bce_with_logits"``, ...).
+    optimizer : a ``gc.optim`` optimizer built on ``model.parameters()`` (one built on
+        another model's or a sub-layer's arena is refused), or a name (any case; ``"adam"``,
+        ``"sgd"`` (lr 0.01), ``"adamw"``, ``"rmsprop"``, ``"adagrad"``, with their defaults).
+    epochs : int >= 1, the number of the last epoch + 1 (as in Keras): epochs
+        ``initial_epoch .. epochs - 1`` run.
+    batch_size : int >= 1 (the last batch of an epoch holds the remainder).
+    shuffle, verbose, stop_on_nonfinite : bool.
+    validation_data : ``None`` or a pair ``(X_val, y_val)`` checked like ``(X, y)``, with the
+        shapes of ``X`` and ``y`` after the first axis.
+    clip : ``None``, a max global norm (a finite real > 0, ``clip_grad_norm``), or a callable
+        ``(params) -> norm`` (``gc.optim.AutoClip()``, ``gc.optim.AGC()``).
+    callbacks : a list or tuple of :class:`Callback` instances (subclasses; duck-typed
+        objects are refused up front, naming their index).
+    scheduler : ``None`` or a ``gc.optim`` schedule (``LRScheduler`` subclass or
+        ``ReduceLROnPlateau``) built on the optimizer this fit steps, stepped once per epoch
+        (``ReduceLROnPlateau`` with ``val_loss`` if there is validation data, else the
+        training loss). Not taken by name: a schedule's settings (``T_max``, ``step_size``,
+        ``gamma``) have no default that fits every run.
+    seed : int >= 0; the batch order of epoch ``e`` comes from ``default_rng([seed, e])``.
+    initial_epoch : int in ``[0, epochs)``, the first epoch number (to resume from a
+        checkpoint). ``initial_epoch >= epochs`` is refused rather than training nothing
+        (Keras returns silently): a resumed run that trains nothing is a slip, not a request.
     verbose : a tqdm progress bar on stderr (loss, accuracy, gradient norm, lr).
     """
     from .optim import ReduceLROnPlateau, grad_norms
