@@ -356,14 +356,7 @@ def _check_data(X, y, loss: _losses.Loss, dtype: np.dtype, owner: str = "fit", n
         raise ValueError(f"{owner}: {name} is empty (shape {X.shape}); it needs at least 1 row")
     if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
         raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {X.dtype}")
-    X = np.ascontiguousarray(X, dtype=dtype)  # one copy at most, to the model's dtype
-    bad = ~np.isfinite(X)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{owner}: {name} contains {int(bad.sum())} non-finite values (NaN/inf), "
-            f"first at index {idx}; clean or impute the data first"
-        )
+    X = _cast_finite(X, dtype, owner, name, "; clean or impute the data first")
     if isinstance(loss, _losses.SoftmaxCrossEntropy):
         if not np.issubdtype(y.dtype, np.integer):
             raise TypeError(
@@ -384,15 +377,29 @@ def _check_data(X, y, loss: _losses.Loss, dtype: np.dtype, owner: str = "fit", n
     else:
         if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
             raise TypeError(f"{owner}: {yname} must hold real numbers, got dtype {y.dtype}")
-        y = np.ascontiguousarray(y, dtype=dtype)
-        bad = ~np.isfinite(y)
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(
-                f"{owner}: {yname} contains {int(bad.sum())} non-finite values (NaN/inf), "
-                f"first at index {idx}"
-            )
+        y = _cast_finite(y, dtype, owner, yname)
     return X, y
+
+
+def _cast_finite(a: np.ndarray, dtype, owner: str, name: str, hint: str = "") -> np.ndarray:
+    """``a`` C-contiguous in ``dtype`` (one copy at most), every value finite: a NaN/inf, or a
+    finite value beyond the range of ``dtype`` (1e300 into float32: an overflow, not a
+    warning), is a ``ValueError`` naming the first index."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(a, dtype=dtype)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        n = int(bad.sum())
+        if np.isfinite(a[idx]):
+            raise ValueError(
+                f"{owner}: {name} must fit the model's dtype {np.dtype(dtype).name}, got "
+                f"{n} values beyond its range, first {float(a[idx])!r} at index {idx}"
+            )
+        raise ValueError(
+            f"{owner}: {name} contains {n} non-finite values (NaN/inf), first at index {idx}" + hint
+        )
+    return out
 
 
 def _check_labels(out: np.ndarray, labels, owner: str = "fit") -> None:

@@ -15,6 +15,7 @@ trained with and without it ends bit-identical (tested).
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import numpy as np
 
@@ -276,8 +277,14 @@ class GradientMonitor(Callback):
         Every call counts one step; every ``every``-th (the history's stride) is recorded. A
         non-finite loss, or a non-finite global gradient norm when the arena's norms are fresh
         (``fit`` and ``clip_grad_norm`` measure them every step), is located and recorded at
-        whatever step it happens.
+        whatever step it happens. Both are real numbers (NumPy scalars accepted; a NaN or
+        infinite loss is what the monitor is there to locate, so it is accepted) or ``None``.
         """
+        for nm, v in (("loss", loss), ("lr", lr)):
+            if v is not None and (isinstance(v, bool | np.bool_) or not isinstance(v, Real)):
+                raise TypeError(
+                    f"GradientMonitor.record: {nm} must be None or a real number, got {describe(v)}"
+                )
         given = loss is not None
         loss = float(loss) if given else math.nan
         if lr is None and self.optimizer is not None:
@@ -463,6 +470,11 @@ class GradientMonitor(Callback):
     # -- results ------------------------------------------------------------------------------
     def diagnose(self, thresholds: Thresholds | None = None) -> Diagnosis:
         """The health report of what was recorded (:class:`Diagnosis`)."""
+        if thresholds is not None and not isinstance(thresholds, Thresholds):
+            raise TypeError(
+                "GradientMonitor.diagnose: thresholds must be None or a gc.monitor.Thresholds, "
+                f"got {describe(thresholds)}"
+            )
         return diagnose(self.history, self.model, thresholds or self.thresholds)
 
     def save_report(self, out, *, diagnosis: Diagnosis | None = None) -> dict:
@@ -498,10 +510,12 @@ def _check_batch(X, y, loss_fn, dtype):
     for nm, a in (("X", X), ("y", y)):
         if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
             raise TypeError(f"check: {nm} must hold real numbers, got dtype {a.dtype}")
-    X = np.ascontiguousarray(X, dtype=dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond the dtype's range -> inf
+        X = np.ascontiguousarray(X, dtype=dtype)
     if not np.isfinite(X).all():
         raise ValueError(
-            f"check: X must be finite, got {int((~np.isfinite(X)).sum())} NaN/inf values"
+            f"check: X must be finite in the model's dtype, got {int((~np.isfinite(X)).sum())} "
+            "NaN/inf values (or values beyond the dtype's range)"
         )
     if isinstance(loss_fn, _losses.SoftmaxCrossEntropy):
         if not np.issubdtype(y.dtype, np.integer):
@@ -511,10 +525,12 @@ def _check_batch(X, y, loss_fn, dtype):
                 f"check: y must be 1-D class labels >= 0, got shape {y.shape}, min {y.min()}"
             )
         return X, np.ascontiguousarray(y, dtype=np.int64)
-    y = np.ascontiguousarray(y, dtype=dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = np.ascontiguousarray(y, dtype=dtype)
     if not np.isfinite(y).all():
         raise ValueError(
-            f"check: y must be finite, got {int((~np.isfinite(y)).sum())} NaN/inf values"
+            f"check: y must be finite in the model's dtype, got {int((~np.isfinite(y)).sum())} "
+            "NaN/inf values (or values beyond the dtype's range)"
         )
     return X, y
 
