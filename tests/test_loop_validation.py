@@ -172,6 +172,12 @@ def test_fit_bad_data(data):
         ((X, y.astype(str)), {}, TypeError, r"fit: y must hold integer class labels"),
         ((X, X[:, :1] * np.nan), {"loss": "mse"}, ValueError, r"fit: y contains 12 non-finite"),
         ((X, X[:, :1] + 1j), {"loss": "mse"}, TypeError, r"fit: y must hold real numbers"),
+        (
+            (X, np.full((12, 3), 2.0)),
+            {"loss": "bce_with_logits"},
+            ValueError,
+            r"fit: y must hold targets in \[0, 1\] for bce_with_logits .*got 2.0",
+        ),
     ]
     for args, kw, exc, match in cases:
         with pytest.raises(exc, match=match):
@@ -395,6 +401,16 @@ def test_gradcheck_with_a_step_below_float_resolution_raises():
         gradcheck(dense64(), np.ones((2, 3)), eps=1e-300)
 
 
+def test_gradcheck_of_a_class_instead_of_an_instance():
+    x = np.ones((2, 3))
+    with pytest.raises(TypeError, match=r"gradcheck: target must be .* got the class Dense"):
+        gradcheck(nn.Dense, x)
+    with pytest.raises(TypeError, match=r"got the class MSE; build one first"):
+        gradcheck(gc.losses.MSE, (x, x))
+    with pytest.raises(ValueError, match=r"gradcheck: nothing to check: .*\(no inputs\)"):
+        gradcheck(lambda: (np.ones(2), lambda dy: ()), ())
+
+
 def test_gradcheck_complex_and_nonfinite_inputs():
     x = np.ones((2, 3))
     with pytest.raises(TypeError, match=r"gradcheck: input must be real .*complex128"):
@@ -567,6 +583,7 @@ def test_monitor_check_bad_batches(data):
             r"check: y must be finite in the model.s dtype",
         ),
         ((model, X, y), {"loss": 3}, TypeError, r"check: loss must be a gc.losses.Loss"),
+        ((model, X, -X[:, :3]), {"loss": "bce_with_logits"}, ValueError, r"check: y .*\[0, 1\]"),
         ((model, X, y), {"thresholds": 1}, TypeError, r"check: thresholds must be None"),
     ]
     for args, kw, exc, match in cases:

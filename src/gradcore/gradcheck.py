@@ -573,6 +573,11 @@ class _FunctionProblem(_Problem):
 
 
 def _kind(target: Any) -> str:
+    if isinstance(target, type):  # Dense, not Dense(...): its methods would be unbound
+        raise TypeError(
+            f"gradcheck: target must be a layer or loss instance or a function, got the class "
+            f"{target.__name__}; build one first, e.g. {target.__name__}(...)"
+        )
     has = lambda a: callable(getattr(target, a, None))  # noqa: E731
     if hasattr(target, "params") and hasattr(target, "grads") and has("forward"):
         return "layer"
@@ -599,7 +604,7 @@ def _require_elements(problem: _Problem) -> None:
     if not problem.tensors:
         raise ValueError(
             "gradcheck: nothing to check: no differentiable tensor is left ("
-            + "; ".join(f"{k}: {v}" for k, v in problem.skipped.items())
+            + ("; ".join(f"{k}: {v}" for k, v in problem.skipped.items()) or "no inputs")
             + ")"
         )
 

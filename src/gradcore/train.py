@@ -339,9 +339,10 @@ def _resolve_scheduler(scheduler, opt):
 
 def _check_data(X, y, loss: _losses.Loss, dtype: np.dtype, owner: str = "fit", name: str = "X"):
     """``(X, y)`` checked and converted once: ``X`` C-contiguous in ``dtype``, ``y`` int64
-    labels (cross-entropy, 1-D, >= 0) or targets in ``dtype``; same, non-zero row counts; no
-    NaN/inf. The upper bound of the labels needs the model's output width: ``fit`` checks it
-    at the first forward pass (``_check_labels``)."""
+    labels (cross-entropy, 1-D, >= 0) or targets in ``dtype`` (in ``[0, 1]`` for
+    ``BCEWithLogits``); same, non-zero row counts; no NaN/inf. The upper bound of the labels
+    needs the model's output width: ``fit`` checks it at the first forward pass
+    (``_check_labels``)."""
     yname = "y" if name == "X" else f"{name}'s y"
     for nm, a in ((name, X), (yname, y)):
         if not isinstance(a, np.ndarray):
@@ -378,6 +379,12 @@ def _check_data(X, y, loss: _losses.Loss, dtype: np.dtype, owner: str = "fit", n
         if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
             raise TypeError(f"{owner}: {yname} must hold real numbers, got dtype {y.dtype}")
         y = _cast_finite(y, dtype, owner, yname)
+        if isinstance(loss, _losses.BCEWithLogits) and (y.min() < 0 or y.max() > 1):
+            bad = y[(y < 0) | (y > 1)][0]
+            raise ValueError(
+                f"{owner}: {yname} must hold targets in [0, 1] for bce_with_logits (labels or "
+                f"probabilities), got {float(bad)!r}"
+            )
     return X, y
 
 

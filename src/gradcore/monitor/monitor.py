@@ -532,6 +532,11 @@ def _check_batch(X, y, loss_fn, dtype):
             f"check: y must be finite in the model's dtype, got {int((~np.isfinite(y)).sum())} "
             "NaN/inf values (or values beyond the dtype's range)"
         )
+    if isinstance(loss_fn, _losses.BCEWithLogits) and (y.min() < 0 or y.max() > 1):
+        raise ValueError(
+            f"check: y must hold targets in [0, 1] for bce_with_logits, got values in "
+            f"[{float(y.min())!r}, {float(y.max())!r}]"
+        )
     return X, y
 
 
