@@ -228,6 +228,12 @@ def test_fit_callbacks_must_be_callbacks(data):
     es = EarlyStopping(monitor="loss")
     with pytest.raises(TypeError, match=r"fit: callbacks\[1\] must be .*got str"):
         quiet_fit(mlp(), X, y, callbacks=[es, "es"])
+    with pytest.raises(
+        ValueError,
+        match=r"fit: callbacks must be distinct objects, got callbacks\[1\] is callbacks\[0\] "
+        r"\(EarlyStopping\)",
+    ):
+        quiet_fit(mlp(), X, y, callbacks=[es, es])
     with pytest.raises(TypeError, match=r"fit: callbacks must be a list .*wrap a single callback"):
         quiet_fit(mlp(), X, y, callbacks=es)
 

@@ -300,12 +300,19 @@ def _resolve_callbacks(callbacks) -> list[Callback]:
             f"{describe(callbacks)}"
             + (" (wrap a single callback in a list)" if isinstance(callbacks, Callback) else "")
         )
+    seen: dict[int, int] = {}
     for i, cb in enumerate(callbacks):
         if not isinstance(cb, Callback):
             raise TypeError(
                 f"fit: callbacks[{i}] must be a gc.train.Callback (subclass it; every hook it "
                 f"does not override is a no-op), got {describe(cb)}"
             )
+        if id(cb) in seen:  # its hooks would run twice per step/epoch (patience, records)
+            raise ValueError(
+                f"fit: callbacks must be distinct objects, got callbacks[{i}] is "
+                f"callbacks[{seen[id(cb)]}] ({type(cb).__name__})"
+            )
+        seen[id(cb)] = i
     return list(callbacks)
 
 
