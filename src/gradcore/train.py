@@ -249,7 +249,8 @@ def _resolve_optimizer(optimizer, model: Layer):
 
     if isinstance(optimizer, str):
         key = optimizer.lower()
-        check_choice("optimizer", key, OPTIMIZER_NAMES, owner="fit")
+        if key not in OPTIMIZER_NAMES:  # names match in any case; the message shows the given
+            check_choice("optimizer", optimizer, OPTIMIZER_NAMES, owner="fit")
         cls = {
             "sgd": optim.SGD,
             "adam": optim.Adam,
