@@ -159,13 +159,15 @@ def test_bad_inputs_to_fit(data):
     Xn[7, 1] = np.nan
     with pytest.raises(ValueError, match=r"non-finite values .* first at index \(7, 1\)"):
         model.fit(Xn, y, verbose=False)
-    with pytest.raises(ValueError, match="epochs must be a positive int"):
+    with pytest.raises(ValueError, match=r"fit: epochs must be an integer >= 1, got 0"):
         model.fit(X, y, epochs=0, verbose=False)
-    with pytest.raises(ValueError, match="labels must be in"):
+    with pytest.raises(ValueError, match=r"fit: y must hold class labels in \[0, 3\)"):
         model.fit(X, y + 5, verbose=False)
-    with pytest.raises(ValueError, match="another model"):
+    with pytest.raises(ValueError, match="fit: optimizer must be built on this model"):
         model.fit(X, y, optimizer=gc.optim.Adam(mlp().parameters()), verbose=False)
-    with pytest.raises(ValueError, match="unknown optimizer"):
+    with pytest.raises(
+        ValueError, match=r"fit: optimizer must be one of .*'adam'.*got str \('lion'\)"
+    ):
         model.fit(X, y, optimizer="lion", verbose=False)
     with pytest.raises(ValueError, match="loss must be"):
         model.fit(X, y, loss="hinge", verbose=False)

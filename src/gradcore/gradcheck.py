@@ -129,6 +129,8 @@ from typing import Any
 
 import numpy as np
 
+from ._args import check_bool, check_int, check_real, check_seed, describe
+
 __all__ = ["NOISE_FACTOR", "GradcheckError", "GradcheckResult", "TensorCheck", "gradcheck"]
 
 #: Safety factor on the round-off estimate ``u * S / h`` that sets the default ``atol``.
@@ -257,11 +259,26 @@ def _to_f64(v: Any, name: str) -> np.ndarray:
     """A fresh, writable, C-contiguous float64 copy of a real numeric array."""
     a = np.asarray(v)
     if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise TypeError(f"{name} must be a real numeric array, got dtype {a.dtype}")
+        raise TypeError(f"gradcheck: {name} must be a real numeric array, got dtype {a.dtype}")
     out = np.array(a, dtype=np.float64, order="C", copy=True)
-    if not np.all(np.isfinite(out)):
-        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
+    bad = ~np.isfinite(out)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"gradcheck: {name} must be finite, got {int(bad.sum())} non-finite values "
+            f"(NaN or inf), first at index {idx}"
+        )
     return out
+
+
+def _refuse_complex(v: Any, name: str) -> None:
+    """A complex array would be passed through undifferentiated (it is not real floating
+    point): refuse it rather than check nothing."""
+    if isinstance(v, np.ndarray | np.complexfloating | complex) and np.iscomplexobj(v):
+        raise TypeError(
+            f"gradcheck: {name} must be real (finite differences of a real objective), got "
+            f"{describe(v)}"
+        )
 
 
 def _output(y: Any, what: str) -> np.ndarray:
@@ -387,6 +404,7 @@ class _LayerProblem(_Problem):
                     "inputs such as h0/c0 as extra_inputs={...})"
                 )
             inputs = inputs[0]
+        _refuse_complex(inputs, "input")
         x = np.asarray(inputs)
         if np.issubdtype(x.dtype, np.floating):
             self.x = _to_f64(x, "input")
@@ -398,7 +416,11 @@ class _LayerProblem(_Problem):
         self.extra: dict[str, Any] = {}
         for k, v in (extra or {}).items():
             if not isinstance(k, str) or not k.isidentifier() or k == "training":
-                raise ValueError(f"bad extra_inputs key {k!r}")
+                raise ValueError(
+                    f"gradcheck: extra_inputs keys must be keyword names of forward (not "
+                    f"'training'), got {k!r}"
+                )
+            _refuse_complex(v, f"extra_inputs[{k!r}]")
             if _is_float_array(v):
                 self.extra[k] = _to_f64(v, f"extra_inputs[{k!r}]")
                 self.tensors.append(_Tensor(k, self.extra[k]))
@@ -474,6 +496,8 @@ class _LossProblem(_Problem):
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError("a loss is checked with inputs=(pred, target)")
         self.loss = loss
+        _refuse_complex(inputs[0], "pred")
+        _refuse_complex(inputs[1], "target")
         self.pred = _to_f64(inputs[0], "pred")
         target = inputs[1]
         self.target = _to_f64(target, "target") if _is_float_array(target) else target
@@ -507,6 +531,7 @@ class _FunctionProblem(_Problem):
             inputs = (inputs,)
         self.args: list[Any] = []
         for i, v in enumerate(inputs):
+            _refuse_complex(v, f"input{i}")
             if _is_float_array(v):
                 self.args.append(_to_f64(v, f"input{i}"))
                 self.tensors.append(_Tensor(f"input{i}", self.args[i]))
@@ -548,6 +573,11 @@ class _FunctionProblem(_Problem):
 
 
 def _kind(target: Any) -> str:
+    if isinstance(target, type):  # Dense, not Dense(...): its methods would be unbound
+        raise TypeError(
+            f"gradcheck: target must be a layer or loss instance or a function, got the class "
+            f"{target.__name__}; build one first, e.g. {target.__name__}(...)"
+        )
     has = lambda a: callable(getattr(target, a, None))  # noqa: E731
     if hasattr(target, "params") and hasattr(target, "grads") and has("forward"):
         return "layer"
@@ -562,13 +592,21 @@ def _kind(target: Any) -> str:
     )
 
 
-def _positive(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number, got {type(v).__name__}")
-    v = float(v)
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be finite and > 0, got {v}")
-    return v
+def _require_elements(problem: _Problem) -> None:
+    """A check that compares nothing must not pass: refuse empty tensors and a problem with
+    no tensor left to check (all skipped, or none differentiable)."""
+    empty = [f"{t.name} {tuple(t.array.shape)}" for t in problem.tensors if t.array.size == 0]
+    if empty:
+        raise ValueError(
+            f"gradcheck: every checked tensor must have at least one element, got empty "
+            f"{', '.join(empty)}; give a non-empty input (or skip=... the empty tensor)"
+        )
+    if not problem.tensors:
+        raise ValueError(
+            "gradcheck: nothing to check: no differentiable tensor is left ("
+            + ("; ".join(f"{k}: {v}" for k, v in problem.skipped.items()) or "no inputs")
+            + ")"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -641,28 +679,36 @@ def gradcheck(
     RuntimeError
         A forward that is not deterministic (two calls at the same point disagree).
     """
-    eps = _positive("eps", eps)
-    if eps >= 1e-2:
-        raise ValueError(f"eps must be < 1e-2 (a finite-difference step), got {eps}")
-    rtol = _positive("rtol", rtol)
+    owner = "gradcheck"
+    eps = check_real("eps", eps, owner=owner, min=0.0, max=1e-2, min_open=True, max_open=True)
+    rtol = check_real("rtol", rtol, owner=owner, min=0.0, min_open=True)
     if atol is not None:
-        atol = float(atol)
-        if not (math.isfinite(atol) and atol >= 0):
-            raise ValueError(f"atol must be finite and >= 0, got {atol}")
+        atol = check_real("atol", atol, owner=owner, min=0.0)
+    if seed is not None:
+        seed = check_seed(seed, owner=owner)
+    training = check_bool("training", training, owner=owner)
+    check_params = check_bool("check_params", check_params, owner=owner)
+    exclude_kinks = check_bool("exclude_kinks", exclude_kinks, owner=owner)
+    raise_on_failure = check_bool("raise_on_failure", raise_on_failure, owner=owner)
     if max_elements is not None:
-        if isinstance(max_elements, bool) or not isinstance(max_elements, (int, np.integer)):
-            raise TypeError(f"max_elements must be an int or None, got {max_elements!r}")
-        if max_elements < 1:
-            raise ValueError(f"max_elements must be >= 1, got {max_elements}")
+        max_elements = check_int("max_elements", max_elements, owner=owner, min=1)
     if isinstance(skip, str):
         skip = (skip,)
+    if not isinstance(skip, Collection) or not all(isinstance(k, str) for k in skip):
+        raise TypeError(
+            f"gradcheck: skip must be a tensor name or a collection of them (str), got "
+            f"{describe(skip)}"
+        )
     skip = set(skip)
 
     kind = _kind(target)
     if kind != "layer" and extra_inputs is not None:
-        raise ValueError("extra_inputs is only for layers")
+        raise ValueError(f"gradcheck: extra_inputs is only for layers, got a {kind} target")
     if extra_inputs is not None and not isinstance(extra_inputs, Mapping):
-        raise TypeError("extra_inputs must be a dict of keyword inputs")
+        raise TypeError(
+            "gradcheck: extra_inputs must be a dict of keyword inputs, got "
+            f"{describe(extra_inputs)}"
+        )
     if kind == "layer":
         problem: _Problem = _LayerProblem(target, inputs, extra_inputs, training, check_params)
     elif kind == "loss":
@@ -670,12 +716,16 @@ def gradcheck(
     else:
         problem = _FunctionProblem(target, inputs)
     if unknown := skip - set(problem.names()):
-        raise ValueError(f"skip names unknown tensors {sorted(unknown)}; known: {problem.names()}")
+        raise ValueError(
+            f"gradcheck: skip must name tensors of this target ({problem.names()}), got "
+            f"unknown {sorted(unknown)}"
+        )
 
     for t in list(problem.tensors):
         if t.name in skip:
             problem.skipped[t.name] = "in skip"
             problem.tensors.remove(t)
+    _require_elements(problem)
 
     rng = np.random.default_rng(seed)
     try:
@@ -686,6 +736,7 @@ def gradcheck(
         for t in problem.tensors:
             if not np.array_equal(t.array, before[t.name]):
                 raise ValueError(f"forward/backward modified {t.name} in place")
+        _require_elements(problem)  # a vjp may have declared every input non-differentiable
         f0 = problem.evaluate()
         if abs(f0 - value) > NOISE_FACTOR * _U * problem.scale:
             raise RuntimeError(
@@ -721,6 +772,11 @@ def _central(problem, t, idx, x0, step):
     arr = t.array
     xp, xm = x0 + step, x0 - step
     where = f"when {t.name}{list(idx)} = {x0!r} is perturbed by +-{step:.3g}"
+    if xp == xm:  # the step is below float64 resolution at x0
+        raise ValueError(
+            f"gradcheck: eps must give a step that changes {t.name}{list(idx)} = {x0!r} in "
+            f"float64, got a step of {step:.3g} that vanishes there; use a larger eps (1e-6)"
+        )
     try:
         arr[idx] = xp
         fp = problem.evaluate()

@@ -14,6 +14,7 @@ bit-identical results.
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 import time
 import warnings
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import losses as _losses
+from ._args import check_bool, check_choice, check_int, check_real, check_seed, describe
 from .callbacks import Callback
 from .nn.base import Layer, backward_without_input_grad, register_training_loop
 
@@ -85,14 +87,26 @@ class EarlyStopping(Callback):
         mode: str = "min",
         restore_best: bool = True,
     ) -> None:
-        if mode not in ("min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
-        if patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience}")
-        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
-        self.mode, self.restore_best = mode, restore_best
+        owner = "EarlyStopping"
+        if not isinstance(monitor, str) or not monitor:
+            raise TypeError(
+                f"{owner}: monitor must be a metric name (a non-empty str such as "
+                f"{', '.join(repr(m) for m in METRICS)}), got {describe(monitor)}"
+            )
+        self.patience = check_int("patience", patience, owner=owner, min=0)
+        self.min_delta = check_real("min_delta", min_delta, owner=owner, min=0.0)
+        self.mode = check_choice("mode", mode, ("min", "max"), owner=owner)
+        self.restore_best = check_bool("restore_best", restore_best, owner=owner)
+        self.monitor = monitor
 
     def on_train_begin(self, trainer) -> None:
+        metrics = getattr(trainer, "metrics", None)
+        if metrics is not None and self.monitor not in metrics:
+            raise ValueError(
+                f"EarlyStopping: monitor must be one of the metrics this fit logs "
+                f"({', '.join(repr(m) for m in metrics)}), got {self.monitor!r}"
+                + (" (val_* needs validation_data)" if self.monitor.startswith("val_") else "")
+            )
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = None
         self.wait = 0
@@ -100,9 +114,10 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs) -> None:
         if self.monitor not in logs:
-            raise KeyError(
-                f"EarlyStopping: metric {self.monitor!r} not available; logged "
-                f"metrics are {sorted(logs)} (val_* needs validation_data)"
+            raise ValueError(
+                f"EarlyStopping: monitor must be one of the logged metrics "
+                f"({', '.join(repr(m) for m in logs)}), got {self.monitor!r} "
+                "(val_* needs validation_data)"
             )
         value = logs[self.monitor]
         better = (
@@ -139,7 +154,7 @@ class TerminateOnNonFinite(Callback):
     """
 
     def __init__(self, raise_error: bool = False) -> None:
-        self.raise_error = raise_error
+        self.raise_error = check_bool("raise_error", raise_error, owner="TerminateOnNonFinite")
 
     def on_batch_end(self, trainer, step, logs) -> None:
         if math.isfinite(logs["loss"]) and math.isfinite(logs.get("grad_norm", 0.0)):
@@ -215,88 +230,221 @@ class Trainer:
     skip_update: bool = False
     last_batch: tuple = ()
     last_loss: float = math.nan
+    #: the names of the per-epoch metrics this fit logs (what ``EarlyStopping`` may monitor)
+    metrics: tuple[str, ...] = ()
+
+
+#: Every per-epoch metric ``fit`` can log (which ones a run logs depends on its loss and on
+#: ``validation_data``: ``Trainer.metrics``).
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "grad_norm", "time")
+
+#: Optimizer names ``fit`` accepts (built with their defaults; SGD with lr 0.01).
+OPTIMIZER_NAMES = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 
 
 def _resolve_optimizer(optimizer, model: Layer):
+    """The optimizer ``fit`` steps: a name (built on ``model.parameters()`` with its
+    defaults) or a ``gc.optim.Optimizer`` bound to exactly this model's arena."""
     from . import optim
 
     if isinstance(optimizer, str):
-        names = {
+        key = optimizer.lower()
+        if key not in OPTIMIZER_NAMES:  # names match in any case; the message shows the given
+            check_choice("optimizer", optimizer, OPTIMIZER_NAMES, owner="fit")
+        cls = {
             "sgd": optim.SGD,
             "adam": optim.Adam,
             "adamw": optim.AdamW,
             "rmsprop": optim.RMSprop,
             "adagrad": optim.AdaGrad,
-        }
-        if optimizer.lower() not in names:
-            raise ValueError(
-                f"unknown optimizer {optimizer!r}; expected an optimizer object or "
-                f"one of {sorted(names)}"
-            )
-        cls = names[optimizer.lower()]
+        }[key]
         return cls(model.parameters(), lr=0.01) if cls is optim.SGD else cls(model.parameters())
-    if not hasattr(optimizer, "step"):
-        raise TypeError(f"optimizer must be a gradcore optimizer, got {type(optimizer).__name__}")
+    if not isinstance(optimizer, optim.Optimizer):
+        raise TypeError(
+            "fit: optimizer must be a gc.optim optimizer built on model.parameters() or one of "
+            f"{', '.join(repr(n) for n in OPTIMIZER_NAMES)}, got {describe(optimizer)}"
+        )
     if optimizer.params is not model.parameters():
         raise ValueError(
-            "the optimizer was built for another model's parameters; build it "
-            "with optimizer(model.parameters(), ...)"
+            "fit: optimizer must be built on this model's parameters, got one built on another "
+            f"model's parameter arena ({len(optimizer.params)} tensors, "
+            f"{optimizer.params.size} values); build it with "
+            f"{type(optimizer).__name__}(model.parameters(), ...)"
         )
     return optimizer
 
 
 def _resolve_clip(clip) -> Callable | None:
+    """``None``, a callable ``(params) -> norm``, or a max global norm (a finite real > 0;
+    NumPy scalars accepted, ``bool`` refused)."""
     from .optim import clip_grad_norm
 
     if clip is None:
         return None
     if callable(clip):
         return clip
-    if isinstance(clip, int | float) and clip > 0:
-        max_norm = float(clip)
+    if isinstance(clip, numbers.Real) and not isinstance(clip, bool | np.bool_):
+        max_norm = check_real("clip", clip, owner="fit", min=0.0, min_open=True)
         return lambda params: clip_grad_norm(params, max_norm)
-    raise ValueError(
-        f"clip must be None, a positive max-norm or a callable(params) -> norm, got {clip!r}"
+    raise TypeError(
+        "fit: clip must be None, a finite real number > 0 (the max global gradient norm) or a "
+        f"callable(params) -> norm such as gc.optim.AutoClip(), got {describe(clip)}"
     )
 
 
-def _check_data(X, y, loss: _losses.Loss, dtype: np.dtype, name: str = "X"):
-    yname = "y" if name == "X" else f"{name}'s y"
-    if not isinstance(X, np.ndarray) or not isinstance(y, np.ndarray):
+def _resolve_callbacks(callbacks) -> list[Callback]:
+    """``callbacks`` as a list, every element a :class:`Callback` (checked before training, so
+    a wrong object fails here and not in a hook deep inside the loop)."""
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, list | tuple):
         raise TypeError(
-            f"fit: {name} and {yname} must be numpy arrays, got "
-            f"{type(X).__name__} and {type(y).__name__}"
+            "fit: callbacks must be a list or tuple of gc.train.Callback objects, got "
+            f"{describe(callbacks)}"
+            + (" (wrap a single callback in a list)" if isinstance(callbacks, Callback) else "")
         )
+    seen: dict[int, int] = {}
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback):
+            raise TypeError(
+                f"fit: callbacks[{i}] must be a gc.train.Callback (subclass it; every hook it "
+                f"does not override is a no-op), got {describe(cb)}"
+            )
+        if id(cb) in seen:  # its hooks would run twice per step/epoch (patience, records)
+            raise ValueError(
+                f"fit: callbacks must be distinct objects, got callbacks[{i}] is "
+                f"callbacks[{seen[id(cb)]}] ({type(cb).__name__})"
+            )
+        seen[id(cb)] = i
+    return list(callbacks)
+
+
+def _resolve_scheduler(scheduler, opt):
+    """``None`` or a ``gc.optim`` schedule built on ``opt`` (schedules are not taken by name:
+    their settings, ``T_max``, ``step_size``, ``gamma``, have no default that fits every run)."""
+    from .optim import LRScheduler, ReduceLROnPlateau
+
+    if scheduler is None:
+        return None
+    kinds = "gc.optim.StepLR, ExponentialLR, CosineAnnealingLR, ReduceLROnPlateau or an LRScheduler"
+    if not isinstance(scheduler, LRScheduler | ReduceLROnPlateau):
+        hint = (
+            " (schedules are not chosen by name: build one on the optimizer, e.g. "
+            "scheduler=gc.optim.CosineAnnealingLR(opt, T_max=epochs))"
+            if isinstance(scheduler, str)
+            else ""
+        )
+        raise TypeError(
+            f"fit: scheduler must be None or a schedule ({kinds} subclass) built on the "
+            f"optimizer, got {describe(scheduler)}{hint}"
+        )
+    if scheduler.optimizer is not opt:
+        raise ValueError(
+            "fit: scheduler must be built on the optimizer fit steps, got one built on another "
+            "optimizer (optimizer=<name> builds a new one: build the optimizer yourself and "
+            "pass it and its schedule)"
+        )
+    return scheduler
+
+
+def _check_data(X, y, loss: _losses.Loss, dtype: np.dtype, owner: str = "fit", name: str = "X"):
+    """``(X, y)`` checked and converted once: ``X`` C-contiguous in ``dtype``, ``y`` int64
+    labels (cross-entropy, 1-D, >= 0) or targets in ``dtype`` (in ``[0, 1]`` for
+    ``BCEWithLogits``); same, non-zero row counts; no NaN/inf. The upper bound of the labels
+    needs the model's output width: ``fit`` checks it at the first forward pass
+    (``_check_labels``)."""
+    yname = "y" if name == "X" else f"{name}'s y"
+    for nm, a in ((name, X), (yname, y)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{owner}: {nm} must be a numpy.ndarray, got {describe(a)}")
+        if a.ndim == 0:
+            raise ValueError(f"{owner}: {nm} must have a first axis of samples, got a 0-d array")
     if len(X) != len(y):
         raise ValueError(
-            f"fit: {name} and {yname} have different lengths ({len(X)} and {len(y)} samples)"
+            f"{owner}: {name} and {yname} have different lengths ({len(X)} and {len(y)} samples)"
         )
     if len(X) == 0:
-        raise ValueError(f"fit: {name} is empty")
+        raise ValueError(f"{owner}: {name} is empty (shape {X.shape}); it needs at least 1 row")
     if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
-        raise TypeError(f"fit: {name} must hold real numbers, got dtype {X.dtype}")
-    X = np.ascontiguousarray(X, dtype=dtype)  # one copy at most, to the model's dtype
-    bad = ~np.isfinite(X)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"fit: {name} contains {int(bad.sum())} non-finite values (NaN/inf), "
-            f"first at index {idx}; clean or impute the data first"
-        )
+        raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {X.dtype}")
+    X = _cast_finite(X, dtype, owner, name, "; clean or impute the data first")
     if isinstance(loss, _losses.SoftmaxCrossEntropy):
         if not np.issubdtype(y.dtype, np.integer):
             raise TypeError(
-                f"fit: {yname} must hold integer class labels for cross-entropy, "
+                f"{owner}: {yname} must hold integer class labels for cross-entropy, "
                 f"got dtype {y.dtype}"
             )
+        if y.ndim != 1:
+            raise ValueError(
+                f"{owner}: {yname} must be 1-D class labels [N] for cross-entropy, got shape "
+                f"{y.shape}"
+            )
         y = np.ascontiguousarray(y, dtype=np.int64)
+        if y.min() < 0:
+            raise ValueError(
+                f"{owner}: {yname} must hold class labels >= 0, got {int(y.min())} at index "
+                f"{int(np.argmin(y))}"
+            )
     else:
-        if not np.issubdtype(y.dtype, np.number):
-            raise TypeError(f"fit: {yname} must be numeric, got dtype {y.dtype}")
-        y = np.ascontiguousarray(y, dtype=dtype)
-        if not np.isfinite(y).all():
-            raise ValueError(f"fit: {yname} contains non-finite values")
+        if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
+            raise TypeError(f"{owner}: {yname} must hold real numbers, got dtype {y.dtype}")
+        y = _cast_finite(y, dtype, owner, yname)
+        if isinstance(loss, _losses.BCEWithLogits) and (y.min() < 0 or y.max() > 1):
+            bad = y[(y < 0) | (y > 1)][0]
+            raise ValueError(
+                f"{owner}: {yname} must hold targets in [0, 1] for bce_with_logits (labels or "
+                f"probabilities), got {float(bad)!r}"
+            )
     return X, y
+
+
+def _cast_finite(a: np.ndarray, dtype, owner: str, name: str, hint: str = "") -> np.ndarray:
+    """``a`` C-contiguous in ``dtype`` (one copy at most), every value finite: a NaN/inf, or a
+    finite value beyond the range of ``dtype`` (1e300 into float32: an overflow, not a
+    warning), is a ``ValueError`` naming the first index."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(a, dtype=dtype)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        n = int(bad.sum())
+        if np.isfinite(a[idx]):
+            raise ValueError(
+                f"{owner}: {name} must fit the model's dtype {np.dtype(dtype).name}, got "
+                f"{n} values beyond its range, first {float(a[idx])!r} at index {idx}"
+            )
+        raise ValueError(
+            f"{owner}: {name} contains {n} non-finite values (NaN/inf), first at index {idx}" + hint
+        )
+    return out
+
+
+def _check_labels(out: np.ndarray, labels, owner: str = "fit") -> None:
+    """Cross-entropy labels against the model's output width ``K = out.shape[1]`` (once, at
+    the first forward pass of a ``fit``, before any update)."""
+    if out.ndim != 2:
+        return  # the loss itself reports logits that are not [N, K]
+    k = out.shape[1]
+    for nm, y in labels:
+        if y is not None and y.max() >= k:
+            raise ValueError(
+                f"{owner}: {nm} must hold class labels in [0, {k}) for a model with {k} "
+                f"outputs, got {int(y.max())} at index {int(np.argmax(y))}"
+            )
+
+
+def _classifies(loss: _losses.Loss) -> bool:
+    return isinstance(loss, _losses.SoftmaxCrossEntropy | _losses.BCEWithLogits)
+
+
+def _get_loss(loss, owner: str) -> _losses.Loss:
+    """A loss object for ``loss`` (a ``gc.losses.Loss`` or one of ``losses.LOSSES``' names)."""
+    if isinstance(loss, _losses.Loss):
+        return loss
+    if not isinstance(loss, str):
+        raise TypeError(
+            f"{owner}: loss must be a gc.losses.Loss or one of "
+            f"{', '.join(repr(n) for n in _losses.LOSSES)}, got {describe(loss)}"
+        )
+    return _losses.LOSSES[check_choice("loss", loss, tuple(_losses.LOSSES), owner=owner)]()
 
 
 def _correct(loss: _losses.Loss, out: np.ndarray, y: np.ndarray) -> int | None:
@@ -310,9 +458,21 @@ def _correct(loss: _losses.Loss, out: np.ndarray, y: np.ndarray) -> int | None:
 def evaluate(
     model: Layer, X: np.ndarray, y: np.ndarray, loss="cross_entropy", batch_size: int = 256
 ) -> dict[str, float]:
-    """Mean loss (and accuracy for classification) over ``X`` in evaluation mode."""
-    loss_fn = _losses.get(loss)
-    X, y = _check_data(X, y, loss_fn, model.dtype)
+    """Mean loss (and accuracy for classification) over ``X`` in evaluation mode.
+
+    ``X`` ``[N, ...]`` real numbers, finite, ``N >= 1`` (cast to the model's dtype); ``y`` as
+    for :func:`fit`; ``loss`` a ``gc.losses`` object or name; ``batch_size`` an integer >= 1
+    (rows per forward pass; the result does not depend on it beyond rounding).
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(f"evaluate: model must be a gradcore layer/model, got {describe(model)}")
+    batch_size = check_int("batch_size", batch_size, owner="evaluate", min=1)
+    loss_fn = _get_loss(loss, "evaluate")
+    X, y = _check_data(X, y, loss_fn, model.dtype, "evaluate")
+    return _evaluate(model, X, y, loss_fn, batch_size)
+
+
+def _evaluate(model: Layer, X, y, loss_fn: _losses.Loss, batch_size: int) -> dict[str, float]:
     total, correct, n = 0.0, 0, len(X)
     for i in range(0, n, batch_size):
         xb, yb = X[i : i + batch_size], y[i : i + batch_size]
@@ -348,47 +508,103 @@ def fit(
 ) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batches; returns a :class:`History`.
 
+    Every argument is checked before anything is trained (``TypeError`` for a wrong type,
+    ``ValueError`` for a wrong value, the message naming the argument); NumPy scalars are
+    accepted wherever Python numbers are, ``bool`` is never a number.
+
     Parameters
     ----------
-    X : ndarray ``[N, ...]`` (cast once to the model's dtype). y : ``[N]`` int labels for
-        cross-entropy, else ``[N, ...]`` targets. NaN/inf in X raise ``ValueError``.
-    loss : a ``gc.losses`` object or ``"cross_entropy" | "mse" | "bce_with_logits"``.
-    optimizer : a ``gc.optim`` optimizer built on ``model.parameters()``, or a name
-        (``"adam"``, ``"sgd"`` (lr 0.01), ``"adamw"``, ``"rmsprop"``, ``"adagrad"``, defaults).
-    clip : ``None``, a max global norm (``clip_grad_norm``), or a callable ``(params) -> norm``
-        (``gc.optim.AutoClip()``, ``gc.optim.AGC()``).
-    scheduler : a ``gc.optim`` schedule, stepped once per epoch (``ReduceLROnPlateau`` with
-        ``val_loss`` if there is validation data, else the training loss).
-    seed : batch order of epoch ``e`` comes from ``default_rng([seed, e])``.
-    initial_epoch : first epoch number (to resume from a checkpoint).
+    X : ndarray ``[N, ...]``, ``N >= 1``, real and finite (cast once to the model's dtype).
+    y : ndarray ``[N]`` of integer labels in ``[0, K)`` for cross-entropy (``K`` the model's
+        output width, checked at the first forward pass, before any update), else ``[N, ...]``
+        real, finite targets.
+    loss : a ``gc.losses.Loss`` or one of the names of ``gc.losses.LOSSES``
+        (``"cross_entropy"``, ``"mse"``, ``"bce_with_logits"``, ...).
+    optimizer : a ``gc.optim`` optimizer built on ``model.parameters()`` (one built on
+        another model's or a sub-layer's arena is refused), or a name (any case; ``"adam"``,
+        ``"sgd"`` (lr 0.01), ``"adamw"``, ``"rmsprop"``, ``"adagrad"``, with their defaults).
+    epochs : int >= 1, the number of the last epoch + 1 (as in Keras): epochs
+        ``initial_epoch .. epochs - 1`` run.
+    batch_size : int >= 1 (the last batch of an epoch holds the remainder).
+    shuffle, verbose, stop_on_nonfinite : bool.
+    validation_data : ``None`` or a pair ``(X_val, y_val)`` checked like ``(X, y)``, with the
+        shapes of ``X`` and ``y`` after the first axis.
+    clip : ``None``, a max global norm (a finite real > 0, ``clip_grad_norm``), or a callable
+        ``(params) -> norm`` (``gc.optim.AutoClip()``, ``gc.optim.AGC()``).
+    callbacks : a list or tuple of :class:`Callback` instances (subclasses; duck-typed
+        objects are refused up front, naming their index).
+    scheduler : ``None`` or a ``gc.optim`` schedule (``LRScheduler`` subclass or
+        ``ReduceLROnPlateau``) built on the optimizer this fit steps, stepped once per epoch
+        (``ReduceLROnPlateau`` with ``val_loss`` if there is validation data, else the
+        training loss). Not taken by name: a schedule's settings (``T_max``, ``step_size``,
+        ``gamma``) have no default that fits every run.
+    seed : int >= 0; the batch order of epoch ``e`` comes from ``default_rng([seed, e])``.
+    initial_epoch : int in ``[0, epochs)``, the first epoch number (to resume from a
+        checkpoint). ``initial_epoch >= epochs`` is refused rather than training nothing
+        (Keras returns silently): a resumed run that trains nothing is a slip, not a request.
     verbose : a tqdm progress bar on stderr (loss, accuracy, gradient norm, lr).
     """
     from .optim import ReduceLROnPlateau, grad_norms
 
     if not isinstance(model, Layer):
-        raise TypeError(f"fit: model must be a gradcore layer/model, got {type(model).__name__}")
-    for nm, v in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"fit: {nm} must be a positive int, got {v!r}")
-    if not isinstance(initial_epoch, int | np.integer) or not 0 <= initial_epoch < epochs:
+        raise TypeError(f"fit: model must be a gradcore layer/model, got {describe(model)}")
+    epochs = check_int("epochs", epochs, owner="fit", min=1)
+    batch_size = check_int("batch_size", batch_size, owner="fit", min=1)
+    initial_epoch = check_int("initial_epoch", initial_epoch, owner="fit", min=0)
+    if initial_epoch >= epochs:
         raise ValueError(
-            f"fit: initial_epoch must be in [0, epochs={epochs}), got {initial_epoch!r}"
+            f"fit: initial_epoch must be < epochs={epochs} (epochs is the number of the last "
+            f"epoch + 1, as in Keras: to train k more epochs from epoch e pass "
+            f"initial_epoch=e, epochs=e + k), got {initial_epoch}"
         )
-    loss_fn = _losses.get(loss)
+    shuffle = check_bool("shuffle", shuffle, owner="fit")
+    verbose = check_bool("verbose", verbose, owner="fit")
+    stop_on_nonfinite = check_bool("stop_on_nonfinite", stop_on_nonfinite, owner="fit")
+    seed = check_seed(seed, owner="fit")
+    loss_fn = _get_loss(loss, "fit")
     X, y = _check_data(X, y, loss_fn, model.dtype)
     if validation_data is not None:
         if not (isinstance(validation_data, tuple | list) and len(validation_data) == 2):
-            raise TypeError("fit: validation_data must be a tuple (X_val, y_val)")
-        validation_data = _check_data(*validation_data, loss_fn, model.dtype, "validation_data")
+            raise TypeError(
+                "fit: validation_data must be None or a pair (X_val, y_val) of arrays, got "
+                + describe(validation_data)
+                + (
+                    f" of length {len(validation_data)}"
+                    if isinstance(validation_data, tuple | list)
+                    else ""
+                )
+            )
+        validation_data = _check_data(
+            *validation_data, loss_fn, model.dtype, "fit", "validation_data"
+        )
+        for nm, a, ref in (("X", validation_data[0], X), ("y", validation_data[1], y)):
+            if a.shape[1:] != ref.shape[1:]:
+                raise ValueError(
+                    f"fit: validation_data's {nm} must have the shape of {nm} after the first "
+                    f"axis, {ref.shape[1:]}, got {a.shape[1:]}"
+                )
     arena = model.parameters()
     opt = _resolve_optimizer(optimizer, model)
     clip_fn = _resolve_clip(clip)
-    cbs: list[Callback] = list(callbacks)
+    cbs = _resolve_callbacks(callbacks)
+    scheduler = _resolve_scheduler(scheduler, opt)
     if stop_on_nonfinite and not any(isinstance(c, TerminateOnNonFinite) for c in cbs):
         cbs.insert(0, TerminateOnNonFinite())
+    labels = None
+    if isinstance(loss_fn, _losses.SoftmaxCrossEntropy):
+        labels = (
+            ("y", y),
+            ("validation_data's y", validation_data[1] if validation_data else None),
+        )
+    metrics = ["loss"]
+    if _classifies(loss_fn):
+        metrics.append("accuracy")
+    if validation_data is not None:
+        metrics += [f"val_{m}" for m in metrics]
+    metrics += ["lr", "grad_norm", "time"]
 
     history = History()
-    tr = Trainer(model=model, optimizer=opt, loss=loss_fn, history=history)
+    tr = Trainer(model=model, optimizer=opt, loss=loss_fn, history=history, metrics=tuple(metrics))
     n = len(X)
     steps_per_epoch = math.ceil(n / batch_size)
     bar = _progress(verbose, total=(epochs - initial_epoch) * steps_per_epoch)
@@ -407,6 +623,9 @@ def fit(
                 xb, yb = X[idx], y[idx]
                 arena.zero_grad()
                 out = model.forward(xb, training=True)
+                if labels is not None:  # once, before the first update
+                    _check_labels(out, labels)
+                    labels = None
                 value = loss_fn.forward(out, yb)
                 backward_without_input_grad(model, loss_fn.backward())  # no dL/dX
                 norm = clip_fn(arena) if clip_fn is not None else grad_norms(arena)
@@ -446,9 +665,7 @@ def fit(
                 )
                 logs["accuracy"] = correct / denom
             if validation_data is not None:
-                val = evaluate(
-                    model, *validation_data, loss=loss_fn, batch_size=max(batch_size, 256)
-                )
+                val = _evaluate(model, *validation_data, loss_fn, max(batch_size, 256))
                 logs.update({f"val_{k}": v for k, v in val.items()})
             logs["lr"] = float(opt.lr)
             logs["grad_norm"] = sum_norm / nsteps

@@ -62,18 +62,23 @@ def mnist1d(
     ImportError
         If ``mnist1d`` is not installed.
     """
-    n = 5000 if n is None else check_int("n", n, 10)
+    owner = "mnist1d"
+    n = 5000 if n is None else check_int("n", n, 10, owner)
     if n % 10:
-        raise ValueError(f"n must be a positive multiple of 10 (one share per class), got {n}")
-    seed = check_seed(seed)
-    train_split = check_real("train_split", train_split, 0.0)
+        raise ValueError(
+            f"{owner}: n must be a positive multiple of 10 (one share per class), got {n}"
+        )
+    seed = check_seed(seed, owner=owner)
+    train_split = check_real(
+        "train_split", train_split, 0.0, owner, maximum=1.0, open_interval=True
+    )
     n_train = int(n * train_split)
     if not 0 < n_train < n:
         raise ValueError(
-            f"train_split must leave both splits non-empty for n={n}, got {train_split} "
-            f"({n_train} training examples)"
+            f"{owner}: train_split must leave both splits non-empty for n={n}, got "
+            f"{train_split} ({n_train} training examples)"
         )
-    shuffle_seq = check_bool("shuffle_seq", shuffle_seq)
+    shuffle_seq = check_bool("shuffle_seq", shuffle_seq, owner=owner)
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as exc:
@@ -131,8 +136,8 @@ def digits(
     ImportError
         If scikit-learn is not installed.
     """
-    seed = check_seed(seed)
-    scale = check_bool("scale", scale)
+    seed = check_seed(seed, owner="digits")
+    scale = check_bool("scale", scale, owner="digits")
     try:
         from sklearn.datasets import load_digits
     except ImportError as exc:

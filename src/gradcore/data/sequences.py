@@ -41,9 +41,10 @@ def adding_problem(n: int, T: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     y : ndarray, float64, shape ``[n, 1]``; ``y[i, 0]`` is exactly
         ``X[i, a, 0] + X[i, b, 0]`` where ``a < b`` are the marked steps.
     """
-    n = check_int("n", n, 1)
-    T = check_int("T", T, 2)
-    rng = np.random.default_rng(check_seed(seed))
+    owner = "adding_problem"
+    n = check_int("n", n, 1, owner)
+    T = check_int("T", T, 2, owner)
+    rng = np.random.default_rng(check_seed(seed, owner=owner))
     half = T // 2
     values = rng.random((n, T))
     first = rng.integers(0, half, size=n)
@@ -98,11 +99,12 @@ def copy_task(
     y : ndarray, int64, shape ``[n, T_total]``
         Target token per step (integer labels for softmax cross-entropy).
     """
-    n = check_int("n", n, 1)
-    T = check_int("T", T, 1)
-    n_symbols = check_int("n_symbols", n_symbols, 1)
-    delay = 10 if delay is None else check_int("delay", delay, 0)
-    rng = np.random.default_rng(check_seed(seed))
+    owner = "copy_task"
+    n = check_int("n", n, 1, owner)
+    T = check_int("T", T, 1, owner)
+    n_symbols = check_int("n_symbols", n_symbols, 1, owner)
+    delay = 10 if delay is None else check_int("delay", delay, 0, owner)
+    rng = np.random.default_rng(check_seed(seed, owner=owner))
     total = 2 * T + delay + 1
     symbols = rng.integers(1, n_symbols + 1, size=(n, T))
     tokens = np.zeros((n, total), dtype=np.int64)

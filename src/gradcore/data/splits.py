@@ -8,46 +8,44 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._checks import check_bool, check_int, check_seed
+from ._checks import as_examples, check_bool, check_int, check_seed
 
 __all__ = ["batches", "train_test_split"]
 
 
-def _as_pair(X: object, y: object) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X)
-    y = np.asarray(y)
-    if X.ndim == 0 or y.ndim == 0:
-        raise ValueError(
-            f"X and y must have at least one axis (examples), got X.ndim={X.ndim}, y.ndim={y.ndim}"
-        )
+def _as_pair(X: object, y: object, owner: str) -> tuple[np.ndarray, np.ndarray]:
+    X = as_examples("X", X, owner)
+    y = as_examples("y", y, owner)
     if len(X) != len(y):
         raise ValueError(
-            f"X and y must have the same length (first axis), got {len(X)} and {len(y)}"
+            f"{owner}: X and y must have the same length (first axis), got {len(X)} and {len(y)}"
         )
     return X, y
 
 
-def _n_test(test_size: object, n: int) -> int:
+def _n_test(test_size: object, n: int, owner: str = "train_test_split") -> int:
     if isinstance(test_size, bool | np.bool_):
-        raise TypeError("test_size must be a float in (0, 1) or an int count, got bool")
+        raise TypeError(f"{owner}: test_size must be a float in (0, 1) or an int count, got bool")
     if isinstance(test_size, numbers.Integral):
         if not 1 <= test_size <= n - 1:
             raise ValueError(
-                f"test_size as a count must be in [1, {n - 1}] for {n} examples, got {test_size}"
+                f"{owner}: test_size as a count must be in [1, {n - 1}] for {n} examples, "
+                f"got {test_size}"
             )
         return int(test_size)
     if isinstance(test_size, numbers.Real):
         if not 0.0 < test_size < 1.0:
-            raise ValueError(f"test_size as a fraction must be in (0, 1), got {test_size}")
+            raise ValueError(f"{owner}: test_size as a fraction must be in (0, 1), got {test_size}")
         k = math.ceil(float(test_size) * n)
         if not 1 <= k <= n - 1:
             raise ValueError(
-                f"test_size={test_size} of {n} examples gives {k} test examples; "
+                f"{owner}: test_size={test_size} of {n} examples gives {k} test examples; "
                 f"both splits must be non-empty"
             )
         return k
     raise TypeError(
-        f"test_size must be a float in (0, 1) or an int count, got {type(test_size).__name__}"
+        f"{owner}: test_size must be a float in (0, 1) or an int count, got "
+        f"{type(test_size).__name__}"
     )
 
 
@@ -96,24 +94,27 @@ def train_test_split(
         New arrays (copies) with the dtypes of ``X`` and ``y``, rows in shuffled order;
         ``len(X_test) == n_test`` and ``len(X_train) == n - n_test``.
     """
-    X, y = _as_pair(X, y)
+    owner = "train_test_split"
+    X, y = _as_pair(X, y, owner)
     n = len(X)
     if n < 2:
-        raise ValueError(f"need at least 2 examples to split, got {n}")
-    n_test = _n_test(test_size, n)
-    stratify = check_bool("stratify", stratify)
-    rng = np.random.default_rng(check_seed(seed))
+        raise ValueError(f"{owner}: X must hold at least 2 examples to split, got {n}")
+    n_test = _n_test(test_size, n, owner)
+    stratify = check_bool("stratify", stratify, owner=owner)
+    rng = np.random.default_rng(check_seed(seed, owner=owner))
     if not stratify:
         perm = rng.permutation(n)
         test, train = perm[:n_test], perm[n_test:]
     else:
         if y.ndim != 1:
-            raise ValueError(f"stratify=True needs 1-D class labels y, got y.shape={y.shape}")
+            raise ValueError(
+                f"{owner}: stratify=True needs 1-D class labels y, got y.shape={y.shape}"
+            )
         classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
         if counts.min() < 2:
             bad = classes[np.argmin(counts)].item()
             raise ValueError(
-                f"stratify=True needs at least 2 examples per class, class {bad!r} has "
+                f"{owner}: stratify=True needs at least 2 examples per class, class {bad!r} has "
                 f"{counts.min()}"
             )
         k = _stratified_counts(counts, n_test)
@@ -153,10 +154,11 @@ def batches(
         With ``b = batch_size`` except possibly for the last batch; ``ceil(n / batch_size)``
         batches in all (none if ``n == 0``).
     """
-    X, y = _as_pair(X, y)
-    batch_size = check_int("batch_size", batch_size, 1)
-    shuffle = check_bool("shuffle", shuffle)
-    seed = check_seed(seed)
+    owner = "batches"
+    X, y = _as_pair(X, y, owner)
+    batch_size = check_int("batch_size", batch_size, 1, owner)
+    shuffle = check_bool("shuffle", shuffle, owner=owner)
+    seed = check_seed(seed, owner=owner)
     order = np.random.default_rng(seed).permutation(len(X)) if shuffle else None
     return _iterate(X, y, batch_size, order)
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..backends.reference.activations import act_forward, check_activation
-from ._checks import check_int, check_real, check_seed
+from ..backends.reference.activations import ACTIVATIONS, act_forward
+from ._checks import check_choice, check_int, check_real, check_seed
 
 __all__ = ["spirals", "teacher_student"]
 
@@ -43,10 +43,11 @@ def spirals(
     y : ndarray, int64, shape ``[n_per_class * classes]``
         Labels ``0 .. classes-1``.
     """
-    n_per_class = check_int("n_per_class", n_per_class, 1)
-    classes = check_int("classes", classes, 1)
-    noise = check_real("noise", noise, 0.0)
-    rng = np.random.default_rng(check_seed(seed))
+    owner = "spirals"
+    n_per_class = check_int("n_per_class", n_per_class, 1, owner)
+    classes = check_int("classes", classes, 1, owner)
+    noise = check_real("noise", noise, 0.0, owner)
+    rng = np.random.default_rng(check_seed(seed, owner=owner))
     X = np.empty((n_per_class * classes, 2))
     y = np.repeat(np.arange(classes), n_per_class)
     for k in range(classes):
@@ -100,17 +101,19 @@ def teacher_student(
     X : ndarray, float64, shape ``[n, in_features]``
     y : ndarray, float64, shape ``[n, out_features]``
     """
-    n = check_int("n", n, 1)
-    in_features = check_int("in_features", in_features, 1)
-    out_features = check_int("out_features", out_features, 1)
-    if isinstance(hidden, str) or not isinstance(hidden, Sequence):
+    owner = "teacher_student"
+    n = check_int("n", n, 1, owner)
+    in_features = check_int("in_features", in_features, 1, owner)
+    out_features = check_int("out_features", out_features, 1, owner)
+    if isinstance(hidden, str) or not isinstance(hidden, Sequence | np.ndarray):
         raise TypeError(
-            f"hidden must be a sequence of integers >= 1 (e.g. (32,)), got {type(hidden).__name__}"
+            f"{owner}: hidden must be a sequence of integers >= 1 (e.g. (32,)), got "
+            f"{type(hidden).__name__}"
         )
-    hidden = tuple(check_int(f"hidden[{i}]", h, 1) for i, h in enumerate(hidden))
-    check_activation(activation)
-    noise = check_real("noise", noise, 0.0)
-    teacher_ss, input_ss, noise_ss = np.random.SeedSequence(check_seed(seed)).spawn(3)
+    hidden = tuple(check_int(f"hidden[{i}]", h, 1, owner) for i, h in enumerate(hidden))
+    check_choice("activation", activation, ACTIVATIONS, owner=owner)
+    noise = check_real("noise", noise, 0.0, owner)
+    teacher_ss, input_ss, noise_ss = np.random.SeedSequence(check_seed(seed, owner=owner)).spawn(3)
 
     teacher_rng = np.random.default_rng(teacher_ss)
     sizes = (in_features, *hidden, out_features)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .._args import check_int, check_real
 from .history import jsonable as _jsonable
 
 __all__ = ["FINDING_KINDS", "SEVERITIES", "Diagnosis", "Finding", "LayerRow", "Thresholds"]
@@ -33,6 +34,20 @@ FINDING_KINDS = (
     "long_range_vanishing",
 )
 SEVERITIES = ("critical", "warning", "info")
+
+
+#: Thresholds that count records or rows: integers >= 1.
+_COUNTS = frozenset({"min_records", "min_rows_dead"})
+#: (lower, upper) pairs of thresholds on one scale.
+_ORDERED = (
+    ("vanished", "weak"),
+    ("weak", "exploding"),
+    ("dead_warning", "dead"),
+    ("saturated", "saturated_critical"),
+    ("update_low", "update_high"),
+    ("update_high", "update_critical"),
+    ("through_time_critical", "through_time"),
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,12 @@ class Thresholds:
       the largest ||dL/dh_t|| of an LSTM (the gradient through time reaching the first step).
     - ``min_records = 8``: trend findings (loss, stalled) need at least this many records;
       ``min_rows_dead = 8``: a unit is judged dead only over a batch of at least 8 rows.
+
+    Every field is a finite real number >= 0 (a value beyond the reachable range switches its
+    finding off, e.g. ``loss_oscillation=1.1``); ``min_records`` and ``min_rows_dead`` are
+    integers >= 1; and the bounds of one scale are ordered: ``vanished <= weak <= exploding``,
+    ``dead_warning <= dead``, ``saturated <= saturated_critical``, ``update_low <=
+    update_high <= update_critical``, ``through_time_critical <= through_time``.
     """
 
     vanished: float = 1e-6
@@ -100,11 +121,20 @@ class Thresholds:
     min_rows_dead: int = 8
 
     def __post_init__(self) -> None:
+        # every field: a finite real >= 0 (NumPy scalars accepted, stored as Python numbers;
+        # no upper bound: a fraction above 1 switches a finding off);
+        # counts integers >= 1; and the pairs that bound one scale in order (vanished <= weak,
+        # ...), else e.g. no layer could be "weak" between them
         for k, v in asdict(self).items():
-            if isinstance(v, bool) or not isinstance(v, int | float | np.floating | np.integer):
-                raise TypeError(f"Thresholds.{k} must be a number, got {type(v).__name__}")
-            if not (math.isfinite(v) and v >= 0):
-                raise ValueError(f"Thresholds.{k} must be finite and >= 0, got {v}")
+            if k in _COUNTS:
+                v = check_int(k, v, owner="Thresholds", min=1)
+            else:
+                v = check_real(k, v, owner="Thresholds", min=0.0)
+            object.__setattr__(self, k, v)
+        for lo, hi in _ORDERED:
+            a, b = getattr(self, lo), getattr(self, hi)
+            if a > b:
+                raise ValueError(f"Thresholds: {lo} must be <= {hi} ({b!r}), got {a!r}")
 
 
 @dataclass

@@ -15,13 +15,16 @@ trained with and without it ends bit-identical (tested).
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import numpy as np
 
 from .. import losses as _losses
+from .._args import check_int, describe
 from ..backends import get_backend
 from ..backends._validate import SATURATION
 from ..callbacks import Callback
+from ..optim import Optimizer
 from ..optim.clip import tensor_grad_norms
 from .diagnosis import diagnose
 from .findings import Diagnosis, Thresholds
@@ -95,17 +98,19 @@ class GradientMonitor(Callback):
         thresholds: Thresholds | None = None,
         optimizer=None,
     ) -> None:
-        if not hasattr(model, "parameters") or not hasattr(model, "named_layers"):
-            raise TypeError(f"model must be a gradcore layer/model, got {type(model).__name__}")
-        if isinstance(every, bool) or not isinstance(every, int | np.integer) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
-        if isinstance(max_records, bool) or not isinstance(max_records, int | np.integer):
-            raise TypeError(f"max_records must be an int, got {type(max_records).__name__}")
-        if max_records < 2:
-            raise ValueError(f"max_records must be >= 2, got {max_records}")
+        owner = "GradientMonitor"
+        _check_model(model, owner)
+        every = check_int("every", every, owner=owner, min=1)
+        max_records = check_int("max_records", max_records, owner=owner, min=2)
         if thresholds is not None and not isinstance(thresholds, Thresholds):
             raise TypeError(
-                f"thresholds must be a gc.monitor.Thresholds, got {type(thresholds).__name__}"
+                f"{owner}: thresholds must be None or a gc.monitor.Thresholds, got "
+                f"{describe(thresholds)}"
+            )
+        if optimizer is not None and not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"{owner}: optimizer must be None or a gc.optim optimizer (read for its lr), "
+                f"got {describe(optimizer)}"
             )
         self.model = model
         self.every = int(every)
@@ -272,8 +277,14 @@ class GradientMonitor(Callback):
         Every call counts one step; every ``every``-th (the history's stride) is recorded. A
         non-finite loss, or a non-finite global gradient norm when the arena's norms are fresh
         (``fit`` and ``clip_grad_norm`` measure them every step), is located and recorded at
-        whatever step it happens.
+        whatever step it happens. Both are real numbers (NumPy scalars accepted; a NaN or
+        infinite loss is what the monitor is there to locate, so it is accepted) or ``None``.
         """
+        for nm, v in (("loss", loss), ("lr", lr)):
+            if v is not None and (isinstance(v, bool | np.bool_) or not isinstance(v, Real)):
+                raise TypeError(
+                    f"GradientMonitor.record: {nm} must be None or a real number, got {describe(v)}"
+                )
         given = loss is not None
         loss = float(loss) if given else math.nan
         if lr is None and self.optimizer is not None:
@@ -459,6 +470,11 @@ class GradientMonitor(Callback):
     # -- results ------------------------------------------------------------------------------
     def diagnose(self, thresholds: Thresholds | None = None) -> Diagnosis:
         """The health report of what was recorded (:class:`Diagnosis`)."""
+        if thresholds is not None and not isinstance(thresholds, Thresholds):
+            raise TypeError(
+                "GradientMonitor.diagnose: thresholds must be None or a gc.monitor.Thresholds, "
+                f"got {describe(thresholds)}"
+            )
         return diagnose(self.history, self.model, thresholds or self.thresholds)
 
     def save_report(self, out, *, diagnosis: Diagnosis | None = None) -> dict:
@@ -469,6 +485,59 @@ class GradientMonitor(Callback):
 
     def __repr__(self) -> str:
         return f"GradientMonitor(every={self.every}, {self.history!r})"
+
+
+def _check_model(model, owner: str) -> None:
+    from ..nn.base import Layer
+
+    if not isinstance(model, Layer):
+        raise TypeError(f"{owner}: model must be a gradcore layer/model, got {describe(model)}")
+
+
+def _check_batch(X, y, loss_fn, dtype):
+    """The data checks of ``fit`` (``gradcore.train`` sits a floor above): arrays with the same,
+    non-zero number of rows; ``X`` real and finite; ``y`` 1-D integer labels >= 0 for a
+    cross-entropy, else real finite targets. Returns them converted (C order, model dtype)."""
+    for nm, a in (("X", X), ("y", y)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"check: {nm} must be a numpy.ndarray, got {describe(a)}")
+        if a.ndim == 0:
+            raise ValueError(f"check: {nm} must have a first axis of samples, got a 0-d array")
+    if len(X) != len(y) or len(X) == 0:
+        raise ValueError(
+            f"check: X and y must have the same, non-zero number of rows, got {len(X)} and {len(y)}"
+        )
+    for nm, a in (("X", X), ("y", y)):
+        if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+            raise TypeError(f"check: {nm} must hold real numbers, got dtype {a.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond the dtype's range -> inf
+        X = np.ascontiguousarray(X, dtype=dtype)
+    if not np.isfinite(X).all():
+        raise ValueError(
+            f"check: X must be finite in the model's dtype, got {int((~np.isfinite(X)).sum())} "
+            "NaN/inf values (or values beyond the dtype's range)"
+        )
+    if isinstance(loss_fn, _losses.SoftmaxCrossEntropy):
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"check: y must hold integer class labels, got dtype {y.dtype}")
+        if y.ndim != 1 or y.min() < 0:
+            raise ValueError(
+                f"check: y must be 1-D class labels >= 0, got shape {y.shape}, min {y.min()}"
+            )
+        return X, np.ascontiguousarray(y, dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = np.ascontiguousarray(y, dtype=dtype)
+    if not np.isfinite(y).all():
+        raise ValueError(
+            f"check: y must be finite in the model's dtype, got {int((~np.isfinite(y)).sum())} "
+            "NaN/inf values (or values beyond the dtype's range)"
+        )
+    if isinstance(loss_fn, _losses.BCEWithLogits) and (y.min() < 0 or y.max() > 1):
+        raise ValueError(
+            f"check: y must hold targets in [0, 1] for bce_with_logits, got values in "
+            f"[{float(y.min())!r}, {float(y.max())!r}]"
+        )
+    return X, y
 
 
 def check(
@@ -489,19 +558,18 @@ def check(
     ``X`` ``[N, ...]`` (cast to the model's dtype), ``y`` labels/targets as for ``fit``;
     ``loss`` a ``gc.losses`` object or name. Returns a :class:`Diagnosis`.
     """
+    _check_model(model, "check")
+    if not isinstance(loss, _losses.Loss | str):
+        raise TypeError(
+            f"check: loss must be a gc.losses.Loss or one of "
+            f"{', '.join(repr(n) for n in _losses.LOSSES)}, got {describe(loss)}"
+        )
     loss_fn = _losses.get(loss)
-    for nm, a in (("X", X), ("y", y)):
-        if not isinstance(a, np.ndarray):
-            raise TypeError(f"check: {nm} must be a numpy.ndarray, got {type(a).__name__}")
-    if len(X) != len(y) or len(X) == 0:
-        raise ValueError(f"check: X and y need the same, non-zero length, got {len(X)}, {len(y)}")
-    X = np.ascontiguousarray(X, dtype=model.dtype)
-    if isinstance(loss_fn, _losses.SoftmaxCrossEntropy):
-        if not np.issubdtype(y.dtype, np.integer):
-            raise TypeError(f"check: y must hold integer class labels, got dtype {y.dtype}")
-        y = np.ascontiguousarray(y, dtype=np.int64)
-    else:
-        y = np.ascontiguousarray(y, dtype=model.dtype)
+    X, y = _check_batch(X, y, loss_fn, model.dtype)
+    if thresholds is not None and not isinstance(thresholds, Thresholds):
+        raise TypeError(
+            f"check: thresholds must be None or a gc.monitor.Thresholds, got {describe(thresholds)}"
+        )
     arena = model.parameters()
     grads = arena.grad.copy()
     buffers = {k: v.copy() for k, v in model.buffers.items()}

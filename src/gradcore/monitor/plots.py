@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._args import check_choice, check_int, describe
 from .findings import Thresholds
 
 __all__ = [
@@ -74,9 +75,20 @@ def _thresholds(src, thresholds) -> Thresholds:
     return th if isinstance(th, Thresholds) else Thresholds()
 
 
+def _check_ax(ax, owner: str) -> None:
+    """``ax`` must be ``None`` or a matplotlib ``Axes`` (checked before anything is drawn)."""
+    if ax is None:
+        return
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise TypeError(f"{owner}: ax must be None or a matplotlib Axes, got {describe(ax)}")
+
+
 def _figure(ax, size: tuple[float, float]):
     """``(figure, ax)``: the given Axes' figure, or a new constrained-layout Figure."""
     if ax is not None:
+        _check_ax(ax, "plots")
         return ax.figure, ax
     from matplotlib.figure import Figure
 
@@ -112,8 +124,14 @@ def _record_rows(h, steps) -> list[int]:
     if steps is None:
         rows = [0, (R - 1) // 2, R - 1]
     else:
-        if isinstance(steps, int | np.integer):
+        if not isinstance(steps, Sequence | np.ndarray) or isinstance(steps, str):
             steps = [steps]
+        if len(steps) == 0:
+            raise ValueError(
+                "plots: steps must be None, a training step or a non-empty list of them, got "
+                "an empty sequence"
+            )
+        steps = [check_int(f"steps[{i}]", s, owner="plots", min=0) for i, s in enumerate(steps)]
         st = h.steps
         rows = [int(np.argmin(np.abs(st - int(s)))) for s in steps]
     return list(dict.fromkeys(rows))  # unique, in order
@@ -425,10 +443,11 @@ def histograms(model_or_monitor, which="both", ax=None):
     ``which``: ``"weights"``, ``"grads"`` or ``"both"`` (two panels). ``ax``: one Axes for
     ``"weights"``/``"grads"``, a pair of Axes for ``"both"``.
     """
+    which = check_choice(
+        "which", which, ("weights", "grads", "gradients", "both"), owner="histograms"
+    )
     if which == "gradients":
         which = "grads"
-    if which not in ("weights", "grads", "both"):
-        raise ValueError(f'which must be "weights", "grads" or "both", got {which!r}')
     model = _model_of(model_or_monitor)
     arena = model.parameters()
     segs = [s for s in arena.segments if len(s.shape) >= 2]
@@ -440,6 +459,8 @@ def histograms(model_or_monitor, which="both", ax=None):
         axes = list(fig.subplots(1, len(panels), squeeze=False)[0])
     else:
         axes = list(ax) if isinstance(ax, Sequence | np.ndarray) else [ax]
+        for a_ in axes:
+            _check_ax(a_, "histograms")
         if len(axes) != len(panels):
             raise ValueError(
                 f"histograms(which={which!r}) draws {len(panels)} panel(s) but got "
@@ -537,6 +558,7 @@ def training_curves(src, ax=None):
     drawn into it.
     """
     h = _history(src)
+    _check_ax(ax, "training_curves")
     names, G = h.layer_grad_norms()
     n = len(names)
     steps = h.steps
@@ -687,12 +709,20 @@ def lstm_through_time(src, layer=None, steps=None, ax=None):
     names = list(lstm)
     if layer is None:
         name = names[0]
-    elif isinstance(layer, int | np.integer):
-        name = names[int(layer)]
-    elif layer in lstm:
+    elif isinstance(layer, int | np.integer) and not isinstance(layer, bool | np.bool_):
+        k = check_int(
+            "layer", layer, owner="lstm_through_time", min=-len(names), max=len(names) - 1
+        )
+        name = names[k]
+    elif isinstance(layer, str):
+        if layer not in lstm:
+            raise ValueError(f"no LSTM named {layer!r} in the history; recorded: {names}")
         name = layer
     else:
-        raise ValueError(f"no LSTM named {layer!r} in the history; recorded: {names}")
+        raise TypeError(
+            "lstm_through_time: layer must be None, an LSTM's name (str) or its index among "
+            f"the recorded LSTMs (int), got {describe(layer)}"
+        )
     dh, dc = lstm[name]["dh"], lstm[name]["dc"]
     T = dh.shape[1]
     rows = _record_rows(h, steps)

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
+
+from .._args import describe
 
 __all__ = ["FIGURES", "save_report"]
 
@@ -291,6 +294,46 @@ def _notes_histograms(model) -> list[str]:
 # ------------------------------------------------------------------------------ the report
 
 
+def _check_report_args(monitor, out, diagnosis) -> Path:
+    """Everything ``save_report`` can refuse, before it writes anything: a monitor with at
+    least one record, ``out`` a path (str or ``os.PathLike``) that is or can become a folder
+    (no file at it or at one of its parents), ``diagnosis`` ``None`` or a ``Diagnosis``."""
+    from .findings import Diagnosis
+    from .monitor import GradientMonitor
+
+    if not isinstance(monitor, GradientMonitor):
+        raise TypeError(
+            f"save_report: monitor must be a gc.monitor.GradientMonitor, got {describe(monitor)}"
+        )
+    if len(monitor.history) == 0:
+        raise ValueError(
+            "save_report: monitor must have at least one record, got none (run fit with the "
+            "monitor as a callback, or call monitor.record(loss=...) after backward)"
+        )
+    if not isinstance(out, str | os.PathLike) or isinstance(out, bytes):
+        raise TypeError(
+            f"save_report: out must be a folder path (str or os.PathLike), got {describe(out)}"
+        )
+    out = Path(out)
+    if str(out) == "":
+        raise ValueError("save_report: out must be a folder path, got ''")
+    for p in (out, *out.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = "is a file" if p == out else f"is inside {str(p)!r}, a file"
+                raise ValueError(
+                    f"save_report: out must be a folder (created if missing), got "
+                    f"{str(out)!r}, which {what}"
+                )
+            break
+    if diagnosis is not None and not isinstance(diagnosis, Diagnosis):
+        raise TypeError(
+            f"save_report: diagnosis must be None or a gc.monitor.Diagnosis, got "
+            f"{describe(diagnosis)}"
+        )
+    return out
+
+
 def save_report(monitor, out, *, diagnosis=None) -> dict:
     """Write the report folder ``out`` (created with its parents) and return its paths.
 
@@ -307,9 +350,9 @@ def save_report(monitor, out, *, diagnosis=None) -> dict:
     """
     from . import plots
 
+    out = _check_report_args(monitor, out, diagnosis)
     h = monitor.history
     d = diagnosis if diagnosis is not None else monitor.diagnose()
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
     has_act = any(np.isfinite(h.layer[f]).any() for f in ("saturated", "dead") if h.layer[f].size)
