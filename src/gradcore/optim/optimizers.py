@@ -67,6 +67,9 @@ class HyperParameters(Mapping):
     def __setitem__(self, key: str, value) -> None:
         self._opt._set_hyper({key: value})
 
+    def __delitem__(self, key: str) -> None:
+        raise TypeError(f"{self._opt._owner}: hyper-parameters cannot be removed (got del {key!r})")
+
     def update(self, other=(), /, **kw) -> None:
         """Set several at once (all validated together, then all taken, or none)."""
         changes = dict(other, **kw)
@@ -627,8 +630,7 @@ class Adam(Optimizer):
                 f"[0, 1), got {len(betas)} values"
             )
         b1, b2 = (
-            self._real(f"betas[{i}]", b, min=0, max=1, max_open=True)
-            for i, b in enumerate(betas)
+            self._real(f"betas[{i}]", b, min=0, max=1, max_open=True) for i, b in enumerate(betas)
         )
         return {
             "betas": (b1, b2),
