@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections import deque
 
 import numpy as np
 
-from .._args import check_bool, check_int, check_real, describe
+from .._args import check_bool, check_int, describe
 from ..backends import get_backend
 from ..params import ParameterArena
 from .optimizers import _as_arena
+from .optimizers import _check_real as check_real
 
 __all__ = [
     "AGC",
@@ -40,7 +42,12 @@ def _norm_type(norm_type, owner: str) -> float:
     what = "2.0 or inf (the kernels' norms)"
     if isinstance(norm_type, bool | np.bool_) or not isinstance(norm_type, numbers.Real):
         raise TypeError(f"{owner}: norm_type must be {what}, got {describe(norm_type)}")
-    nt = float(norm_type)
+    try:
+        nt = float(norm_type)
+    except OverflowError:  # a Python int beyond the float range
+        raise ValueError(
+            f"{owner}: norm_type must be {what}, got an int too large for a float"
+        ) from None
     if nt not in (2.0, math.inf):
         raise ValueError(f"{owner}: norm_type must be {what}, got {nt!r}")
     return nt
@@ -184,7 +191,9 @@ class AutoClip:
             "percentile", percentile, owner="AutoClip", min=0, max=100, min_open=True
         )
         if history_size is not None:
-            history_size = check_int("history_size", history_size, owner="AutoClip", min=1)
+            history_size = check_int(
+                "history_size", history_size, owner="AutoClip", min=1, max=sys.maxsize
+            )
         self.percentile = percentile
         self.history: deque[float] = deque(maxlen=history_size)
         self.last_threshold: float | None = None
@@ -235,7 +244,7 @@ class AGC:
         arena = _as_arena(params, "AGC")
         total, _, _ = _measure(arena, 2.0)
         arena.clip_coef = math.nan  # per-unit factors: no single coefficient
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # huge factor: inf
             for s in arena.segments:
                 if not s.requires_grad or s.size == 0:
                     continue

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._args import check_choice, check_int, check_real, describe
+from .._args import check_choice, check_int, describe
 from .optimizers import Optimizer
+from .optimizers import _check_real as check_real
 
 __all__ = [
     "CosineAnnealingLR",
@@ -242,7 +243,13 @@ def _metric(value) -> float:
         value = value[()]
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise TypeError(f"ReduceLROnPlateau: metric must be a real number, got {describe(value)}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(
+            "ReduceLROnPlateau: metric must be a real number in the float range, got an int "
+            f"of {len(str(abs(value)))} digits"
+        ) from None
 
 
 class ReduceLROnPlateau(_Schedule):
