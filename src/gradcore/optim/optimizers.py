@@ -13,7 +13,14 @@ it is unfrozen). Differences from torch, by design:
 - one parameter group (``opt.lr`` is the learning rate; schedules change it);
 - a frozen tensor is skipped, like a torch parameter whose ``.grad`` is ``None``; a trainable
   tensor with an all-zero gradient still steps (weight decay, momentum), as in torch;
-- no ``maximize``, ``foreach``/``fused``/``capturable`` switches (there is one fused path).
+- no ``maximize``, ``foreach``/``fused``/``capturable`` switches (there is one fused path);
+- stricter arguments (``gradcore._args`` wording, ``TypeError`` for a wrong type,
+  ``ValueError`` for a wrong value): every real hyper-parameter finite (also in the
+  parameters' dtype), ``eps > 0`` (torch allows 0, which makes 0/0 = NaN of every parameter
+  with a zero gradient), SGD ``dampening`` in ``[0, 1]``, RMSprop ``alpha`` in ``[0, 1)``;
+  booleans must be bools. Changes after construction (``opt.lr = x``,
+  ``opt.hyper[name] = x``, :meth:`Optimizer.load_state_dict`) are validated when they are
+  made, with the same rules, so ``step()`` itself checks nothing and costs what it cost.
 """
 
 from __future__ import annotations
