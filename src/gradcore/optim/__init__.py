@@ -2,6 +2,11 @@
 
 Semantics of ``torch.optim`` / ``torch.nn.utils.clip_grad_*`` / ``torch.optim.lr_scheduler``
 (see each class); state lives in flat buffers so a step is one kernel call for the model.
+
+Every argument is validated where it enters (constructors, ``opt.lr``/``opt.hyper`` setters,
+``load_state_dict``, ``step(metric)``, each clip call) with the ``gradcore._args`` wording,
+``"{owner}: {name} must be {expected}, got {given}"``: ``TypeError`` for a wrong type,
+``ValueError`` for a wrong value; NumPy scalars are taken as the Python numbers they equal.
 """
 
 from .clip import (

@@ -10,13 +10,17 @@ nor scaled (their entry in ``grad_norms`` is NaN).
 from __future__ import annotations
 
 import math
+import numbers
+import sys
 from collections import deque
 
 import numpy as np
 
+from .._args import check_bool, check_int, describe
 from ..backends import get_backend
 from ..params import ParameterArena
 from .optimizers import _as_arena
+from .optimizers import _check_real as check_real
 
 __all__ = [
     "AGC",
@@ -33,13 +37,19 @@ class NonFiniteGradientError(RuntimeError):
     """A gradient holds NaN or inf (``clip_grad_norm(..., error_if_nonfinite=True)``)."""
 
 
-def _norm_type(norm_type) -> float:
+def _norm_type(norm_type, owner: str) -> float:
+    """2.0 or inf (the norms the kernels compute), as a Python or NumPy real number."""
+    what = "2.0 or inf (the kernels' norms)"
+    if isinstance(norm_type, bool | np.bool_) or not isinstance(norm_type, numbers.Real):
+        raise TypeError(f"{owner}: norm_type must be {what}, got {describe(norm_type)}")
     try:
         nt = float(norm_type)
-    except (TypeError, ValueError):
-        raise TypeError(f"norm_type must be 2.0 or inf, got {norm_type!r}") from None
+    except OverflowError:  # a Python int beyond the float range
+        raise ValueError(
+            f"{owner}: norm_type must be {what}, got an int too large for a float"
+        ) from None
     if nt not in (2.0, math.inf):
-        raise ValueError(f"norm_type must be 2.0 or inf (the kernels' norms), got {norm_type!r}")
+        raise ValueError(f"{owner}: norm_type must be {what}, got {nt!r}")
     return nt
 
 
@@ -86,15 +96,17 @@ def _measure(arena: ParameterArena, nt: float) -> tuple[float, np.ndarray, np.nd
 def tensor_grad_norms(params) -> tuple[float, np.ndarray, np.ndarray]:
     """``(total, norms[S], nonfinite[S])``: the global 2-norm of the trainable gradients, every
     tensor's norm (float64, NaN if frozen) and its non-finite count, in one pass, WITHOUT
-    storing them on the arena (an observer's measurement: it leaves the arena as it was)."""
-    return _norms(_as_arena(params), 2.0)
+    storing them on the arena (an observer's measurement: it leaves the arena as it was).
+    ``params``: a ParameterArena (``model.parameters()``) or a model (else ``TypeError``)."""
+    return _norms(_as_arena(params, "tensor_grad_norms"), 2.0)
 
 
 def grad_norms(params, norm_type: float = 2.0) -> float:
     """Measure without clipping: returns the global gradient norm of the trainable tensors and
-    stores every tensor's norm in ``arena.grad_norms`` (``[S]`` float64, NaN if frozen)."""
-    arena = _as_arena(params)
-    return _measure(arena, _norm_type(norm_type))[0]
+    stores every tensor's norm in ``arena.grad_norms`` (``[S]`` float64, NaN if frozen).
+    ``params``: a ParameterArena or a model; ``norm_type``: 2.0 or ``math.inf``."""
+    arena = _as_arena(params, "grad_norms")
+    return _measure(arena, _norm_type(norm_type, "grad_norms"))[0]
 
 
 def _scale_trainable(arena: ParameterArena, coef: float) -> None:
@@ -121,16 +133,15 @@ def clip_grad_norm(
     Parameters
     ----------
     params : ParameterArena (``model.parameters()``) or a model.
-    max_norm : float > 0.
+    max_norm : finite real > 0 (Python or NumPy).
     norm_type : 2.0 or ``math.inf``.
+    error_if_nonfinite : bool.
     """
-    arena = _as_arena(params)
-    nt = _norm_type(norm_type)
-    if isinstance(max_norm, bool) or not isinstance(max_norm, int | float | np.floating):
-        raise TypeError(f"max_norm must be a number, got {type(max_norm).__name__}")
-    max_norm = float(max_norm)
-    if not max_norm > 0:
-        raise ValueError(f"max_norm must be > 0, got {max_norm}")
+    o = "clip_grad_norm"
+    arena = _as_arena(params, o)
+    nt = _norm_type(norm_type, o)
+    max_norm = check_real("max_norm", max_norm, owner=o, min=0, min_open=True)
+    error_if_nonfinite = check_bool("error_if_nonfinite", error_if_nonfinite, owner=o)
     total, _, nonfinite = _measure(arena, nt)
     if error_if_nonfinite and not math.isfinite(total):
         bad = [
@@ -151,13 +162,11 @@ def clip_grad_norm(
 
 def clip_grad_value(params, clip_value: float) -> None:
     """Clamp every trainable gradient element into ``[-clip_value, clip_value]`` (semantics of
-    ``torch.nn.utils.clip_grad_value_``; NaN stays NaN)."""
-    arena = _as_arena(params)
-    if isinstance(clip_value, bool) or not isinstance(clip_value, int | float | np.floating):
-        raise TypeError(f"clip_value must be a number, got {type(clip_value).__name__}")
-    clip_value = float(clip_value)
-    if not clip_value >= 0:
-        raise ValueError(f"clip_value must be >= 0, got {clip_value}")
+    ``torch.nn.utils.clip_grad_value_``; NaN stays NaN). ``params``: a ParameterArena or a
+    model; ``clip_value``: a finite real >= 0 (Python or NumPy; 0 zeroes the gradients)."""
+    o = "clip_grad_value"
+    arena = _as_arena(params, o)
+    clip_value = check_real("clip_value", clip_value, owner=o, min=0)
     be = get_backend()
     for a, b in arena.trainable_runs():
         be.clip_value_(arena.grad[a:b], clip_value)
@@ -173,22 +182,25 @@ class AutoClip:
 
     Parameters
     ----------
-    percentile : float in (0, 100]. 10 is the paper's recommendation.
-    history_size : keep only the last ``history_size`` norms (``None``: all).
+    percentile : finite real in (0, 100]. 10 is the paper's recommendation.
+    history_size : int >= 1: keep only the last ``history_size`` norms (``None``: all).
     """
 
     def __init__(self, percentile: float = 10.0, history_size: int | None = None) -> None:
-        percentile = float(percentile)
-        if not 0 < percentile <= 100:
-            raise ValueError(f"percentile must be in (0, 100], got {percentile}")
-        if history_size is not None and (not isinstance(history_size, int) or history_size < 1):
-            raise ValueError(f"history_size must be a positive int or None, got {history_size!r}")
+        percentile = check_real(
+            "percentile", percentile, owner="AutoClip", min=0, max=100, min_open=True
+        )
+        if history_size is not None:
+            history_size = check_int(
+                "history_size", history_size, owner="AutoClip", min=1, max=sys.maxsize
+            )
         self.percentile = percentile
         self.history: deque[float] = deque(maxlen=history_size)
         self.last_threshold: float | None = None
 
     def __call__(self, params) -> float:
-        arena = _as_arena(params)
+        """Clip ``params`` (a ParameterArena or a model); returns the pre-clip global norm."""
+        arena = _as_arena(params, "AutoClip")
         total, _, _ = _measure(arena, 2.0)
         if math.isfinite(total):
             self.history.append(total)
@@ -217,21 +229,22 @@ class AGC:
 
     Parameters
     ----------
-    clip_factor : float > 0 (0.01 in the paper for batch size ~4096; larger for small batches).
-    eps : float > 0, floor on the parameter norm (so zero-initialised units can move).
+    clip_factor : finite real > 0 (0.01 in the paper for batch size ~4096; larger for small
+        batches).
+    eps : finite real > 0, floor on the parameter norm (so zero-initialised units can move).
     """
 
     def __init__(self, clip_factor: float = 0.01, eps: float = 1e-3) -> None:
-        if not float(clip_factor) > 0 or not float(eps) > 0:
-            raise ValueError(f"clip_factor and eps must be > 0, got {clip_factor}, {eps}")
-        self.clip_factor = float(clip_factor)
-        self.eps = float(eps)
+        o = "AGC"
+        self.clip_factor = check_real("clip_factor", clip_factor, owner=o, min=0, min_open=True)
+        self.eps = check_real("eps", eps, owner=o, min=0, min_open=True)
 
     def __call__(self, params) -> float:
-        arena = _as_arena(params)
+        """Clip ``params`` (a ParameterArena or a model); returns the pre-clip global norm."""
+        arena = _as_arena(params, "AGC")
         total, _, _ = _measure(arena, 2.0)
         arena.clip_coef = math.nan  # per-unit factors: no single coefficient
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # huge factor: inf
             for s in arena.segments:
                 if not s.requires_grad or s.size == 0:
                     continue

@@ -13,58 +13,112 @@ it is unfrozen). Differences from torch, by design:
 - one parameter group (``opt.lr`` is the learning rate; schedules change it);
 - a frozen tensor is skipped, like a torch parameter whose ``.grad`` is ``None``; a trainable
   tensor with an all-zero gradient still steps (weight decay, momentum), as in torch;
-- no ``maximize``, ``foreach``/``fused``/``capturable`` switches (there is one fused path).
+- no ``maximize``, ``foreach``/``fused``/``capturable`` switches (there is one fused path);
+- stricter arguments (``gradcore._args`` wording, ``TypeError`` for a wrong type,
+  ``ValueError`` for a wrong value): every real hyper-parameter finite (also in the
+  parameters' dtype), ``eps > 0`` (torch allows 0, which makes 0/0 = NaN of every parameter
+  with a zero gradient), SGD ``dampening`` in ``[0, 1]``, RMSprop ``alpha`` in ``[0, 1)``;
+  booleans must be bools. Changes after construction (``opt.lr = x``,
+  ``opt.hyper[name] = x``, :meth:`Optimizer.load_state_dict`) are validated when they are
+  made, with the same rules, so ``step()`` itself checks nothing and costs what it cost.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import numpy as np
 
+from .._args import check_bool, check_real, describe
 from ..backends import get_backend
 from ..params import ParameterArena
 
 __all__ = ["SGD", "AdaGrad", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
 
-def _as_arena(params) -> ParameterArena:
+def _check_real(name: str, value: object, *, owner: str | None = None, **rng) -> float:
+    """``_args.check_real``, with a Python int too large for a float (``10**400``, where
+    ``float()`` raises ``OverflowError``) refused as a ``ValueError`` in the same wording."""
+    try:
+        return check_real(name, value, owner=owner, **rng)
+    except OverflowError:
+        prefix = f"{owner}: " if owner else ""
+        raise ValueError(
+            f"{prefix}{name} must be a finite real number, got an int too large for a float "
+            f"({len(str(abs(value)))} digits)"
+        ) from None
+
+
+def _as_arena(params, owner: str | None = None) -> ParameterArena:
+    """``params`` as an arena: an arena itself, or a model whose ``parameters()`` gives one."""
     if isinstance(params, ParameterArena):
         return params
     parameters = getattr(params, "parameters", None)
-    if callable(parameters):  # a model: use its arena
+    if callable(parameters) and not isinstance(params, type):  # a model: use its arena
         arena = parameters()
         if isinstance(arena, ParameterArena):
             return arena
+    prefix = f"{owner}: " if owner else ""
     raise TypeError(
-        "params must be a model's parameter arena (model.parameters()) or a gradcore model, "
-        f"got {type(params).__name__}"
+        f"{prefix}params must be a model's parameter arena (model.parameters()) or a gradcore "
+        f"model, got {describe(params)}"
     )
 
 
-def _nonneg(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not value >= 0.0 or not np.isfinite(value):
-        raise ValueError(f"invalid {name}: {value} (expected a finite value >= 0)")
-    return value
+class HyperParameters(Mapping):
+    """``optimizer.hyper``: the optimizer's hyper-parameters (all but ``lr``), read like a
+    dict; ``hyper[name] = value`` and ``update(...)`` validate the new value (with the same
+    rules as the constructor) before it is taken, so a step never sees an invalid one."""
 
+    __slots__ = ("_opt",)
 
-def _unit(name: str, value) -> float:
-    value = _nonneg(name, value)
-    if not value < 1.0:
-        raise ValueError(f"invalid {name}: {value} (expected 0 <= {name} < 1)")
-    return value
+    def __init__(self, optimizer: Optimizer) -> None:
+        self._opt = optimizer
+
+    def __getitem__(self, key: str):
+        return self._opt._hyper[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._opt._hyper)
+
+    def __len__(self) -> int:
+        return len(self._opt._hyper)
+
+    def __setitem__(self, key: str, value) -> None:
+        self._opt._set_hyper({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError(f"{self._opt._owner}: hyper-parameters cannot be removed (got del {key!r})")
+
+    def update(self, other=(), /, **kw) -> None:
+        """Set several at once (all validated together, then all taken, or none)."""
+        changes = dict(other, **kw)
+        self._opt._set_hyper(changes)
+
+    def __repr__(self) -> str:
+        return repr(self._opt._hyper)
 
 
 class Optimizer:
     """Base class: a flat-state optimizer bound to one :class:`~gradcore.params.ParameterArena`.
+
+    Hyper-parameters are validated where they enter: by the constructor, by the ``lr`` setter
+    (``opt.lr = x``, which every schedule goes through), by ``opt.hyper[name] = x`` and by
+    :meth:`load_state_dict`, with the rules of the constructor (so ``step()`` itself adds no
+    check: it costs what it cost). Every real hyper-parameter must be finite, also once
+    rounded to the parameters' dtype (the kernels compute in it): ``lr=1e39`` is refused for a
+    float32 model. A hyper-parameter that decides which state buffers exist (SGD's/RMSprop's
+    ``momentum`` between zero and non-zero, ``centered``, ``amsgrad``) cannot be changed
+    after construction (``ValueError``): create a new optimizer.
 
     Attributes
     ----------
     params : ParameterArena
         What it updates (``model.parameters()``).
     lr : float
-        The learning rate (schedules write it).
+        The learning rate, a finite real >= 0 (schedules write it; the setter validates).
+    hyper : mapping str -> float | bool | tuple
+        The other constructor arguments (validated on assignment).
     state : dict[str, ndarray [P]]
         Flat state arrays in the arena's layout and dtype (e.g. ``"exp_avg"``).
     steps : ndarray [S] int64
@@ -75,19 +129,99 @@ class Optimizer:
     state_names: tuple[str, ...] = ()
 
     def __init__(self, params, lr: float, **hyper) -> None:
-        self.params = _as_arena(params)
-        self.lr = _nonneg("lr", lr)
-        self.initial_lr = self.lr
-        self.hyper = hyper
+        if type(self) is Optimizer:
+            raise TypeError(
+                "Optimizer is a base class: use SGD, Adam, AdamW, RMSprop or AdaGrad "
+                "(or subclass it and define _update)"
+            )
+        self.params = _as_arena(params, self._owner)
         dt = self.params.dtype
+        self._dtype_max = float(np.finfo(dt).max)
+        self._lr = self._check_lr(lr)
+        self.initial_lr = self._lr
+        self._hyper = self._validate(dict(hyper))
         self.state: dict[str, np.ndarray] = {
             k: np.zeros(self.params.size, dt) for k in self._active_state_names()
         }
         self.steps = np.zeros(len(self.params), np.int64)
         self._empty = np.empty(0, dt)
 
+    # -- validation -----------------------------------------------------------------------
+    @property
+    def _owner(self) -> str:
+        return type(self).__name__
+
+    def _real(self, name: str, value, **rng) -> float:
+        """``check_real`` (finite, in range), and finite once rounded to the arena's dtype."""
+        v = _check_real(name, value, owner=self._owner, **rng)
+        if abs(v) > self._dtype_max:
+            raise ValueError(
+                f"{self._owner}: {name} must be finite in the parameters' dtype "
+                f"{self.params.dtype} (magnitude <= {self._dtype_max:.8g}), got {v!r}"
+            )
+        return v
+
+    def _eps(self, value, name: str = "eps") -> float:
+        """A denominator's floor: > 0, and a normal number of the arena's dtype (a smaller one
+        rounds to 0 in float32: a zero gradient would give 0/0 = NaN)."""
+        v = self._real(name, value, min=0, min_open=True)
+        tiny = float(np.finfo(self.params.dtype).tiny)
+        if v < tiny:
+            raise ValueError(
+                f"{self._owner}: {name} must be a finite real number >= {tiny:.8g} (the "
+                f"smallest normal {self.params.dtype}; it rounds to 0 below that), got {v!r}"
+            )
+        return v
+
+    def _check_lr(self, value, owner: str | None = None, name: str = "lr") -> float:
+        try:
+            return self._real(name, value, min=0)
+        except (TypeError, ValueError) as exc:
+            if owner is None:
+                raise
+            msg = str(exc).split(": ", 1)[1]
+            raise type(exc)(f"{owner}: {msg}") from None
+
+    def _validate(self, h: dict) -> dict:
+        """The hyper-parameters (all but lr), checked and converted; subclasses override."""
+        return h
+
+    def _set_hyper(self, changes: dict) -> None:
+        unknown = [k for k in changes if k not in self._hyper]
+        if unknown:
+            known = ", ".join(repr(k) for k in self._hyper) or "none"
+            extra = " (the learning rate is opt.lr)" if "lr" in unknown else ""
+            raise ValueError(
+                f"{self._owner}: hyper has no {unknown[0]!r}{extra}; its keys are {known}"
+            )
+        new = self._validate({**self._hyper, **changes})
+        before, after = self._active_state_names(self._hyper), self._active_state_names(new)
+        if before != after:
+            key = next(iter(changes))
+            raise ValueError(
+                f"{self._owner}: {key} cannot change from {self._hyper[key]!r} to "
+                f"{new[key]!r} after construction: it decides the state buffers "
+                f"({', '.join(before) or 'none'} -> {', '.join(after) or 'none'}); "
+                "create a new optimizer"
+            )
+        self._hyper = new
+
+    @property
+    def lr(self) -> float:
+        """The learning rate (float >= 0, finite in the parameters' dtype)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value) -> None:
+        self._lr = self._check_lr(value)
+
+    @property
+    def hyper(self) -> HyperParameters:
+        """The hyper-parameters but ``lr`` (a validating mapping; see the class docstring)."""
+        return HyperParameters(self)
+
     # -- subclass interface ---------------------------------------------------------------
-    def _active_state_names(self) -> tuple[str, ...]:
+    def _active_state_names(self, h: dict | None = None) -> tuple[str, ...]:
         return self.state_names
 
     def _update(self, be, a: int, b: int, step: int) -> None:  # pragma: no cover - abstract
@@ -128,11 +262,12 @@ class Optimizer:
 
     def hyperparameters(self) -> dict:
         """The constructor arguments (``lr`` is the current learning rate)."""
-        return {"lr": self.lr, **self.hyper}
+        return {"lr": self._lr, **self._hyper}
 
     def state_dict(self) -> dict:
         """A copy of the optimizer's state: ``type``, ``hyper`` (constructor arguments),
-        ``initial_lr``, ``layout`` (tensor names and shapes), ``steps`` and ``state`` arrays."""
+        ``initial_lr``, ``layout`` (tensor names and shapes), ``dtype``, ``steps`` and
+        ``state`` arrays."""
         return {
             "type": type(self).__name__,
             "hyper": _jsonable_hyper(self.hyperparameters()),
@@ -144,46 +279,93 @@ class Optimizer:
         }
 
     def load_state_dict(self, sd: dict) -> None:
-        """Restore a :meth:`state_dict`. The type, the tensor layout, the dtype and every state
-        array's size must match (``ValueError`` otherwise); hyper-parameters are taken over."""
-        if not isinstance(sd, dict):
-            raise TypeError(f"state_dict must be a dict, got {type(sd).__name__}")
-        if sd.get("type") != type(self).__name__:
-            raise ValueError(f"state_dict is for {sd.get('type')!r}, not {type(self).__name__}")
-        layout = [[s.name, list(s.shape)] for s in self.params.segments]
-        got = [[str(n), [int(d) for d in shp]] for n, shp in sd.get("layout", [])]
-        if got != layout:
-            raise ValueError(
-                f"state_dict layout does not match the parameters: expected {layout}, got {got}"
+        """Restore a :meth:`state_dict` (all or nothing: on any error the optimizer is left as
+        it was). ``sd`` must be a mapping (``TypeError``) with exactly the keys
+        :meth:`state_dict` writes; every defect in its content is a ``ValueError`` naming the
+        entry: another type, layout or dtype, invalid hyper-parameters (checked by the
+        constructor's rules), state arrays that are not ``[P]`` of the arena's dtype or hold
+        NaN/inf (or negative second moments), steps that are not ``[S]`` integers >= 0."""
+        owner = f"{self._owner}.load_state_dict"
+        if not isinstance(sd, Mapping):
+            raise TypeError(f"{owner}: state_dict must be a dict, got {describe(sd)}")
+
+        def bad(msg: str):
+            return ValueError(f"{owner}: {msg}")
+
+        keys = set(sd)
+        missing, unknown = sorted(_SD_KEYS - keys), sorted(map(repr, keys - _SD_KEYS))
+        if missing or unknown:
+            raise bad(
+                f"state_dict must have the keys {sorted(_SD_KEYS)}, got "
+                + "; ".join(
+                    ([f"missing {missing}"] if missing else [])
+                    + ([f"unknown {', '.join(unknown)}"] if unknown else [])
+                )
             )
-        if sd.get("dtype", self.params.dtype.name) != self.params.dtype.name:
-            raise ValueError(
-                f"state_dict dtype {sd.get('dtype')} does not match the parameters' "
+        if sd["type"] != type(self).__name__:
+            raise bad(f"state_dict is for {sd['type']!r}, not {type(self).__name__}")
+        layout = [[s.name, list(s.shape)] for s in self.params.segments]
+        got = _layout(sd["layout"])
+        if got != layout:
+            raise bad(
+                f"state_dict layout does not match the parameters: expected {layout}, "
+                f"got {got if got is not None else describe(sd['layout'])}"
+            )
+        if sd["dtype"] != self.params.dtype.name:
+            raise bad(
+                f"state_dict dtype {sd['dtype']!r} does not match the parameters' "
                 f"{self.params.dtype.name}"
             )
-        hyper = dict(sd.get("hyper", {}))
-        lr = hyper.pop("lr", self.lr)
-        probe = type(self)(self.params, lr=lr, **hyper)  # validates the hyper-parameters
-        state = sd.get("state", {})
+        if not isinstance(sd["hyper"], Mapping):
+            raise bad(f"state_dict['hyper'] must be a dict, got {describe(sd['hyper'])}")
+        hyper = dict(sd["hyper"])
+        if "lr" not in hyper:
+            raise bad("state_dict['hyper'] has no 'lr'")
+        lr = hyper.pop("lr")
+        try:
+            probe = type(self)(self.params, lr=lr, **hyper)  # the constructor's rules
+        except (TypeError, ValueError) as exc:
+            raise bad(f"state_dict['hyper']: {exc}") from None
+        try:
+            initial_lr = self._check_lr(sd["initial_lr"], name="state_dict['initial_lr']")
+        except (TypeError, ValueError) as exc:
+            raise bad(str(exc).split(": ", 1)[1]) from None
+        state = sd["state"]
+        if not isinstance(state, Mapping):
+            raise bad(f"state_dict['state'] must be a dict, got {describe(state)}")
         if set(state) != set(probe.state):
-            raise ValueError(
-                f"state_dict has state {sorted(state)}, expected {sorted(probe.state)}"
+            raise bad(
+                f"state_dict has state {sorted(map(str, state))}, expected {sorted(probe.state)}"
             )
+        P, dt = self.params.size, self.params.dtype
+        arrays = {}
         for k, v in state.items():
-            v = np.asarray(v)
-            if v.shape != (self.params.size,) or v.dtype != self.params.dtype:
-                raise ValueError(
-                    f"state {k!r} must be [{self.params.size}] {self.params.dtype}, "
-                    f"got {list(v.shape)} {v.dtype}"
-                )
-        steps = np.asarray(sd.get("steps", np.zeros(len(self.params), np.int64)))
-        if steps.shape != (len(self.params),) or not np.issubdtype(steps.dtype, np.integer):
-            raise ValueError(f"steps must be [{len(self.params)}] integers, got {steps!r}")
+            if not isinstance(v, np.ndarray) or v.shape != (P,) or v.dtype != dt:
+                shown = f"{list(v.shape)} {v.dtype}" if isinstance(v, np.ndarray) else describe(v)
+                raise bad(f"state {k!r} must be [{P}] {dt}, got {shown}")
+            if not np.isfinite(v).all():
+                raise bad(f"state {k!r} must be finite, got {int((~np.isfinite(v)).sum())} NaN/inf")
+            if k in _NONNEG_STATE and (v < 0).any():
+                raise bad(f"state {k!r} (a sum of squares) must be >= 0, got {v.min()!r}")
+            arrays[k] = np.array(v, copy=True)
+        steps = sd["steps"]
+        S = len(self.params)
+        if (
+            not isinstance(steps, np.ndarray)
+            or steps.shape != (S,)
+            or not np.issubdtype(steps.dtype, np.integer)
+        ):
+            shown = (
+                f"{list(steps.shape)} {steps.dtype}"
+                if isinstance(steps, np.ndarray)
+                else describe(steps)
+            )
+            raise bad(f"steps must be [{S}] integers, got {shown}")
         if (steps < 0).any():
-            raise ValueError("steps must be >= 0")
-        self.lr, self.hyper = probe.lr, probe.hyper
-        self.initial_lr = float(sd.get("initial_lr", self.lr))
-        self.state = {k: np.array(v, copy=True) for k, v in state.items()}
+            raise bad(f"steps must be >= 0, got {int(steps.min())}")
+        self._lr, self._hyper = probe._lr, probe._hyper
+        self.initial_lr = initial_lr
+        self.state = arrays
         self.steps = steps.astype(np.int64, copy=True)
         self._after_load()
 
@@ -193,6 +375,29 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({args}; {self.params!r})"
+
+
+#: the keys of Optimizer.state_dict()
+_SD_KEYS = frozenset({"type", "hyper", "initial_lr", "layout", "dtype", "steps", "state"})
+#: state arrays that accumulate squares (a negative entry would make a NaN root)
+_NONNEG_STATE = frozenset({"square_avg", "exp_avg_sq", "max_exp_avg_sq", "sum"})
+
+
+def _layout(value) -> list | None:
+    """A state_dict's layout as ``[[name, [dims]], ...]``, or None if it is not one."""
+    if not isinstance(value, list | tuple):
+        return None
+    out = []
+    for item in value:
+        if not (isinstance(item, list | tuple) and len(item) == 2):
+            return None
+        name, shape = item
+        if not isinstance(name, str) or not isinstance(shape, list | tuple):
+            return None
+        if not all(isinstance(d, int | np.integer) and not isinstance(d, bool) for d in shape):
+            return None
+        out.append([name, [int(d) for d in shape]])
+    return out
 
 
 def _jsonable_hyper(h: dict) -> dict:
@@ -215,6 +420,10 @@ class SGD(Optimizer):
     buf = d (first step), else momentum buf + (1 - dampening) d
     d = d + momentum buf (nesterov) or buf          (if momentum != 0)
     p = p - lr d
+
+    Parameters (finite reals; NumPy scalars accepted): ``lr >= 0``, ``momentum >= 0``,
+    ``dampening`` in ``[0, 1]``, ``weight_decay >= 0``; ``nesterov`` (bool) requires
+    ``momentum > 0`` and ``dampening == 0``.
     """
 
     def __init__(
@@ -226,30 +435,40 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ) -> None:
-        momentum = _nonneg("momentum", momentum)
-        dampening = float(dampening)
-        weight_decay = _nonneg("weight_decay", weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("nesterov momentum requires a momentum > 0 and zero dampening")
         super().__init__(
             params,
             lr,
             momentum=momentum,
             dampening=dampening,
             weight_decay=weight_decay,
-            nesterov=bool(nesterov),
+            nesterov=nesterov,
         )
 
-    def _active_state_names(self):
-        return ("momentum_buffer",) if self.hyper["momentum"] != 0 else ()
+    def _validate(self, h):
+        out = {
+            "momentum": self._real("momentum", h["momentum"], min=0),
+            "dampening": self._real("dampening", h["dampening"], min=0, max=1),
+            "weight_decay": self._real("weight_decay", h["weight_decay"], min=0),
+            "nesterov": check_bool("nesterov", h["nesterov"], owner=self._owner),
+        }
+        if out["nesterov"] and (out["momentum"] <= 0 or out["dampening"] != 0):
+            raise ValueError(
+                "SGD: nesterov must be False unless momentum > 0 and dampening == 0, got "
+                f"True with momentum={out['momentum']!r} and dampening={out['dampening']!r}"
+            )
+        return out
+
+    def _active_state_names(self, h=None):
+        h = self._hyper if h is None else h
+        return ("momentum_buffer",) if h["momentum"] != 0 else ()
 
     def _update(self, be, a, b, step):
-        h = self.hyper
+        h = self._hyper
         be.sgd_step(
             self.params.data[a:b],
             self.params.grad[a:b],
             self._s("momentum_buffer", a, b),
-            self.lr,
+            self._lr,
             h["momentum"],
             h["dampening"],
             h["nesterov"],
@@ -265,6 +484,10 @@ class RMSprop(Optimizer):
         square_avg = alpha square_avg + (1 - alpha) d²,  d = g + weight_decay p
         avg = sqrt(square_avg - grad_avg²) (centered) or sqrt(square_avg), plus eps
         p = p - lr d / avg   (or through a momentum buffer)
+
+    Parameters (finite reals; NumPy scalars accepted): ``lr >= 0``, ``alpha`` in ``[0, 1)``
+    (torch allows 1, which freezes ``square_avg`` at 0), ``eps > 0`` (torch allows 0: a zero
+    gradient would give 0/0), ``weight_decay >= 0``, ``momentum >= 0``; ``centered`` (bool).
     """
 
     def __init__(
@@ -280,30 +503,40 @@ class RMSprop(Optimizer):
         super().__init__(
             params,
             lr,
-            alpha=_nonneg("alpha", alpha),
-            eps=_nonneg("eps", eps),
-            weight_decay=_nonneg("weight_decay", weight_decay),
-            momentum=_nonneg("momentum", momentum),
-            centered=bool(centered),
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
         )
 
-    def _active_state_names(self):
+    def _validate(self, h):
+        return {
+            "alpha": self._real("alpha", h["alpha"], min=0, max=1, max_open=True),
+            "eps": self._eps(h["eps"]),
+            "weight_decay": self._real("weight_decay", h["weight_decay"], min=0),
+            "momentum": self._real("momentum", h["momentum"], min=0),
+            "centered": check_bool("centered", h["centered"], owner=self._owner),
+        }
+
+    def _active_state_names(self, h=None):
+        h = self._hyper if h is None else h
         names = ["square_avg"]
-        if self.hyper["centered"]:
+        if h["centered"]:
             names.append("grad_avg")
-        if self.hyper["momentum"] > 0:
+        if h["momentum"] > 0:
             names.append("momentum_buffer")
         return tuple(names)
 
     def _update(self, be, a, b, step):
-        h = self.hyper
+        h = self._hyper
         be.rmsprop_step(
             self.params.data[a:b],
             self.params.grad[a:b],
             self._s("square_avg", a, b),
             self._s("grad_avg", a, b),
             self._s("momentum_buffer", a, b),
-            self.lr,
+            self._lr,
             h["alpha"],
             h["eps"],
             h["weight_decay"],
@@ -318,6 +551,9 @@ class AdaGrad(Optimizer):
     d = g + weight_decay p;  clr = lr / (1 + (step - 1) lr_decay)
     sum = sum + d²  (starts at initial_accumulator_value)
     p = p - clr d / (sqrt(sum) + eps)
+
+    Parameters (finite reals; NumPy scalars accepted): ``lr >= 0``, ``lr_decay >= 0``,
+    ``weight_decay >= 0``, ``initial_accumulator_value >= 0``, ``eps > 0`` (torch allows 0).
     """
 
     def __init__(
@@ -332,24 +568,32 @@ class AdaGrad(Optimizer):
         super().__init__(
             params,
             lr,
-            lr_decay=_nonneg("lr_decay", lr_decay),
-            weight_decay=_nonneg("weight_decay", weight_decay),
-            initial_accumulator_value=_nonneg(
-                "initial_accumulator_value", initial_accumulator_value
-            ),
-            eps=_nonneg("eps", eps),
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
         )
-        self.state["sum"].fill(self.hyper["initial_accumulator_value"])
+        self.state["sum"].fill(self._hyper["initial_accumulator_value"])
 
     state_names = ("sum",)
 
+    def _validate(self, h):
+        return {
+            "lr_decay": self._real("lr_decay", h["lr_decay"], min=0),
+            "weight_decay": self._real("weight_decay", h["weight_decay"], min=0),
+            "initial_accumulator_value": self._real(
+                "initial_accumulator_value", h["initial_accumulator_value"], min=0
+            ),
+            "eps": self._eps(h["eps"]),
+        }
+
     def _update(self, be, a, b, step):
-        h = self.hyper
+        h = self._hyper
         be.adagrad_step(
             self.params.data[a:b],
             self.params.grad[a:b],
             self.state["sum"][a:b],
-            self.lr,
+            self._lr,
             h["lr_decay"],
             h["weight_decay"],
             h["eps"],
@@ -367,6 +611,10 @@ class Adam(Optimizer):
 
         m = beta1 m + (1 - beta1) d;  v = beta2 v + (1 - beta2) d²
         p = p - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    Parameters (finite reals; NumPy scalars accepted): ``lr >= 0``, ``betas`` a tuple or list
+    of two reals in ``[0, 1)``, ``eps > 0`` (torch allows 0: a zero gradient would give 0/0),
+    ``weight_decay >= 0``; ``amsgrad`` (bool).
     """
 
     _decoupled = False
@@ -380,34 +628,54 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
     ) -> None:
-        if not (isinstance(betas, tuple | list) and len(betas) == 2):
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        b1, b2 = _unit("beta1", betas[0]), _unit("beta2", betas[1])
         super().__init__(
             params,
             lr,
-            betas=(b1, b2),
-            eps=_nonneg("eps", eps),
-            weight_decay=_nonneg("weight_decay", weight_decay),
-            amsgrad=bool(amsgrad),
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
         )
 
-    def _active_state_names(self):
+    def _validate(self, h):
+        betas = h["betas"]
+        if not isinstance(betas, tuple | list):
+            raise TypeError(
+                f"{self._owner}: betas must be a tuple (beta1, beta2) of real numbers in "
+                f"[0, 1), got {describe(betas)}"
+            )
+        if len(betas) != 2:
+            raise ValueError(
+                f"{self._owner}: betas must be a tuple (beta1, beta2) of real numbers in "
+                f"[0, 1), got {len(betas)} values"
+            )
+        b1, b2 = (
+            self._real(f"betas[{i}]", b, min=0, max=1, max_open=True) for i, b in enumerate(betas)
+        )
+        return {
+            "betas": (b1, b2),
+            "eps": self._eps(h["eps"]),
+            "weight_decay": self._real("weight_decay", h["weight_decay"], min=0),
+            "amsgrad": check_bool("amsgrad", h["amsgrad"], owner=self._owner),
+        }
+
+    def _active_state_names(self, h=None):
+        h = self._hyper if h is None else h
         return (
             ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-            if self.hyper["amsgrad"]
+            if h["amsgrad"]
             else ("exp_avg", "exp_avg_sq")
         )
 
     def _update(self, be, a, b, step):
-        h = self.hyper
+        h = self._hyper
         be.adam_step(
             self.params.data[a:b],
             self.params.grad[a:b],
             self.state["exp_avg"][a:b],
             self.state["exp_avg_sq"][a:b],
             self._s("max_exp_avg_sq", a, b),
-            self.lr,
+            self._lr,
             h["betas"][0],
             h["betas"][1],
             h["eps"],
@@ -420,7 +688,8 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """AdamW, as ``torch.optim.AdamW``: Adam with decoupled weight decay
-    (``p = p (1 - lr weight_decay)`` before the Adam update). Default weight_decay 0.01."""
+    (``p = p (1 - lr weight_decay)`` before the Adam update). Default weight_decay 0.01;
+    parameters as :class:`Adam`."""
 
     _decoupled = True
 
