@@ -78,7 +78,13 @@ def check_real(
     what = ("a finite real number" if finite else "a real number") + (f" {rng}" if rng else "")
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise TypeError(f"{_prefix(owner)}{name} must be {what}, got {describe(value)}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # a Python int beyond the float range (10**400)
+        raise ValueError(
+            f"{_prefix(owner)}{name} must be {what}, got an int too large for a float "
+            f"({len(str(abs(int(value))))} digits)"
+        ) from None
     bad = math.isnan(v) or (finite and math.isinf(v))
     if min is not None:
         bad = bad or (v <= min if min_open else v < min)

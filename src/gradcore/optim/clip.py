@@ -16,11 +16,10 @@ from collections import deque
 
 import numpy as np
 
-from .._args import check_bool, check_int, describe
+from .._args import check_bool, check_int, check_real, describe
 from ..backends import get_backend
 from ..params import ParameterArena
 from .optimizers import _as_arena
-from .optimizers import _check_real as check_real
 
 __all__ = [
     "AGC",

@@ -36,19 +36,6 @@ from ..params import ParameterArena
 __all__ = ["SGD", "AdaGrad", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
 
-def _check_real(name: str, value: object, *, owner: str | None = None, **rng) -> float:
-    """``_args.check_real``, with a Python int too large for a float (``10**400``, where
-    ``float()`` raises ``OverflowError``) refused as a ``ValueError`` in the same wording."""
-    try:
-        return check_real(name, value, owner=owner, **rng)
-    except OverflowError:
-        prefix = f"{owner}: " if owner else ""
-        raise ValueError(
-            f"{prefix}{name} must be a finite real number, got an int too large for a float "
-            f"({len(str(abs(value)))} digits)"
-        ) from None
-
-
 def _as_arena(params, owner: str | None = None) -> ParameterArena:
     """``params`` as an arena: an arena itself, or a model whose ``parameters()`` gives one."""
     if isinstance(params, ParameterArena):
@@ -153,7 +140,7 @@ class Optimizer:
 
     def _real(self, name: str, value, **rng) -> float:
         """``check_real`` (finite, in range), and finite once rounded to the arena's dtype."""
-        v = _check_real(name, value, owner=self._owner, **rng)
+        v = check_real(name, value, owner=self._owner, **rng)
         if abs(v) > self._dtype_max:
             raise ValueError(
                 f"{self._owner}: {name} must be finite in the parameters' dtype "

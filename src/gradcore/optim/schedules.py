@@ -14,9 +14,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._args import check_choice, check_int, describe
+from .._args import check_choice, check_int, check_real, describe
 from .optimizers import Optimizer
-from .optimizers import _check_real as check_real
 
 __all__ = [
     "CosineAnnealingLR",
