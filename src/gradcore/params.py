@@ -12,6 +12,14 @@ clipping) *and* every tensor's norm (for the monitor), and a checkpoint is a few
 Frozen parameters (``layer.freeze("W")``) stay in the arena; optimizers and clipping skip them
 (:meth:`ParameterArena.trainable_runs` gives the contiguous runs of trainable segments).
 
+An arena describes the model's structure *when it was built*. If that structure changes later
+(a layer appended to or replaced in a container, a ``params`` dict given a new key or a new
+array), the arena is *stale*: ``model.parameters()`` then builds a new one (copying the current
+values in, so nothing is lost), and everything bound to the old one (an optimizer, a clip) raises
+``RuntimeError`` at its next use (:meth:`ParameterArena.check_bound`) instead of training a copy
+the model no longer reads. Containers report every change of their children through
+:func:`structure_changed` (one global counter), so the per-step check first compares two ints.
+
 This module sits below ``nn`` and never imports it: the arena sees a model only through the
 layer protocol (``named_layers()``, each layer's ``own_params()``, ``params``/``grads`` dicts
 and ``frozen`` set), so ``nn`` -> ``params`` is the only direction.
@@ -25,7 +33,41 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ParameterArena", "Segment"]
+__all__ = ["ParameterArena", "Segment", "StaleArenaError", "structure_changed"]
+
+#: Bumped by every change of a container's children anywhere (``structure_changed``); an arena
+#: re-derives its model's layout only when this moved since it last looked.
+_EPOCH = [0]
+
+
+def structure_changed() -> None:
+    """Record that some model's structure changed (containers call it on every mutation)."""
+    _EPOCH[0] += 1
+
+
+class StaleArenaError(RuntimeError):
+    """An optimizer/clip/monitor is bound to an arena whose model has changed structure."""
+
+
+def _leaves(model) -> tuple[list, list]:
+    """``(leaves, layers)``: every parameter as ``(name, layer, key, p, g)`` in model order and
+    every layer with its key count; ``ValueError`` if one layer instance appears twice."""
+    leaves: list[tuple[str, Any, str, np.ndarray, np.ndarray]] = []
+    layers: list[tuple[Any, int]] = []
+    seen: dict[int, str] = {}
+    for path, layer in model.named_layers():
+        if id(layer) in seen:
+            raise ValueError(
+                f"{type(layer).__name__} instance at {path!r} is also at {seen[id(layer)]!r}: "
+                "a layer instance may appear only once in a model (its forward cache and "
+                "gradients are per instance); build distinct instances"
+            )
+        seen[id(layer)] = path
+        own = layer.own_params()
+        layers.append((layer, len(own)))
+        for key, p in own.items():
+            leaves.append((f"{path}.{key}" if path else key, layer, key, p, layer.grads[key]))
+    return leaves, layers
 
 
 @dataclass(frozen=True)
@@ -77,10 +119,8 @@ class ParameterArena:
     """
 
     def __init__(self, model) -> None:
-        leaves: list[tuple[str, Any, str, np.ndarray, np.ndarray]] = []
-        for path, layer in model.named_layers():
-            for key, p in layer.own_params().items():
-                leaves.append((f"{path}.{key}" if path else key, layer, key, p, layer.grads[key]))
+        epoch = _EPOCH[0]
+        leaves, layers = _leaves(model)
         if not leaves:
             raise ValueError(f"{type(model).__name__} has no parameters")
         dtypes = {p.dtype for _, _, _, p, _ in leaves}
@@ -108,6 +148,10 @@ class ParameterArena:
         self.norms_version = 0
         self.clip_coef = 1.0
         self.model = model
+        self._epoch = epoch
+        self._layers = layers  # (layer, number of own params) at build: catches a new key
+        self._layout = [(s.layer, s.key, s.shape) for s in self.segments]
+        self._superseded = False  # set when model.parameters() built a newer arena
 
     # -- lookup ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -164,19 +208,60 @@ class ParameterArena:
         """Boolean mask ``[S]`` of segments that optimizers and clipping touch."""
         return np.array([s.requires_grad for s in self.segments], bool)
 
-    def check_bound(self) -> None:
-        """Raise if a layer's param/grad was replaced by an array outside the arena.
+    def stale(self) -> str | None:
+        """Why this arena no longer matches its model (``None``: it still does).
 
-        (``layer.params["W"] = new`` detaches it: optimizers would update a buffer the layer
-        no longer reads. Write in place instead: ``layer.params["W"][...] = new``.)
+        Cheap enough to run every step: one int compare (structure unchanged since the last
+        look), one ``len`` per layer (a new ``params`` key) and one identity test per tensor (a
+        parameter or gradient replaced by an array outside the arena). Only when a container
+        changed somewhere does it walk the model again to compare the layout.
         """
+        if self._superseded:
+            return "model.parameters() has since built a new arena for the changed model"
+        if self._epoch != _EPOCH[0]:
+            epoch = _EPOCH[0]
+            try:
+                leaves, layers = _leaves(self.model)
+            except ValueError as e:
+                return str(e)
+            layout = [(layer, key, tuple(p.shape)) for _, layer, key, p, _ in leaves]
+            if len(layout) != len(self._layout) or any(
+                a[0] is not b[0] or a[1] != b[1] or a[2] != b[2]
+                for a, b in zip(layout, self._layout, strict=True)
+            ):
+                return "its layers changed (a layer was added, removed or replaced)"
+            self._epoch, self._layers = epoch, layers
+        for layer, n in self._layers:
+            if len(layer.own_params()) != n:
+                keys = list(layer.own_params())
+                return f"a {type(layer).__name__}'s params keys changed (now {keys}, had {n})"
+        data, grad = self.data, self.grad
         for s in self.segments:
             p, g = s.layer.params.get(s.key), s.layer.grads.get(s.key)
-            if p is None or g is None or p.base is not self.data or g.base is not self.grad:
-                raise RuntimeError(
+            if p is None or g is None or p.base is not data or g.base is not grad:
+                return (
                     f"parameter {s.name!r} was replaced by an array outside the model's arena; "
-                    f"assign in place (params[{s.key!r}][...] = value) instead"
+                    f"assign in place (params[{s.key!r}][...] = value) instead, or adopt the "
+                    "new array by creating a new optimizer from model.parameters()"
                 )
+        return None
+
+    def check_bound(self) -> None:
+        """Raise :class:`StaleArenaError` (a ``RuntimeError``) if the model no longer matches
+        this arena, so an optimizer never trains a copy the model does not read.
+
+        (``layer.params["W"] = new`` detaches a tensor: write in place instead,
+        ``layer.params["W"][...] = new``. A layer appended to/replaced in a container: create a
+        new optimizer from ``model.parameters()``, which rebuilds the arena.)
+        """
+        why = self.stale()
+        if why is not None:
+            raise StaleArenaError(
+                f"the model changed after this arena (and any optimizer created from it) was "
+                f"built: {why}. An optimizer bound to it would train a stale copy; create a new "
+                "optimizer from model.parameters(), which rebuilds the arena with the current "
+                "values (e.g. opt = gc.optim.Adam(model.parameters(), lr=...))"
+            )
 
     def __repr__(self) -> str:
         frozen = sum(not s.requires_grad for s in self.segments)

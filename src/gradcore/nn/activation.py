@@ -26,7 +26,7 @@ class Activation(Layer):
         y = np.empty_like(x)
         self.backend.act_forward(x, self.activation, y)
         self._cache = {"x": x, "y": y}
-        return y
+        return self._output(y, training)
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
@@ -66,7 +66,7 @@ class Dropout(Layer):
         if self.p < 1.0:
             scale /= self.dtype.type(1.0 - self.p)
         self._cache = {"scale": scale, "shape": x.shape}
-        return x * scale
+        return self._output(x * scale, training)
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
