@@ -33,41 +33,75 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ParameterArena", "Segment", "StaleArenaError", "structure_changed"]
+__all__ = ["ParameterArena", "Segment", "StaleArenaError", "TrackedDict", "structure_changed"]
 
-#: Bumped by every change of a container's children anywhere (``structure_changed``); an arena
-#: re-derives its model's layout only when this moved since it last looked.
-_EPOCH = [0]
+#: Replaced by a fresh object on every change of a model's structure anywhere (a container's
+#: children, a ``params``/``grads`` entry): an arena re-checks its model only when the token it
+#: saw is no longer the current one (an identity test; replacing it is atomic across threads).
+_TOKEN = [object()]
 
 
 def structure_changed() -> None:
-    """Record that some model's structure changed (containers call it on every mutation)."""
-    _EPOCH[0] += 1
+    """Record that some model's structure changed (containers and :class:`TrackedDict` call
+    it on every mutation)."""
+    _TOKEN[0] = object()
+
+
+class TrackedDict(dict):
+    """``layer.params`` / ``layer.grads``: a dict whose every change (a new key, a replaced
+    or deleted array) is reported through :func:`structure_changed`, so arenas notice it."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key, value):
+        dict.__setitem__(self, key, value)
+        structure_changed()
+
+    def __delitem__(self, key):
+        dict.__delitem__(self, key)
+        structure_changed()
+
+    def _changed(name: str):  # (builds the other mutators; deleted below)
+        base = getattr(dict, name)
+
+        def method(self, *args, **kwargs):
+            try:
+                return base(self, *args, **kwargs)
+            finally:
+                structure_changed()
+
+        method.__name__ = name
+        return method
+
+    pop = _changed("pop")
+    popitem = _changed("popitem")
+    clear = _changed("clear")
+    update = _changed("update")
+    setdefault = _changed("setdefault")
+    __ior__ = _changed("__ior__")
+    del _changed
 
 
 class StaleArenaError(RuntimeError):
     """An optimizer/clip/monitor is bound to an arena whose model has changed structure."""
 
 
-def _leaves(model) -> tuple[list, list]:
-    """``(leaves, layers)``: every parameter as ``(name, layer, key, p, g)`` in model order and
-    every layer with its key count; ``ValueError`` if one layer instance appears twice."""
+def _leaves(model) -> list[tuple[str, Any, str, np.ndarray, np.ndarray]]:
+    """Every parameter as ``(name, layer, key, p, g)`` in model order; ``ValueError`` if one
+    layer instance appears twice in the model (its one forward cache would be overwritten)."""
     leaves: list[tuple[str, Any, str, np.ndarray, np.ndarray]] = []
-    layers: list[tuple[Any, int]] = []
     seen: dict[int, str] = {}
     for path, layer in model.named_layers():
         if id(layer) in seen:
             raise ValueError(
-                f"{type(layer).__name__} instance at {path!r} is also at {seen[id(layer)]!r}: "
-                "a layer instance may appear only once in a model (its forward cache and "
-                "gradients are per instance); build distinct instances"
+                f"the same {type(layer).__name__} instance is at {seen[id(layer)] or '(model)'!r} "
+                f"and at {path!r}: a layer instance may appear only once in a model (it keeps "
+                "one forward cache, so its gradients would be wrong); build distinct instances"
             )
         seen[id(layer)] = path
-        own = layer.own_params()
-        layers.append((layer, len(own)))
-        for key, p in own.items():
+        for key, p in layer.own_params().items():
             leaves.append((f"{path}.{key}" if path else key, layer, key, p, layer.grads[key]))
-    return leaves, layers
+    return leaves
 
 
 @dataclass(frozen=True)
@@ -119,8 +153,7 @@ class ParameterArena:
     """
 
     def __init__(self, model) -> None:
-        epoch = _EPOCH[0]
-        leaves, layers = _leaves(model)
+        leaves = _leaves(model)
         if not leaves:
             raise ValueError(f"{type(model).__name__} has no parameters")
         dtypes = {p.dtype for _, _, _, p, _ in leaves}
@@ -148,10 +181,9 @@ class ParameterArena:
         self.norms_version = 0
         self.clip_coef = 1.0
         self.model = model
-        self._epoch = epoch
-        self._layers = layers  # (layer, number of own params) at build: catches a new key
+        self._token = _TOKEN[0]  # after the rebinding above (our own change)
         self._layout = [(s.layer, s.key, s.shape) for s in self.segments]
-        self._superseded = False  # set when model.parameters() built a newer arena
+        self._superseded: str | None = None  # why, once model.parameters() built a newer one
 
     # -- lookup ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -216,25 +248,24 @@ class ParameterArena:
         parameter or gradient replaced by an array outside the arena). Only when a container
         changed somewhere does it walk the model again to compare the layout.
         """
-        if self._superseded:
-            return "model.parameters() has since built a new arena for the changed model"
-        if self._epoch != _EPOCH[0]:
-            epoch = _EPOCH[0]
-            try:
-                leaves, layers = _leaves(self.model)
-            except ValueError as e:
-                return str(e)
-            layout = [(layer, key, tuple(p.shape)) for _, layer, key, p, _ in leaves]
-            if len(layout) != len(self._layout) or any(
-                a[0] is not b[0] or a[1] != b[1] or a[2] != b[2]
-                for a, b in zip(layout, self._layout, strict=True)
-            ):
-                return "its layers changed (a layer was added, removed or replaced)"
-            self._epoch, self._layers = epoch, layers
-        for layer, n in self._layers:
-            if len(layer.own_params()) != n:
-                keys = list(layer.own_params())
-                return f"a {type(layer).__name__}'s params keys changed (now {keys}, had {n})"
+        if self._superseded is not None:
+            return self._superseded
+        if self._token is _TOKEN[0]:  # nothing changed anywhere since the last look
+            return None
+        token = _TOKEN[0]
+        try:
+            leaves = _leaves(self.model)
+        except ValueError as e:
+            return str(e)
+        layout = [(layer, key, tuple(p.shape)) for _, layer, key, p, _ in leaves]
+        if len(layout) != len(self._layout) or any(
+            a[0] is not b[0] or a[1] != b[1] or a[2] != b[2]
+            for a, b in zip(layout, self._layout, strict=True)
+        ):
+            return (
+                "its layers or parameters changed (a layer added, removed or replaced, a "
+                "params entry added, removed or reshaped)"
+            )
         data, grad = self.data, self.grad
         for s in self.segments:
             p, g = s.layer.params.get(s.key), s.layer.grads.get(s.key)
@@ -244,7 +275,13 @@ class ParameterArena:
                     f"assign in place (params[{s.key!r}][...] = value) instead, or adopt the "
                     "new array by creating a new optimizer from model.parameters()"
                 )
+        self._token = token
         return None
+
+    def supersede(self, why: str) -> None:
+        """Mark this arena replaced (``model.parameters()`` built a new one because of ``why``):
+        it stays stale for good, whatever the model does next."""
+        self._superseded = f"{why}; model.parameters() has since built a new arena"
 
     def check_bound(self) -> None:
         """Raise :class:`StaleArenaError` (a ``RuntimeError``) if the model no longer matches

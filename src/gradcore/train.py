@@ -238,6 +238,8 @@ def _resolve_optimizer(optimizer, model: Layer):
     if not hasattr(optimizer, "step"):
         raise TypeError(f"optimizer must be a gradcore optimizer, got {type(optimizer).__name__}")
     if optimizer.params is not model.parameters():
+        if getattr(optimizer.params, "model", None) is model:
+            optimizer.params.check_bound()  # built before the model changed: say so
         raise ValueError(
             "the optimizer was built for another model's parameters; build it "
             "with optimizer(model.parameters(), ...)"

@@ -30,7 +30,7 @@ import numpy as np
 
 from .._args import describe
 from ..backends import Workspace, get_backend
-from ..params import ParameterArena
+from ..params import ParameterArena, TrackedDict, structure_changed
 
 __all__ = [
     "LAYER_TYPES",
@@ -89,7 +89,8 @@ def check_array(
     """Validate an input array and return it C-contiguous.
 
     ``shape`` entries of ``None`` are free; a non-contiguous array is copied once (documented
-    behaviour); a read-only array is accepted as it is (layers only read their inputs); a wrong
+    behaviour; a 0-d array keeps its shape); an ndarray subclass is viewed as a plain ndarray;
+    a read-only array is accepted as it is (layers only read their inputs); a wrong
     type, dtype, rank or size raises with a message naming ``owner`` and ``name``, what was
     expected and what was given. Empty axes (a batch of 0 samples) pass here: a layer that
     cannot handle them checks ``x.shape[0]`` itself.
@@ -113,7 +114,10 @@ def check_array(
                     f"{owner}: {name} must have shape {pretty}, got {x.shape} "
                     f"(axis {axis}: expected {want}, got {got})"
                 )
-    return np.ascontiguousarray(x)
+    if type(x) is not np.ndarray:  # a subclass (np.matrix, a memmap): plain ndarray semantics
+        x = np.asarray(x)
+    # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
 
 def read_only(y: np.ndarray) -> np.ndarray:
@@ -173,8 +177,8 @@ class Layer:
 
     def __init__(self, dtype=np.float32) -> None:
         self.dtype = check_dtype(dtype)
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
+        self.params = {}  # (TrackedDicts: a change of an entry is seen by the arena)
+        self.grads = {}
         self.buffers: dict[str, np.ndarray] = {}
         self.ws = Workspace()
         self._cache: dict | None = None
@@ -182,6 +186,26 @@ class Layer:
         self._arena = None
 
     # -- parameters -------------------------------------------------------------------
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Trainable arrays by name (a dict that reports every change to the arena)."""
+        return self._params
+
+    @params.setter
+    def params(self, value) -> None:
+        self._params = TrackedDict(value)
+        structure_changed()
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """Gradients, same keys and shapes as ``params`` (accumulated by ``backward``)."""
+        return self._grads
+
+    @grads.setter
+    def grads(self, value) -> None:
+        self._grads = TrackedDict(value)
+        structure_changed()
+
     def _add_param(self, name: str, value: np.ndarray) -> None:
         value = np.ascontiguousarray(value, dtype=self.dtype)
         self.params[name] = value
@@ -206,10 +230,11 @@ class Layer:
         bound to the old one raise at their next ``step()``: create them again from this.
         """
         arena = self._arena
-        if arena is None or arena.stale() is not None:
+        why = None if arena is None else arena.stale()
+        if arena is None or why is not None:
             new = ParameterArena(self)
             if arena is not None:
-                arena._superseded = True
+                arena.supersede(why)
             self._arena = arena = new
         return arena
 
