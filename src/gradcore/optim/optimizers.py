@@ -28,6 +28,7 @@ __all__ = ["SGD", "AdaGrad", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
 def _as_arena(params) -> ParameterArena:
     if isinstance(params, ParameterArena):
+        params.check_bound()  # a stale arena (the model changed since) must not be used
         return params
     parameters = getattr(params, "parameters", None)
     if callable(parameters):  # a model: use its arena
