@@ -311,6 +311,14 @@ def test_training_output_is_read_only(make, shape, rng):
     np.testing.assert_array_equal(ref.backward(dy), dx)
 
 
+def test_lstm_final_states_are_read_only_in_training(rng):
+    layer = LSTM(4, 3)
+    layer.forward(rng.standard_normal((2, 3, 4)).astype(F32))
+    for state in (layer.hT, layer.cT):  # views of the saved sequences backward reads
+        with pytest.raises(ValueError, match="read-only"):
+            state[...] = 0
+
+
 @pytest.mark.parametrize(("make", "shape"), [c[1:] for c in _cases()], ids=[c[0] for c in _cases()])
 def test_evaluation_output_is_writeable(make, shape, rng):
     y = make().forward(rng.standard_normal(shape).astype(F32), training=False)

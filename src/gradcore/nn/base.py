@@ -149,7 +149,24 @@ def layer_from_config(config: dict) -> Layer:
 
 
 class Layer:
-    """Base class: parameter/gradient dicts, buffers, a workspace and a single forward cache."""
+    """Base class: parameter/gradient dicts, buffers, a workspace and a single forward cache.
+
+    Contract for subclasses (and what users may rely on):
+
+    - ``forward(x, training=True)`` returns, in training mode, a READ-ONLY view of its output
+      (``return self._output(y, training)``): ``backward`` reads it (this layer's saved output
+      or the next layer's saved input), so an in-place edit in between (``y *= 2``) raises
+      NumPy's "read-only" ``ValueError`` instead of silently changing the gradient. Edit a
+      copy (``y.copy()``). In evaluation mode the output is a plain writeable array.
+    - ``params`` / ``grads`` are dicts that report every change (a new key, a replaced array)
+      to the parameter arena: write values in place (``params["W"][...] = v``); a replaced
+      array or a new key makes the next ``model.parameters()`` build a new arena, and an
+      optimizer bound to the old one raises at ``step()``.
+    - one instance belongs to at most one place in a model (one cache); containers enforce it.
+    - a subclass is registered in :data:`LAYER_TYPES` by class name for checkpoints; a name
+      already taken raises ``TypeError`` unless ``class X(Layer, replace=True)``
+      (``register=False`` keeps it out).
+    """
 
     def __init_subclass__(cls, *, register: bool = True, replace: bool = False, **kwargs):
         """Register the class in :data:`LAYER_TYPES` under its name (not ``_private`` ones, nor
