@@ -135,13 +135,16 @@ def test_a_copied_model_checks_its_mutations_too():
 
 
 def test_a_duplicate_made_through_an_inner_container_is_caught_by_the_arena(rng):
-    """The inner container cannot see its parents; the arena walk (parameters(), step)
-    refuses the model instead of training it."""
+    """The inner container cannot see its parents: the outer one's next forward and the arena
+    walk (parameters(), step) refuse the model instead of training it."""
     d = Dense(4, 4)
     inner = Sequential([Dense(4, 4)])
     model = Sequential([d, inner])
     opt = gc.optim.SGD(model.parameters(), lr=0.1)
     inner.layers.append(d)
+    x = rng.standard_normal((2, 4)).astype(F32)
+    with pytest.raises(ValueError, match=r"used twice, at '0\.Dense' and at '1\.Sequential\.1"):
+        model.forward(x)  # the outer container re-checks its tree after any change
     with pytest.raises(StaleArenaError, match=r"the same Dense instance is at '0\.Dense'"):
         opt.step()
     with pytest.raises(ValueError, match=r"the same Dense instance is at '0\.Dense'"):

@@ -33,7 +33,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ParameterArena", "Segment", "StaleArenaError", "TrackedDict", "structure_changed"]
+__all__ = [
+    "ParameterArena",
+    "Segment",
+    "StaleArenaError",
+    "TrackedDict",
+    "structure_changed",
+    "structure_token",
+]
 
 #: Replaced by a fresh object on every change of a model's structure anywhere (a container's
 #: children, a ``params``/``grads`` entry): an arena re-checks its model only when the token it
@@ -45,6 +52,11 @@ def structure_changed() -> None:
     """Record that some model's structure changed (containers and :class:`TrackedDict` call
     it on every mutation)."""
     _TOKEN[0] = object()
+
+
+def structure_token() -> object:
+    """The current structure token: the same object as long as no model changed anywhere."""
+    return _TOKEN[0]
 
 
 class TrackedDict(dict):

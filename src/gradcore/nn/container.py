@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .._args import describe
-from ..params import structure_changed
+from ..params import structure_changed, structure_token
 from .base import Layer, backward_without_input_grad, layer_from_config, read_only
 
 __all__ = ["Residual", "Sequential"]
@@ -82,6 +82,19 @@ class _Container(Layer):
             return
         for _, layer in self.children():
             layer.zero_grad()
+
+    # -- the structure check at forward --------------------------------------------------------
+    _checked_at = None  # the structure token of the last successful _check_tree
+
+    def _check_structure(self) -> None:
+        """Re-check this container's tree (one instance in one place, no cycle) if any model
+        changed since the last check: a change made through an inner container (which cannot
+        see its parents) is caught at the outer one's next ``forward``. One identity test when
+        nothing changed."""
+        token = structure_token()
+        if self._checked_at is not token:
+            _check_tree(self, type(self).__name__)
+            self._checked_at = token
 
     # -- the observer hook (gradcore.nn.probe) ------------------------------------------------
     _probe = None
@@ -277,6 +290,7 @@ class Sequential(_Container):
         return [(f"{i}.{type(layer).__name__}", layer) for i, layer in enumerate(self.layers)]
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        self._check_structure()
         if self._probe is not None:
             for name, layer in self.children():
                 x = self._forward_child(name, layer, x, training)
@@ -355,6 +369,7 @@ class Residual(_Container):
         return [(type(self.block).__name__, self.block)]
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        self._check_structure()
         if self._probe is not None:
             y = self._forward_child(*self.children()[0], x, training)
         else:
