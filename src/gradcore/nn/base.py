@@ -14,7 +14,7 @@ Misuse that would give silently wrong gradients is refused:
   their children are changed (a cycle too);
 - in training mode (``training=True``) a layer's output is handed out as a READ-ONLY view,
   because ``backward`` (this layer's, or the next layer's, which keeps it as its input) reads
-  it: ``y *= 2`` raises NumPy's "assignment destination is read-only". Copy it
+  it: ``y *= 2`` / ``y[0] = 0`` raise NumPy's "read-only" ``ValueError``. Copy it
   (``y = y.copy()``) to edit it. Evaluation-mode outputs (``training=False``, ``predict``) are
   ordinary writeable arrays: they are the caller's;
 - a model whose structure changed after ``model.parameters()`` was built gets a new arena from
