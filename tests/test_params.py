@@ -70,7 +70,7 @@ def test_freeze_and_trainable_runs():
     assert arena.trainable_runs()[0] == (0, arena["0.Dense.W"].stop)
     model.unfreeze()
     assert arena.trainable_runs() == [(0, arena.size)]
-    with pytest.raises(KeyError, match="no parameter"):
+    with pytest.raises(ValueError, match=r"Dense\.freeze: names must be .*'W', 'b'.*got 'gamma'"):
         model.layers[0].freeze("gamma")
 
 

@@ -12,6 +12,16 @@ clipping) *and* every tensor's norm (for the monitor), and a checkpoint is a few
 Frozen parameters (``layer.freeze("W")``) stay in the arena; optimizers and clipping skip them
 (:meth:`ParameterArena.trainable_runs` gives the contiguous runs of trainable segments).
 
+An arena describes the model's structure *when it was built*. If that structure changes later
+(a layer appended to or replaced in a container, a ``params`` dict given a new key or a new
+array), the arena is *stale*: ``model.parameters()`` then builds a new one (copying the current
+values in, so nothing is lost), and everything bound to the old one (an optimizer, a clip) raises
+``RuntimeError`` at its next use (:meth:`ParameterArena.check_bound`) instead of training a copy
+the model no longer reads. Containers (every change of their children) and the layers'
+``params``/``grads`` dicts (:class:`TrackedDict`: every new key or replaced array) report it
+through :func:`structure_changed`, which replaces one global token; the per-step check is an
+identity test of that token and walks the model only after some change.
+
 This module sits below ``nn`` and never imports it: the arena sees a model only through the
 layer protocol (``named_layers()``, each layer's ``own_params()``, ``params``/``grads`` dicts
 and ``frozen`` set), so ``nn`` -> ``params`` is the only direction.
@@ -25,7 +35,87 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ParameterArena", "Segment"]
+__all__ = [
+    "ParameterArena",
+    "Segment",
+    "StaleArenaError",
+    "TrackedDict",
+    "structure_changed",
+    "structure_token",
+]
+
+#: Replaced by a fresh object on every change of a model's structure anywhere (a container's
+#: children, a ``params``/``grads`` entry): an arena re-checks its model only when the token it
+#: saw is no longer the current one (an identity test; replacing it is atomic across threads).
+_TOKEN = [object()]
+
+
+def structure_changed() -> None:
+    """Record that some model's structure changed (containers and :class:`TrackedDict` call
+    it on every mutation)."""
+    _TOKEN[0] = object()
+
+
+def structure_token() -> object:
+    """The current structure token: the same object as long as no model changed anywhere."""
+    return _TOKEN[0]
+
+
+class TrackedDict(dict):
+    """``layer.params`` / ``layer.grads``: a dict whose every change (a new key, a replaced
+    or deleted array) is reported through :func:`structure_changed`, so arenas notice it."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key, value):
+        dict.__setitem__(self, key, value)
+        structure_changed()
+
+    def __delitem__(self, key):
+        dict.__delitem__(self, key)
+        structure_changed()
+
+    def _changed(name: str):  # (builds the other mutators; deleted below)
+        base = getattr(dict, name)
+
+        def method(self, *args, **kwargs):
+            try:
+                return base(self, *args, **kwargs)
+            finally:
+                structure_changed()
+
+        method.__name__ = name
+        return method
+
+    pop = _changed("pop")
+    popitem = _changed("popitem")
+    clear = _changed("clear")
+    update = _changed("update")
+    setdefault = _changed("setdefault")
+    __ior__ = _changed("__ior__")
+    del _changed
+
+
+class StaleArenaError(RuntimeError):
+    """An optimizer/clip/monitor is bound to an arena whose model has changed structure."""
+
+
+def _leaves(model) -> list[tuple[str, Any, str, np.ndarray, np.ndarray]]:
+    """Every parameter as ``(name, layer, key, p, g)`` in model order; ``ValueError`` if one
+    layer instance appears twice in the model (its one forward cache would be overwritten)."""
+    leaves: list[tuple[str, Any, str, np.ndarray, np.ndarray]] = []
+    seen: dict[int, str] = {}
+    for path, layer in model.named_layers():
+        if id(layer) in seen:
+            raise ValueError(
+                f"the same {type(layer).__name__} instance is at {seen[id(layer)] or '(model)'!r} "
+                f"and at {path!r}: a layer instance may appear only once in a model (it keeps "
+                "one forward cache, so its gradients would be wrong); build distinct instances"
+            )
+        seen[id(layer)] = path
+        for key, p in layer.own_params().items():
+            leaves.append((f"{path}.{key}" if path else key, layer, key, p, layer.grads[key]))
+    return leaves
 
 
 @dataclass(frozen=True)
@@ -77,10 +167,7 @@ class ParameterArena:
     """
 
     def __init__(self, model) -> None:
-        leaves: list[tuple[str, Any, str, np.ndarray, np.ndarray]] = []
-        for path, layer in model.named_layers():
-            for key, p in layer.own_params().items():
-                leaves.append((f"{path}.{key}" if path else key, layer, key, p, layer.grads[key]))
+        leaves = _leaves(model)
         if not leaves:
             raise ValueError(f"{type(model).__name__} has no parameters")
         dtypes = {p.dtype for _, _, _, p, _ in leaves}
@@ -108,6 +195,9 @@ class ParameterArena:
         self.norms_version = 0
         self.clip_coef = 1.0
         self.model = model
+        self._token = _TOKEN[0]  # after the rebinding above (our own change)
+        self._layout = [(s.layer, s.key, s.shape) for s in self.segments]
+        self._superseded: str | None = None  # why, once model.parameters() built a newer one
 
     # -- lookup ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -164,19 +254,66 @@ class ParameterArena:
         """Boolean mask ``[S]`` of segments that optimizers and clipping touch."""
         return np.array([s.requires_grad for s in self.segments], bool)
 
-    def check_bound(self) -> None:
-        """Raise if a layer's param/grad was replaced by an array outside the arena.
+    def stale(self) -> str | None:
+        """Why this arena no longer matches its model (``None``: it still does).
 
-        (``layer.params["W"] = new`` detaches it: optimizers would update a buffer the layer
-        no longer reads. Write in place instead: ``layer.params["W"][...] = new``.)
+        Cheap enough to run every step (optimizers, clips, ``zero_grad`` and
+        ``model.parameters()`` call it): one identity test while no model changed anywhere
+        (~50 ns). After a change, it walks the model once: the layout (layer instances, keys,
+        shapes) must be the one it was built with, every parameter and gradient still a view
+        into this arena, no instance twice.
         """
+        if self._superseded is not None:
+            return self._superseded
+        if self._token is _TOKEN[0]:  # nothing changed anywhere since the last look
+            return None
+        token = _TOKEN[0]
+        try:
+            leaves = _leaves(self.model)
+        except ValueError as e:
+            return str(e)
+        layout = [(layer, key, tuple(p.shape)) for _, layer, key, p, _ in leaves]
+        if len(layout) != len(self._layout) or any(
+            a[0] is not b[0] or a[1] != b[1] or a[2] != b[2]
+            for a, b in zip(layout, self._layout, strict=True)
+        ):
+            return (
+                "its layers or parameters changed (a layer added, removed or replaced, a "
+                "params entry added, removed or reshaped)"
+            )
+        data, grad = self.data, self.grad
         for s in self.segments:
             p, g = s.layer.params.get(s.key), s.layer.grads.get(s.key)
-            if p is None or g is None or p.base is not self.data or g.base is not self.grad:
-                raise RuntimeError(
+            if p is None or g is None or p.base is not data or g.base is not grad:
+                return (
                     f"parameter {s.name!r} was replaced by an array outside the model's arena; "
-                    f"assign in place (params[{s.key!r}][...] = value) instead"
+                    f"assign in place (params[{s.key!r}][...] = value) instead, or adopt the "
+                    "new array by creating a new optimizer from model.parameters()"
                 )
+        self._token = token
+        return None
+
+    def supersede(self, why: str) -> None:
+        """Mark this arena replaced (``model.parameters()`` built a new one because of ``why``):
+        it stays stale for good, whatever the model does next."""
+        self._superseded = f"{why}; model.parameters() has since built a new arena"
+
+    def check_bound(self) -> None:
+        """Raise :class:`StaleArenaError` (a ``RuntimeError``) if the model no longer matches
+        this arena, so an optimizer never trains a copy the model does not read.
+
+        (``layer.params["W"] = new`` detaches a tensor: write in place instead,
+        ``layer.params["W"][...] = new``. A layer appended to/replaced in a container: create a
+        new optimizer from ``model.parameters()``, which rebuilds the arena.)
+        """
+        why = self.stale()
+        if why is not None:
+            raise StaleArenaError(
+                f"the model changed after this arena (and any optimizer created from it) was "
+                f"built: {why}. An optimizer bound to it would train a stale copy; create a new "
+                "optimizer from model.parameters(), which rebuilds the arena with the current "
+                "values (e.g. opt = gc.optim.Adam(model.parameters(), lr=...))"
+            )
 
     def __repr__(self) -> str:
         frozen = sum(not s.requires_grad for s in self.segments)

@@ -265,6 +265,8 @@ def _resolve_optimizer(optimizer, model: Layer):
             f"{', '.join(repr(n) for n in OPTIMIZER_NAMES)}, got {describe(optimizer)}"
         )
     if optimizer.params is not model.parameters():
+        if getattr(optimizer.params, "model", None) is model:
+            optimizer.params.check_bound()  # built before the model changed: say so
         raise ValueError(
             "fit: optimizer must be built on this model's parameters, got one built on another "
             f"model's parameter arena ({len(optimizer.params)} tensors, "

@@ -26,7 +26,7 @@ class Activation(Layer):
         y = np.empty_like(x)
         self.backend.act_forward(x, self.activation, y)
         self._cache = {"x": x, "y": y}
-        return y
+        return self._output(y, training)
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
@@ -66,12 +66,16 @@ class Dropout(Layer):
         if self.p < 1.0:
             scale /= self.dtype.type(1.0 - self.p)
         self._cache = {"scale": scale, "shape": x.shape}
-        return x * scale
+        with np.errstate(invalid="ignore"):  # inf * 0 is NaN (as torch), without a warning
+            return self._output(x * scale, training)
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
         dy = self._check_dy(dy, c["shape"])
-        return dy.copy() if c["scale"] is None else dy * c["scale"]
+        if c["scale"] is None:
+            return dy.copy()
+        with np.errstate(invalid="ignore"):
+            return dy * c["scale"]
 
     def _config_args(self) -> dict:
         return {"p": self.p, "dtype": self.dtype.name}

@@ -6,6 +6,20 @@ trained, e.g. BatchNorm running statistics), ``forward(x, training=True)`` and
 ``backward(dy) -> dx``. A layer remembers only what its last forward needs for backward (one
 cache, replaced on every forward; never a growing list) and holds no optimizer.
 Kernels come from the active backend (``gc.set_backend``) at call time.
+
+Misuse that would give silently wrong gradients is refused:
+
+- one layer *instance* may appear only once in a model (its single forward cache would be
+  overwritten by the second use): containers raise ``ValueError`` at construction and when
+  their children are changed (a cycle too);
+- in training mode (``training=True``) a layer's output is handed out as a READ-ONLY view,
+  because ``backward`` (this layer's, or the next layer's, which keeps it as its input) reads
+  it: ``y *= 2`` / ``y[0] = 0`` raise NumPy's "read-only" ``ValueError``. Copy it
+  (``y = y.copy()``) to edit it. Evaluation-mode outputs (``training=False``, ``predict``) are
+  ordinary writeable arrays: they are the caller's;
+- a model whose structure changed after ``model.parameters()`` was built gets a new arena from
+  the next ``model.parameters()`` call, and an optimizer bound to the old one raises at
+  ``step()`` (see :mod:`gradcore.params`).
 """
 
 from __future__ import annotations
@@ -14,8 +28,9 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from .._args import describe
 from ..backends import Workspace, get_backend
-from ..params import ParameterArena
+from ..params import ParameterArena, TrackedDict, structure_changed
 
 __all__ = [
     "LAYER_TYPES",
@@ -23,6 +38,7 @@ __all__ = [
     "check_array",
     "check_dtype",
     "layer_from_config",
+    "read_only",
     "register_training_loop",
 ]
 
@@ -73,8 +89,11 @@ def check_array(
     """Validate an input array and return it C-contiguous.
 
     ``shape`` entries of ``None`` are free; a non-contiguous array is copied once (documented
-    behaviour); a wrong type, dtype, rank or size raises with a message naming ``owner`` and
-    ``name``, what was expected and what was given.
+    behaviour; a 0-d array keeps its shape); an ndarray subclass is viewed as a plain ndarray;
+    a read-only array is accepted as it is (layers only read their inputs); a wrong
+    type, dtype, rank or size raises with a message naming ``owner`` and ``name``, what was
+    expected and what was given. Empty axes (a batch of 0 samples) pass here: a layer that
+    cannot handle them checks ``x.shape[0]`` itself.
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{owner}: {name} must be a numpy.ndarray, got {type(x).__name__}")
@@ -95,7 +114,22 @@ def check_array(
                     f"{owner}: {name} must have shape {pretty}, got {x.shape} "
                     f"(axis {axis}: expected {want}, got {got})"
                 )
-    return np.ascontiguousarray(x)
+    if type(x) is not np.ndarray:  # a subclass (np.matrix, a memmap): plain ndarray semantics
+        x = np.asarray(x)
+    # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
+def read_only(y: np.ndarray) -> np.ndarray:
+    """A read-only view of ``y`` (the base stays writeable for the layer's own use).
+
+    Layers return their training-mode outputs through this: ``backward`` reads them (as this
+    layer's saved output or the next layer's saved input), so an in-place edit between
+    ``forward`` and ``backward`` would silently change the gradient; NumPy now refuses it.
+    """
+    v = y.view()
+    v.flags.writeable = False
+    return v
 
 
 def layer_from_config(config: dict) -> Layer:
@@ -115,17 +149,53 @@ def layer_from_config(config: dict) -> Layer:
 
 
 class Layer:
-    """Base class: parameter/gradient dicts, buffers, a workspace and a single forward cache."""
+    """Base class: parameter/gradient dicts, buffers, a workspace and a single forward cache.
 
-    def __init_subclass__(cls, **kwargs):
+    Contract for subclasses (and what users may rely on):
+
+    - ``forward(x, training=True)`` returns, in training mode, a READ-ONLY view of its output
+      (``return self._output(y, training)``): ``backward`` reads it (this layer's saved output
+      or the next layer's saved input), so an in-place edit in between (``y *= 2``) raises
+      NumPy's "read-only" ``ValueError`` instead of silently changing the gradient. Edit a
+      copy (``y.copy()``). In evaluation mode the output is a plain writeable array.
+    - ``params`` / ``grads`` are dicts that report every change (a new key, a replaced array)
+      to the parameter arena: write values in place (``params["W"][...] = v``); a replaced
+      array or a new key makes the next ``model.parameters()`` build a new arena, and an
+      optimizer bound to the old one raises at ``step()``.
+    - one instance belongs to at most one place in a model (one cache); containers enforce it.
+    - a subclass is registered in :data:`LAYER_TYPES` by class name for checkpoints; a name
+      already taken raises ``TypeError`` unless ``class X(Layer, replace=True)``
+      (``register=False`` keeps it out).
+    """
+
+    def __init_subclass__(cls, *, register: bool = True, replace: bool = False, **kwargs):
+        """Register the class in :data:`LAYER_TYPES` under its name (not ``_private`` ones, nor
+        with ``class X(Layer, register=False)``). A name already taken by another class is an
+        error (a checkpoint names a class by name only: a user ``Dense`` would silently replace
+        gradcore's) unless the class statement says ``replace=True``; the same class defined
+        again (same module and qualified name: a reload, a re-run notebook cell) replaces it."""
         super().__init_subclass__(**kwargs)
-        if not cls.__name__.startswith("_"):
-            LAYER_TYPES[cls.__name__] = cls
+        if not register or cls.__name__.startswith("_"):
+            return
+        old = LAYER_TYPES.get(cls.__name__)
+        same = old is not None and (old.__module__, old.__qualname__) == (
+            cls.__module__,
+            cls.__qualname__,
+        )
+        if old is not None and not same and not replace:
+            raise TypeError(
+                f"a layer class named {cls.__name__!r} is already registered "
+                f"({old.__module__}.{old.__qualname__}); checkpoints find classes by name, so "
+                f"{cls.__module__}.{cls.__qualname__} would silently replace it: rename it, or "
+                f"say so explicitly: class {cls.__name__}(..., replace=True) (or "
+                "register=False to keep it out of checkpoints)"
+            )
+        LAYER_TYPES[cls.__name__] = cls
 
     def __init__(self, dtype=np.float32) -> None:
         self.dtype = check_dtype(dtype)
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
+        self.params = {}  # (TrackedDicts: a change of an entry is seen by the arena)
+        self.grads = {}
         self.buffers: dict[str, np.ndarray] = {}
         self.ws = Workspace()
         self._cache: dict | None = None
@@ -133,6 +203,26 @@ class Layer:
         self._arena = None
 
     # -- parameters -------------------------------------------------------------------
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Trainable arrays by name (a dict that reports every change to the arena)."""
+        return self._params
+
+    @params.setter
+    def params(self, value) -> None:
+        self._params = TrackedDict(value)
+        structure_changed()
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """Gradients, same keys and shapes as ``params`` (accumulated by ``backward``)."""
+        return self._grads
+
+    @grads.setter
+    def grads(self, value) -> None:
+        self._grads = TrackedDict(value)
+        structure_changed()
+
     def _add_param(self, name: str, value: np.ndarray) -> None:
         value = np.ascontiguousarray(value, dtype=self.dtype)
         self.params[name] = value
@@ -140,7 +230,7 @@ class Layer:
 
     def zero_grad(self) -> None:
         """Set every gradient to zero (gradients accumulate across ``backward`` calls)."""
-        if self._arena is not None:
+        if self._arena is not None and self._arena.stale() is None:
             self._arena.zero_grad()
             return
         for _, layer in self.named_layers():
@@ -152,10 +242,18 @@ class Layer:
 
         Building it moves every parameter and gradient of this layer and its sub-layers into
         two flat buffers and rebinds ``params``/``grads`` to views (see ``gradcore.params``).
+        If the model changed since (a layer added to or replaced in a container, a ``params``
+        entry added or replaced), a new arena is built from the current values, and optimizers
+        bound to the old one raise at their next ``step()``: create them again from this.
         """
-        if self._arena is None:
-            self._arena = ParameterArena(self)
-        return self._arena
+        arena = self._arena
+        why = None if arena is None else arena.stale()
+        if arena is None or why is not None:
+            new = ParameterArena(self)
+            if arena is not None:
+                arena.supersede(why)
+            self._arena = arena = new
+        return arena
 
     def freeze(self, *names: str) -> None:
         """Exclude parameters from optimizer updates and clipping (all of them if no names).
@@ -172,10 +270,23 @@ class Layer:
     def _set_frozen(self, names, frozen: bool) -> None:
         own = self.own_params()
         if names:
+            owner = f"{type(self).__name__}.{'freeze' if frozen else 'unfreeze'}"
+            for i, n in enumerate(names):
+                if not isinstance(n, str):
+                    raise TypeError(
+                        f"{owner}: names[{i}] must be a parameter name (str), got {describe(n)}"
+                    )
             unknown = [n for n in names if n not in own]
             if unknown:
-                raise KeyError(
-                    f"{type(self).__name__} has no parameter {unknown}; it has {list(own)}"
+                has = (
+                    ", ".join(map(repr, own))
+                    if own
+                    else "it has none of its own: freeze a sub-layer, e.g. "
+                    "model.layers[0].freeze('W'), or call freeze() for all"
+                )
+                raise ValueError(
+                    f"{owner}: names must be names of this layer's parameters ({has}), "
+                    f"got {unknown[0]!r}"
                 )
             targets = [(self, n) for n in names]
         else:
@@ -234,6 +345,12 @@ class Layer:
                 "forward with a layer that frees its cache)"
             )
         return self._cache
+
+    @staticmethod
+    def _output(y: np.ndarray, training: bool) -> np.ndarray:
+        """What ``forward`` returns: in training mode a read-only view of ``y`` (``backward``
+        reads it; see :func:`read_only`), in evaluation mode ``y`` itself (the caller's)."""
+        return read_only(y) if training else y
 
     def _check_dy(self, dy, shape: tuple[int, ...]) -> np.ndarray:
         return check_array(

@@ -77,7 +77,7 @@ class BatchNorm(Layer):
                 self.dtype
             )
         self._cache = {"x": x, "mean": mean, "inv_std": inv_std, "training": training}
-        return y
+        return self._output(y, training)
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()

@@ -72,7 +72,7 @@ class Dense(Layer):
         y = z if self.activation == "linear" else np.empty_like(z)
         self.backend.dense_forward(x, self.params["W"], self._b(), self.activation, z, y)
         self._cache = {"x": x, "z": z, "y": y}
-        return y
+        return self._output(y, training)
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         c = self._need_cache()

@@ -41,7 +41,7 @@ class LayerNorm(Layer):
             x, self.params["gamma"], self.params["beta"], self.eps, y, mean, inv_std
         )
         self._cache = {"x": x, "mean": mean, "inv_std": inv_std}
-        return y
+        return self._output(y, training)
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()

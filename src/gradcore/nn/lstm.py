@@ -84,9 +84,9 @@ class LSTM(Layer):
         gates = np.empty((N, T, 4 * H), self.dtype)
         p = self.params
         self.backend.lstm_forward(x, p["Wx"], p["Wh"], p["b"], h0_, c0_, hs, cs, gates, ws=self.ws)
-        self.hT, self.cT = hs[:, -1], cs[:, -1]
+        self.hT, self.cT = self._output(hs[:, -1], training), self._output(cs[:, -1], training)
         self._cache = {"x": x, "h0": h0_, "c0": c0_, "hs": hs, "cs": cs, "gates": gates}
-        return hs if self.return_sequences else hs[:, -1].copy()
+        return self._output(hs if self.return_sequences else hs[:, -1].copy(), training)
 
     @property
     def gates(self) -> np.ndarray | None:

@@ -14,8 +14,8 @@ reported (a container's own output is its last leaf's, or ``x + block(x)`` for `
 
 The layers never know who watches: the gradient monitor (``gradcore.monitor``, a floor above)
 implements this protocol. A probe must only read the arrays it is given (they are the very
-arrays the next layer consumes); without a probe the containers pay one attribute test per
-layer.
+arrays the next layer consumes; a training-mode ``y`` is a read-only view, so a write raises);
+without a probe the containers pay one attribute test per layer.
 """
 
 from __future__ import annotations

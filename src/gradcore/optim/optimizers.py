@@ -39,6 +39,7 @@ __all__ = ["SGD", "AdaGrad", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 def _as_arena(params, owner: str | None = None) -> ParameterArena:
     """``params`` as an arena: an arena itself, or a model whose ``parameters()`` gives one."""
     if isinstance(params, ParameterArena):
+        params.check_bound()  # a stale arena (the model changed since) must not be used
         return params
     parameters = getattr(params, "parameters", None)
     if callable(parameters) and not isinstance(params, type):  # a model: use its arena
