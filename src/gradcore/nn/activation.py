@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import init as _init
-from .._args import check_real, describe
+from .._args import check_bool, check_real, describe
 from .base import Layer, check_array
 from .dense import check_activation, check_layer_dtype
 
@@ -88,6 +88,7 @@ class Dropout(Layer):
         if isinstance(x, np.ndarray) and x.ndim == 0:  # run a 0-d x as shape (1,), hand back 0-d
             return self.forward(x.reshape(1), training=training).reshape(())
         x = check_array(x, "x", owner="Dropout.forward", dtype=self.dtype)
+        training = check_bool("training", training, owner="Dropout.forward")
         if not training or self.p == 0.0:
             self._cache = {"scale": None, "shape": x.shape}
             return x.copy()

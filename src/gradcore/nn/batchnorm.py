@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args import check_real
+from .._args import check_bool, check_real
 from .base import Layer, check_array
 from .dense import check_layer_dtype, check_size
 
@@ -63,6 +63,7 @@ class BatchNorm(Layer):
         x = check_array(
             x, "x", owner="BatchNorm.forward", dtype=self.dtype, shape=(None, self.num_features)
         )
+        training = check_bool("training", training, owner="BatchNorm.forward")
         y = np.empty_like(x)
         p, b = self.params, self.buffers
         if training:
