@@ -54,6 +54,8 @@ def test_dropout_zero_d_keeps_its_shape():
     assert isinstance(y, np.ndarray) and y.shape == ()
     assert d.backward(np.array(1.0)).shape == ()
     assert d.forward(np.array(2.0), training=False).shape == ()
+    with pytest.raises(ValueError, match=r"Dropout.backward: dy must be 0-D"):
+        d.backward(np.ones(1))  # the forward was 0-d: a (1,) dy is another shape
 
 
 def test_lstm_forget_bias_nan_is_rejected():
@@ -138,6 +140,12 @@ BAD_CONSTRUCTORS = [
         {"in_features": 3, "out_features": 2, "dtype": "banana"},
         TypeError,
         r"dtype must be .* got str \('banana'\)",
+    ),
+    (
+        nn.Dense,
+        {"in_features": 3, "out_features": 2, "dtype": ","},  # np.dtype(",") is a SyntaxError
+        TypeError,
+        r"dtype must be .* got str \(','\)",
     ),
     (
         nn.Dense,

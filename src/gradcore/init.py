@@ -90,7 +90,7 @@ def _check_dtype(dtype, owner: str) -> np.dtype:
     what = "np.float32 or np.float64"
     try:
         dt = None if dtype is None else np.dtype(dtype)
-    except (TypeError, ValueError):
+    except Exception:  # np.dtype(",") is a SyntaxError, np.dtype("f4,") a ValueError, ...
         dt = None
     if dt is None or dt not in _FLOATS:
         got = describe(dtype) if dt is None else f"dtype {dt}"

@@ -86,7 +86,9 @@ class Dropout(Layer):
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         if isinstance(x, np.ndarray) and x.ndim == 0:  # run a 0-d x as shape (1,), hand back 0-d
-            return self.forward(x.reshape(1), training=training).reshape(())
+            y = self.forward(x.reshape(1), training=training)
+            self._cache["shape"] = ()  # backward then takes a 0-d dy only
+            return y.reshape(())
         x = check_array(x, "x", owner="Dropout.forward", dtype=self.dtype)
         training = check_bool("training", training, owner="Dropout.forward")
         if not training or self.p == 0.0:
@@ -100,9 +102,10 @@ class Dropout(Layer):
         return x * scale
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
-        if isinstance(dy, np.ndarray) and dy.ndim == 0:  # the 0-d forward above ran as (1,)
-            return self.backward(dy.reshape(1), input_grad=input_grad).reshape(())
         c = self._need_cache()
+        if c["shape"] == ():  # the 0-d forward above ran as shape (1,): so does its backward
+            dy = self._check_dy(dy, ())  # checked 0-d; check_array hands it back as (1,)
+            return (dy.copy() if c["scale"] is None else dy * c["scale"]).reshape(())
         dy = self._check_dy(dy, c["shape"])
         return dy.copy() if c["scale"] is None else dy * c["scale"]
 
