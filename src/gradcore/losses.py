@@ -18,11 +18,15 @@ result); ``target`` an array of ``pred``'s shape with finite real values (ints a
 An empty batch is a ``ValueError``: the mean over 0 elements is undefined (torch returns NaN,
 a silent wrong answer in a running average). ``pred`` is not scanned for NaN: a non-finite
 loss is reported as it is (the monitor and ``TerminateOnNonFinite`` watch for it); targets
-are data and are checked (one cheap pass, the size of the loss's own pass).
+are data and are checked: BCE's range up front (a min and a max), finiteness only when the
+loss comes out non-finite (then the first non-finite target is named; else the value is
+returned as it is), so a valid step pays no extra pass.
 Only ``reduction='mean'`` exists (torch's default); other names are a ``ValueError``.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -71,9 +75,16 @@ class Loss:
         pred = _check_pred(pred, owner)
         target = self._check_target(pred, target)
         dpred = np.empty_like(pred)
-        self.value = float(self._kernel(pred, target, dpred))
+        value = float(self._kernel(pred, target, dpred))
+        if not math.isfinite(value):  # rare: only then look for a non-finite target to blame
+            self._check_finite_target(target, owner)
+        self.value = value
         self._grad = dpred
         return self.value
+
+    def _check_finite_target(self, target: np.ndarray, owner: str) -> None:
+        """Raise ``ValueError`` naming the first non-finite target value (none for labels:
+        their range is checked up front)."""
 
     def backward(self) -> np.ndarray:
         if self._grad is None:
@@ -133,25 +144,36 @@ class _Elementwise(Loss):
             raise ValueError(
                 f"{owner}: target must have the shape of pred {pred.shape}, got {target.shape}"
             )
-        with np.errstate(over="ignore", invalid="ignore"):  # a float64 1e300 -> float32 inf
-            target = np.ascontiguousarray(target, dtype=pred.dtype).reshape(pred.shape)
-        lo, hi = self._target_range
-        tmin, tmax = target.min(), target.max()  # NaN propagates into both
-        if not (np.isfinite(tmin) and np.isfinite(tmax) and lo <= tmin and tmax <= hi):
-            what = "finite" if lo == -np.inf else f"in [{lo:g}, {hi:g}]"
-            bad = ~np.isfinite(target) | (target < lo) | (target > hi)
-            idx = np.unravel_index(int(np.argmax(bad)), target.shape)
-            raise ValueError(
-                f"{owner}: target must be {what}, got {target[idx]} at index "
-                f"{tuple(int(i) for i in idx)}"
-            )
+        if target.dtype != pred.dtype:
+            with np.errstate(over="ignore", invalid="ignore"):  # float64 1e300 -> float32 inf
+                target = target.astype(pred.dtype)
+        target = np.ascontiguousarray(target).reshape(pred.shape)  # (0-d stays 0-d)
+        if self._unit_range:  # BCE targets are probabilities; NaN fails both comparisons
+            tmin, tmax = target.min(), target.max()
+            if not (tmin >= 0 and tmax <= 1):
+                bad = ~((target >= 0) & (target <= 1))
+                raise ValueError(
+                    f"{owner}: target must be in [0, 1], got {self._first(target, bad)}"
+                )
         return target
+
+    @staticmethod
+    def _first(target: np.ndarray, bad: np.ndarray) -> str:
+        idx = np.unravel_index(int(np.argmax(bad)), target.shape)
+        return f"{target[idx]} at index {tuple(int(i) for i in idx)}"
+
+    def _check_finite_target(self, target: np.ndarray, owner: str) -> None:
+        # MSE's (pred - target)^2 and BCE's -z t are non-finite for a NaN/inf target; the
+        # loss value says so for free, so the scan runs only when the value is not finite
+        bad = ~np.isfinite(target)
+        if bad.any():
+            raise ValueError(f"{owner}: target must be finite, got {self._first(target, bad)}")
 
 
 class MSE(_Elementwise):
     """Mean squared error over all elements; ``target`` finite, ``pred``'s shape."""
 
-    _target_range = (-np.inf, np.inf)
+    _unit_range = False
 
     def _kernel(self, pred, target, dpred) -> float:
         return get_backend().mse(pred, target, dpred)
@@ -161,7 +183,7 @@ class BCEWithLogits(_Elementwise):
     """Binary cross-entropy on logits (stable), mean over all elements; targets in [0, 1]
     (probabilities: hard 0/1 labels or soft ones), ``pred``'s shape."""
 
-    _target_range = (0.0, 1.0)
+    _unit_range = True
 
     def _kernel(self, pred, target, dpred) -> float:
         return get_backend().bce_with_logits(pred, target, dpred)
