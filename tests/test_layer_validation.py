@@ -930,6 +930,30 @@ BAD_INIT_CALLS = [
         TypeError,
         r"init.get: init must be a callable \(shape, rng, dtype\) -> ndarray or one of",
     ),
+    # scales that overflow (was OverflowError from numpy, or inf weights with a warning)
+    (
+        init.uniform,
+        ((3, 2), RNG0(0)),
+        {"low": -1e308, "high": 1e308},
+        ValueError,
+        r"init.uniform: low=-1e\+308, high=1e\+308 is too wide a range",
+    ),
+    (init.xavier_uniform, ((3, 2), RNG0(0)), {"gain": 1e308}, ValueError, r"too wide a range"),
+    (
+        init.normal,
+        ((3, 2), RNG0(0), F32),
+        {"std": 1e300},
+        ValueError,
+        r"init.normal: mean=0.0, std=1e\+300 gives values that overflow float32",
+    ),
+    (
+        init.constant,
+        ((3, 2), None, F32),
+        {"value": 1e300},
+        ValueError,
+        r"init.constant: value=1e\+300 gives values that overflow float32",
+    ),
+    (init.orthogonal, ((3, 2), RNG0(0), F32), {"gain": 1e300}, ValueError, r"overflow float32"),
 ]
 
 

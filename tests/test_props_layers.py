@@ -399,6 +399,7 @@ shapes_any = st.one_of(
     junk,
 )
 INITS = [
+    "constant",
     "zeros",
     "ones",
     "normal",
@@ -417,7 +418,9 @@ KWARGS = {
     "orthogonal": ("gain",),
     "he_uniform": ("mode", "nonlinearity"),
     "he_normal": ("mode", "nonlinearity"),
+    "constant": ("value",),
 }
+kw_values = st.one_of(any_value, st.sampled_from(["fan_in", "fan_out", "relu", "tanh"]))
 
 
 @pytest.mark.parametrize("name", INITS)
@@ -428,14 +431,13 @@ KWARGS = {
     dtype=st.one_of(
         st.sampled_from([np.float32, np.float64, "float64", np.int32, np.float16]), junk
     ),
-    kw_value=st.one_of(any_value, st.sampled_from(["fan_in", "fan_out", "relu", "tanh"])),
-    which=st.integers(0, 1),
+    values=st.tuples(kw_values, kw_values),
+    which=st.sampled_from([(0,), (1,), (0, 1)]),
 )
-def test_initializer_fuzz(name, shape, rng, dtype, kw_value, which):
-    f = init.get(name)
-    kw = {}
-    if name in KWARGS:
-        kw[KWARGS[name][which % len(KWARGS[name])]] = kw_value
+def test_initializer_fuzz(name, shape, rng, dtype, values, which):
+    f = init.constant if name == "constant" else init.get(name)
+    names = KWARGS.get(name, ())
+    kw = {names[i]: values[i] for i in which if i < len(names)}  # one or both keywords
     gen = np.random.default_rng(0) if isinstance(rng, str) and rng == "gen" else rng
     try:
         w = f(shape, gen, dtype, **kw)

@@ -141,6 +141,23 @@ def _gain(gain, owner: str) -> float:
     return check_real("gain", gain, owner=owner, min=0)
 
 
+def _finish(w: np.ndarray, dt: np.dtype, owner: str, scale: str) -> np.ndarray:
+    """``w`` (float64) as ``dt``; ``ValueError`` if a value is not finite there (a scale such
+    as ``std=1e300`` overflows float32, or float64 itself, instead of initialising)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(w, dtype=np.float64).astype(dt)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{owner}: {scale} gives values that overflow {dt}; use a smaller scale")
+    return out
+
+
+def _uniform(rng, low: float, high: float, shape, owner: str, scale: str) -> np.ndarray:
+    try:
+        return rng.uniform(low, high, size=shape)
+    except OverflowError:  # numpy: "high - low range exceeds valid bounds"
+        raise ValueError(f"{owner}: {scale} is too wide a range (high - low overflows)") from None
+
+
 # --- the initializers ------------------------------------------------------------------
 # Each takes ``shape`` (tuple of ints >= 0), ``rng`` (numpy Generator; unused by the constant
 # ones, which accept None) and ``dtype`` (float32/float64) and returns a new C-contiguous
@@ -163,7 +180,7 @@ def constant(shape, rng=None, dtype=np.float32, value: float = 0.0) -> np.ndarra
     """All ``value`` (a finite real number)."""
     shape, _, dt = _args("init.constant", shape, rng, dtype, random=False)
     value = check_real("value", value, owner="init.constant")
-    return np.full(shape, value, dtype=dt)
+    return _finish(np.full(shape, value), dt, "init.constant", f"value={value!r}")
 
 
 def normal(shape, rng, dtype=np.float32, std: float = 0.01, mean: float = 0.0) -> np.ndarray:
@@ -172,7 +189,9 @@ def normal(shape, rng, dtype=np.float32, std: float = 0.01, mean: float = 0.0) -
     shape, rng, dt = _args(owner, shape, rng, dtype)
     std = check_real("std", std, owner=owner, min=0)
     mean = check_real("mean", mean, owner=owner)
-    return rng.normal(mean, std, size=shape).astype(dt)
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = rng.normal(mean, std, size=shape)
+    return _finish(w, dt, owner, f"mean={mean!r}, std={std!r}")
 
 
 def uniform(shape, rng, dtype=np.float32, low: float = -0.05, high: float = 0.05) -> np.ndarray:
@@ -181,7 +200,8 @@ def uniform(shape, rng, dtype=np.float32, low: float = -0.05, high: float = 0.05
     shape, rng, dt = _args(owner, shape, rng, dtype)
     low = check_real("low", low, owner=owner)
     high = check_real("high", high, owner=owner, min=low, min_open=True)
-    return rng.uniform(low, high, size=shape).astype(dt)
+    scale = f"low={low!r}, high={high!r}"
+    return _finish(_uniform(rng, low, high, shape, owner, scale), dt, owner, scale)
 
 
 def xavier_uniform(shape, rng, dtype=np.float32, gain: float = 1.0) -> np.ndarray:
@@ -191,7 +211,8 @@ def xavier_uniform(shape, rng, dtype=np.float32, gain: float = 1.0) -> np.ndarra
     gain = _gain(gain, owner)
     fan_in, fan_out = _fans(shape, owner)
     a = gain * math.sqrt(6.0 / max(fan_in + fan_out, 1))
-    return rng.uniform(-a, a, size=shape).astype(dt)
+    scale = f"gain={gain!r}"
+    return _finish(_uniform(rng, -a, a, shape, owner, scale), dt, owner, scale)
 
 
 def xavier_normal(shape, rng, dtype=np.float32, gain: float = 1.0) -> np.ndarray:
@@ -201,7 +222,7 @@ def xavier_normal(shape, rng, dtype=np.float32, gain: float = 1.0) -> np.ndarray
     gain = _gain(gain, owner)
     fan_in, fan_out = _fans(shape, owner)
     std = gain * math.sqrt(2.0 / max(fan_in + fan_out, 1))
-    return rng.normal(0.0, std, size=shape).astype(dt)
+    return _finish(rng.normal(0.0, std, size=shape), dt, owner, f"gain={gain!r}")
 
 
 def he_uniform(shape, rng, dtype=np.float32, mode="fan_in", nonlinearity="relu") -> np.ndarray:
@@ -240,7 +261,7 @@ def orthogonal(shape, rng, dtype=np.float32, gain: float = 1.0) -> np.ndarray:
     q *= np.where(np.diag(r) < 0, -1.0, 1.0)  # sign(0) would zero a column
     if rows < cols:
         q = q.T
-    return (gain * q).reshape(shape).astype(dt)
+    return _finish((gain * q).reshape(shape), dt, owner, f"gain={gain!r}")
 
 
 _REGISTRY: dict[str, Initializer] = {
