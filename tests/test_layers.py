@@ -214,11 +214,11 @@ def test_dropout(rng):
     np.testing.assert_allclose(d.backward(dy), np.where(kept, dy / 0.75, 0.0), rtol=1e-15)
     np.testing.assert_array_equal(d.forward(x, training=False), x)
     np.testing.assert_array_equal(d.backward(dy), dy)
-    assert not nn.Dropout(1.0, dtype=F64).forward(x).any()
+    assert not nn.Dropout(0.999999, dtype=F64, seed=0).forward(x[:10]).any()
     a = nn.Dropout(0.5, seed=3, dtype=F64).forward(x)
     b = nn.Dropout(0.5, seed=3, dtype=F64).forward(x)
     np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="probability"):
+    with pytest.raises(ValueError, match=r"Dropout: p must be a finite real number in \[0, 1\)"):
         nn.Dropout(1.5)
 
 
@@ -287,13 +287,17 @@ def test_clear_errors_for_bad_input():
     d.forward(np.zeros((4, 3), np.float32))
     with pytest.raises(ValueError, match="dy must have shape"):
         d.backward(np.zeros((4, 3), np.float32))
-    with pytest.raises(ValueError, match="unknown activation 'swishy'"):
+    with pytest.raises(
+        ValueError, match=r"Dense: activation must be one of .*got str \('swishy'\)"
+    ):
         nn.Dense(3, 2, "swishy")
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="Dense: in_features must be an integer >= 1, got 0"):
         nn.Dense(0, 2)
-    with pytest.raises(TypeError, match=r"float32 or np\.float64"):
+    with pytest.raises(
+        TypeError, match=r"dtype must be np\.float32 or np\.float64, got dtype int32"
+    ):
         nn.Dense(3, 2, dtype=np.int32)
-    with pytest.raises(ValueError, match="unknown initializer"):
+    with pytest.raises(ValueError, match=r"Dense: init must be one of .*got str \('glorious'\)"):
         nn.Dense(3, 2, init="glorious")
     with pytest.raises(TypeError, match="share one dtype"):
         nn.Sequential([nn.Dense(3, 2), nn.Dense(2, 2, dtype=F64)])

@@ -13,9 +13,12 @@ relu gain, the usual choice for rectifier-like units.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 
 import numpy as np
+
+from ._args import check_bool, check_choice, check_int, check_real, check_seed, describe
 
 __all__ = [
     "calculate_gain",
@@ -35,103 +38,230 @@ __all__ = [
 
 Initializer = Callable[..., np.ndarray]
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+#: Gains by nonlinearity name (PyTorch's ``calculate_gain`` values; elu/silu/gelu: relu's).
+_GAINS = {
+    "linear": 1.0,
+    "sigmoid": 1.0,
+    "tanh": 5.0 / 3.0,
+    "relu": math.sqrt(2.0),
+    "leaky_relu": math.sqrt(2.0 / (1.0 + 0.01**2)),
+    "elu": math.sqrt(2.0),
+    "silu": math.sqrt(2.0),
+    "gelu": math.sqrt(2.0),
+}
+
 
 def calculate_gain(nonlinearity: str = "linear") -> float:
-    """Recommended gain for a nonlinearity (PyTorch's ``calculate_gain``)."""
-    table = {
-        "linear": 1.0,
-        "sigmoid": 1.0,
-        "tanh": 5.0 / 3.0,
-        "relu": math.sqrt(2.0),
-        "leaky_relu": math.sqrt(2.0 / (1.0 + 0.01**2)),
-        "elu": math.sqrt(2.0),
-        "silu": math.sqrt(2.0),
-        "gelu": math.sqrt(2.0),
-    }
-    if nonlinearity not in table:
-        raise ValueError(f"unknown nonlinearity {nonlinearity!r}; expected one of {sorted(table)}")
-    return table[nonlinearity]
+    """Recommended gain for a nonlinearity (PyTorch's ``calculate_gain``): a name of
+    ``linear, sigmoid, tanh, relu, leaky_relu, elu, silu, gelu``; ``ValueError`` otherwise."""
+    return _GAINS[check_choice("nonlinearity", nonlinearity, _GAINS, owner="calculate_gain")]
 
 
-def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+# --- argument checks shared by the initializers (and by the layers, for seeds) ------------
+def _check_shape(shape, owner: str) -> tuple[int, ...]:
+    """``shape`` as a tuple of Python ints >= 0: a tuple/list of integers (NumPy's too), or one
+    integer for a 1-D shape (as ``np.zeros``)."""
+    what = "a tuple of integers >= 0"
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool | np.bool_):
+        shape = (shape,)
+    if not isinstance(shape, tuple | list):
+        raise TypeError(f"{owner}: shape must be {what}, got {describe(shape)}")
+    for d in shape:
+        if isinstance(d, bool | np.bool_) or not isinstance(d, numbers.Integral):
+            raise TypeError(f"{owner}: shape must be {what}, got {tuple(shape)!r:.80}")
+        if d < 0:
+            raise ValueError(f"{owner}: shape must be {what}, got {tuple(shape)!r:.80}")
+    return tuple(int(d) for d in shape)
+
+
+def _check_rng(rng, owner: str) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{owner}: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+            f"got {describe(rng)}"
+        )
+    return rng
+
+
+def _check_dtype(dtype, owner: str) -> np.dtype:
+    """float32 or float64 (``None`` is refused: ``np.dtype(None)`` would be float64)."""
+    what = "np.float32 or np.float64"
+    try:
+        dt = None if dtype is None else np.dtype(dtype)
+    except Exception:  # np.dtype(",") is a SyntaxError, np.dtype("f4,") a ValueError, ...
+        dt = None
+    if dt is None or dt not in _FLOATS:
+        got = describe(dtype) if dt is None else f"dtype {dt}"
+        raise TypeError(f"{owner}: dtype must be {what}, got {got}")
+    return dt
+
+
+def _make_rng(seed, *, owner: str, name: str = "seed") -> np.random.Generator:
+    """The generator for a ``seed`` argument: ``None`` (fresh OS entropy), an integer >= 0 (a
+    reproducible stream) or a ``numpy.random.Generator`` (used as it is, not copied)."""
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool | np.bool_) or not isinstance(seed, numbers.Integral):
+        raise TypeError(
+            f"{owner}: {name} must be None, an integer >= 0 or a numpy.random.Generator, "
+            f"got {describe(seed)}"
+        )
+    return np.random.default_rng(check_seed(seed, owner=owner, name=name))
+
+
+def _fans(shape: tuple[int, ...], owner: str) -> tuple[int, int]:
     if len(shape) < 1:
-        raise ValueError("initializer needs a shape with at least one dimension")
+        raise ValueError(
+            f"{owner}: shape must have at least one dimension to define a fan, got {shape}"
+        )
     if len(shape) == 1:
         return shape[0], shape[0]
-    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    receptive = math.prod(shape[2:])
     return shape[0] * receptive, shape[1] * receptive
 
 
-def _fan(shape, mode: str) -> int:
-    fan_in, fan_out = _fans(shape)
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+def _fan(shape, mode: str, owner: str) -> int:
+    mode = check_choice("mode", mode, ("fan_in", "fan_out"), owner=owner)
+    fan_in, fan_out = _fans(shape, owner)
     return max(fan_in if mode == "fan_in" else fan_out, 1)
 
 
+def _args(owner: str, shape, rng, dtype, random: bool = True):
+    shape = _check_shape(shape, owner)
+    if random:
+        rng = _check_rng(rng, owner)
+    return shape, rng, _check_dtype(dtype, owner)
+
+
+def _gain(gain, owner: str) -> float:
+    return check_real("gain", gain, owner=owner, min=0)
+
+
+def _finish(w: np.ndarray, dt: np.dtype, owner: str, scale: str) -> np.ndarray:
+    """``w`` (float64) as ``dt``; ``ValueError`` if a value is not finite there (a scale such
+    as ``std=1e300`` overflows float32, or float64 itself, instead of initialising)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(w, dtype=np.float64).astype(dt)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{owner}: {scale} gives values that overflow {dt}; use a smaller scale")
+    return out
+
+
+def _uniform(rng, low: float, high: float, shape, owner: str, scale: str) -> np.ndarray:
+    try:
+        return rng.uniform(low, high, size=shape)
+    except OverflowError:  # numpy: "high - low range exceeds valid bounds"
+        raise ValueError(f"{owner}: {scale} is too wide a range (high - low overflows)") from None
+
+
+# --- the initializers ------------------------------------------------------------------
+# Each takes ``shape`` (tuple of ints >= 0), ``rng`` (numpy Generator; unused by the constant
+# ones, which accept None) and ``dtype`` (float32/float64) and returns a new C-contiguous
+# array of that shape and dtype; bad arguments raise TypeError/ValueError naming them.
+
+
 def zeros(shape, rng=None, dtype=np.float32) -> np.ndarray:
-    return np.zeros(shape, dtype=dtype)
+    """All zeros."""
+    shape, _, dt = _args("init.zeros", shape, rng, dtype, random=False)
+    return np.zeros(shape, dtype=dt)
 
 
 def ones(shape, rng=None, dtype=np.float32) -> np.ndarray:
-    return np.ones(shape, dtype=dtype)
+    """All ones."""
+    shape, _, dt = _args("init.ones", shape, rng, dtype, random=False)
+    return np.ones(shape, dtype=dt)
 
 
 def constant(shape, rng=None, dtype=np.float32, value: float = 0.0) -> np.ndarray:
-    return np.full(shape, value, dtype=dtype)
+    """All ``value`` (a finite real number)."""
+    shape, _, dt = _args("init.constant", shape, rng, dtype, random=False)
+    value = check_real("value", value, owner="init.constant")
+    return _finish(np.full(shape, value), dt, "init.constant", f"value={value!r}")
 
 
 def normal(shape, rng, dtype=np.float32, std: float = 0.01, mean: float = 0.0) -> np.ndarray:
-    """N(mean, std^2)."""
-    return rng.normal(mean, std, size=shape).astype(dtype)
+    """N(mean, std^2); ``std`` finite >= 0, ``mean`` finite."""
+    owner = "init.normal"
+    shape, rng, dt = _args(owner, shape, rng, dtype)
+    std = check_real("std", std, owner=owner, min=0)
+    mean = check_real("mean", mean, owner=owner)
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = rng.normal(mean, std, size=shape)
+    return _finish(w, dt, owner, f"mean={mean!r}, std={std!r}")
 
 
 def uniform(shape, rng, dtype=np.float32, low: float = -0.05, high: float = 0.05) -> np.ndarray:
-    """U(low, high)."""
-    return rng.uniform(low, high, size=shape).astype(dtype)
+    """U(low, high); ``low < high``, both finite."""
+    owner = "init.uniform"
+    shape, rng, dt = _args(owner, shape, rng, dtype)
+    low = check_real("low", low, owner=owner)
+    high = check_real("high", high, owner=owner, min=low, min_open=True)
+    scale = f"low={low!r}, high={high!r}"
+    return _finish(_uniform(rng, low, high, shape, owner, scale), dt, owner, scale)
 
 
 def xavier_uniform(shape, rng, dtype=np.float32, gain: float = 1.0) -> np.ndarray:
-    """Glorot: U(-a, a), a = gain sqrt(6 / (fan_in + fan_out))."""
-    fan_in, fan_out = _fans(shape)
+    """Glorot: U(-a, a), a = gain sqrt(6 / (fan_in + fan_out)); ``gain`` finite >= 0."""
+    owner = "init.xavier_uniform"
+    shape, rng, dt = _args(owner, shape, rng, dtype)
+    gain = _gain(gain, owner)
+    fan_in, fan_out = _fans(shape, owner)
     a = gain * math.sqrt(6.0 / max(fan_in + fan_out, 1))
-    return rng.uniform(-a, a, size=shape).astype(dtype)
+    scale = f"gain={gain!r}"
+    return _finish(_uniform(rng, -a, a, shape, owner, scale), dt, owner, scale)
 
 
 def xavier_normal(shape, rng, dtype=np.float32, gain: float = 1.0) -> np.ndarray:
-    """Glorot: N(0, std^2), std = gain sqrt(2 / (fan_in + fan_out))."""
-    fan_in, fan_out = _fans(shape)
+    """Glorot: N(0, std^2), std = gain sqrt(2 / (fan_in + fan_out)); ``gain`` finite >= 0."""
+    owner = "init.xavier_normal"
+    shape, rng, dt = _args(owner, shape, rng, dtype)
+    gain = _gain(gain, owner)
+    fan_in, fan_out = _fans(shape, owner)
     std = gain * math.sqrt(2.0 / max(fan_in + fan_out, 1))
-    return rng.normal(0.0, std, size=shape).astype(dtype)
+    return _finish(rng.normal(0.0, std, size=shape), dt, owner, f"gain={gain!r}")
 
 
 def he_uniform(shape, rng, dtype=np.float32, mode="fan_in", nonlinearity="relu") -> np.ndarray:
-    """He/Kaiming: U(-b, b), b = gain sqrt(3 / fan)."""
-    b = calculate_gain(nonlinearity) * math.sqrt(3.0 / _fan(shape, mode))
-    return rng.uniform(-b, b, size=shape).astype(dtype)
+    """He/Kaiming: U(-b, b), b = gain sqrt(3 / fan); ``mode`` 'fan_in' or 'fan_out'."""
+    owner = "init.he_uniform"
+    shape, rng, dt = _args(owner, shape, rng, dtype)
+    b = calculate_gain(nonlinearity) * math.sqrt(3.0 / _fan(shape, mode, owner))
+    return rng.uniform(-b, b, size=shape).astype(dt)
 
 
 def he_normal(shape, rng, dtype=np.float32, mode="fan_in", nonlinearity="relu") -> np.ndarray:
-    """He/Kaiming: N(0, std^2), std = gain / sqrt(fan)."""
-    std = calculate_gain(nonlinearity) / math.sqrt(_fan(shape, mode))
-    return rng.normal(0.0, std, size=shape).astype(dtype)
+    """He/Kaiming: N(0, std^2), std = gain / sqrt(fan); ``mode`` 'fan_in' or 'fan_out'."""
+    owner = "init.he_normal"
+    shape, rng, dt = _args(owner, shape, rng, dtype)
+    std = calculate_gain(nonlinearity) / math.sqrt(_fan(shape, mode, owner))
+    return rng.normal(0.0, std, size=shape).astype(dt)
 
 
 def orthogonal(shape, rng, dtype=np.float32, gain: float = 1.0) -> np.ndarray:
     """(Semi-)orthogonal matrix from the QR of a Gaussian matrix (Saxe et al. 2014).
 
-    For ``[rows, cols]`` the rows (if rows <= cols) or the columns are orthonormal, times gain.
-    Signs are fixed with ``sign(diag(R))`` so the distribution is uniform (Haar).
+    For ``[rows, cols]`` (``shape`` with at least 2 dimensions, trailing ones flattened into
+    ``cols``) the rows (if rows <= cols) or the columns are orthonormal, times ``gain``
+    (finite >= 0). Signs are fixed with ``sign(diag(R))`` so the distribution is uniform (Haar).
     """
+    owner = "init.orthogonal"
+    shape, rng, dt = _args(owner, shape, rng, dtype)
+    gain = _gain(gain, owner)
     if len(shape) < 2:
-        raise ValueError(f"orthogonal init needs at least 2 dimensions, got shape {shape}")
-    rows, cols = shape[0], int(np.prod(shape[1:]))
+        raise ValueError(f"{owner}: shape must have at least 2 dimensions, got {shape}")
+    rows, cols = shape[0], math.prod(shape[1:])
+    if rows == 0 or cols == 0:
+        return np.zeros(shape, dtype=dt)
     a = rng.normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(a)
-    q *= np.sign(np.diag(r))
+    q *= np.where(np.diag(r) < 0, -1.0, 1.0)  # sign(0) would zero a column
     if rows < cols:
         q = q.T
-    return (gain * q).reshape(shape).astype(dtype)
+    return _finish((gain * q).reshape(shape), dt, owner, f"gain={gain!r}")
 
 
 _REGISTRY: dict[str, Initializer] = {
@@ -150,15 +280,37 @@ _REGISTRY: dict[str, Initializer] = {
 }
 
 
-def get(init: str | Initializer) -> Initializer:
-    """Resolve an initializer name (or pass a callable through)."""
-    if callable(init):
+def get(init: str | Initializer, *, owner: str = "init.get") -> Initializer:
+    """Resolve an initializer name (``zeros, ones, normal, uniform, xavier_uniform,
+    xavier_normal, he_uniform, he_normal, orthogonal``) or pass a callable through.
+
+    An unknown name is a ``ValueError`` listing the known ones; anything that is neither a
+    string nor callable is a ``TypeError``. ``owner`` prefixes the message (the layer asking).
+    """
+    if callable(init) and not isinstance(init, str):
         return init
-    if not isinstance(init, str) or init not in _REGISTRY:
-        raise ValueError(
-            f"unknown initializer {init!r}; expected a callable or one of {sorted(_REGISTRY)}"
+    if not isinstance(init, str):
+        raise TypeError(
+            f"{owner}: init must be a callable (shape, rng, dtype) -> ndarray or one of "
+            f"{', '.join(repr(n) for n in sorted(_REGISTRY))}, got {describe(init)}"
         )
-    return _REGISTRY[init]
+    return _REGISTRY[check_choice("init", init, sorted(_REGISTRY), owner=owner)]
+
+
+def _initialize(init, shape: tuple[int, ...], rng, dtype, *, owner: str) -> np.ndarray:
+    """``get(init)(shape, rng, dtype)``, checked: the result must be a real array of exactly
+    ``shape`` with finite values (a user callable that returns another shape or NaN would
+    otherwise be broadcast or trained silently). Returns it as ``dtype``, C-contiguous."""
+    w = get(init, owner=owner)(shape, rng, dtype)
+    if not isinstance(w, np.ndarray) or not (
+        np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)
+    ):
+        raise TypeError(f"{owner}: init must return a real numpy array, got {describe(w)}")
+    if w.shape != tuple(shape):
+        raise ValueError(f"{owner}: init must return an array of shape {shape}, got {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{owner}: init returned non-finite values (NaN or inf)")
+    return np.ascontiguousarray(w, dtype=dtype)
 
 
 def lsuv(
@@ -183,14 +335,34 @@ def lsuv(
 
     BatchNorm running statistics are restored afterwards (LSUV must not leak the sample
     batch's statistics into evaluation). LSTM layers are left as they are. Returns the final
-    ``var(z)`` of every rescaled layer, by path name. ``seed`` makes it reproducible.
+    ``var(z)`` of every rescaled layer, by path name. ``seed`` (None, an int >= 0 or a
+    Generator) makes it reproducible.
+
+    ``X``: real ``[N, ...]`` array, ``N >= 2``, finite (cast to the model's dtype); ``tol`` finite
+    > 0; ``max_iter`` int >= 1. Raises ``FloatingPointError`` if a layer's pre-activation
+    variance is 0 or not finite (it cannot be rescaled), e.g. for constant ``X``.
     """
-    if not isinstance(X, np.ndarray) or len(X) < 2:
-        raise ValueError("lsuv: X must be a numpy array with at least 2 samples")
-    if not tol > 0 or max_iter < 1:
-        raise ValueError(f"lsuv: need tol > 0 and max_iter >= 1, got {tol}, {max_iter}")
+    owner = "lsuv"
+    for attr in ("named_layers", "forward", "buffers", "dtype"):
+        if not hasattr(model, attr):
+            raise TypeError(
+                f"{owner}: model must be a gradcore layer or model, got {describe(model)}"
+            )
+    if not isinstance(X, np.ndarray):
+        raise TypeError(f"{owner}: X must be a numpy.ndarray, got {describe(X)}")
+    if X.dtype == np.bool_ or not (
+        np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)
+    ):
+        raise TypeError(f"{owner}: X must hold real numbers, got dtype {X.dtype}")
+    if X.ndim < 1 or len(X) < 2:
+        raise ValueError(f"{owner}: X must have at least 2 samples, got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{owner}: X must be finite, got NaN or inf values")
+    tol = check_real("tol", tol, owner=owner, min=0, min_open=True)
+    max_iter = check_int("max_iter", max_iter, owner=owner, min=1)
+    orthogonal_first = check_bool("orthogonal_first", orthogonal_first, owner=owner)
+    rng = _make_rng(seed, owner=owner)
     X = np.asarray(X, dtype=model.dtype)
-    rng = np.random.default_rng(seed)
     saved = {k: v.copy() for k, v in model.buffers.items()}
     result: dict[str, float] = {}
     try:

@@ -4,25 +4,43 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import init as _init
+from .._args import check_bool, check_real, describe
 from .base import Layer, check_array
-from .dense import check_activation
+from .dense import check_activation, check_layer_dtype
 
 __all__ = ["Activation", "Dropout"]
 
 
 class Activation(Layer):
-    """Elementwise activation ``y = act(x)`` for any input shape.
+    """Elementwise activation ``y = act(x)`` for any input shape (0-d, ``[N, C]``, N-D; a
+    non-contiguous or read-only ``x`` gives the same values), in the layer's dtype.
 
-    ``act`` is one of ``gc.backends.ACTIVATIONS``. Prefer ``Dense(..., activation=...)``
-    where possible: there the activation is fused with the matrix product.
+    ``act`` is one of ``gc.backends.ACTIVATIONS`` (or ``None``: linear); settable later, checked
+    when set. Prefer ``Dense(..., activation=...)`` where possible: there the activation is
+    fused with the matrix product.
     """
 
     def __init__(self, activation: str, dtype=np.float32) -> None:
-        super().__init__(dtype)
-        self.activation = check_activation(activation)
+        super().__init__(check_layer_dtype(dtype, "Activation"))
+        self.activation = activation
+
+    @property
+    def activation(self) -> str:
+        """The activation's name (settable; checked when set; a change discards the last
+        forward, so ``backward`` cannot mix the old activation's outputs with the new one)."""
+        return self._activation
+
+    @activation.setter
+    def activation(self, value) -> None:
+        act = check_activation(value, owner="Activation")
+        if act != getattr(self, "_activation", act):
+            self._cache = None
+        self._activation = act
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        x = check_array(x, "x", owner="Activation.forward", dtype=self.dtype)
+        # check_array returns at least 1-D (np.ascontiguousarray): give a 0-d x its shape back
+        x = check_array(x, "x", owner="Activation.forward", dtype=self.dtype).reshape(np.shape(x))
         y = np.empty_like(x)
         self.backend.act_forward(x, self.activation, y)
         self._cache = {"x": x, "y": y}
@@ -30,7 +48,7 @@ class Activation(Layer):
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
-        dy = self._check_dy(dy, c["x"].shape)
+        dy = self._check_dy(dy, c["x"].shape).reshape(c["x"].shape)
         dx = np.empty_like(dy)
         self.backend.act_backward(dy, c["x"], c["y"], self.activation, dx)
         return dx
@@ -44,20 +62,35 @@ class Activation(Layer):
 
 class Dropout(Layer):
     """Inverted dropout: in training ``y = x * mask / (1 - p)`` with ``mask ~ Bernoulli(1 - p)``;
-    in evaluation ``y = x``. ``p`` in ``[0, 1]`` (``p = 1`` zeroes everything, as torch).
+    in evaluation ``y = x``. Any input shape (0-d and N-D too), in the layer's dtype.
 
-    ``seed`` seeds the layer's own generator, so a run is reproducible.
+    ``p``: a real number in ``[0, 1)`` (Python or NumPy; settable later, checked when set).
+    ``p = 1`` is refused, stricter than torch: it zeroes every output and every gradient
+    upstream, so the model would silently train nothing. ``seed`` (None, an int >= 0 or a
+    ``numpy.random.Generator``) seeds the layer's own generator, so a run is reproducible.
     """
 
     def __init__(self, p: float = 0.5, dtype=np.float32, seed=None) -> None:
-        super().__init__(dtype)
-        if not (isinstance(p, float | int) and 0.0 <= p <= 1.0):
-            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
-        self.p = float(p)
-        self.rng = np.random.default_rng(seed)
+        super().__init__(check_layer_dtype(dtype, "Dropout"))
+        self.p = p
+        self.rng = _init._make_rng(seed, owner="Dropout")
+
+    @property
+    def p(self) -> float:
+        """The drop probability, in ``[0, 1)`` (checked when set)."""
+        return self._p
+
+    @p.setter
+    def p(self, value) -> None:
+        self._p = check_real("p", value, owner="Dropout", min=0, max=1, max_open=True)
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        if isinstance(x, np.ndarray) and x.ndim == 0:  # run a 0-d x as shape (1,), hand back 0-d
+            y = self.forward(x.reshape(1), training=training)
+            self._cache["shape"] = ()  # backward then takes a 0-d dy only
+            return y.reshape(())
         x = check_array(x, "x", owner="Dropout.forward", dtype=self.dtype)
+        training = check_bool("training", training, owner="Dropout.forward")
         if not training or self.p == 0.0:
             self._cache = {"scale": None, "shape": x.shape}
             return x.copy()
@@ -71,6 +104,9 @@ class Dropout(Layer):
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
+        if c["shape"] == ():  # the 0-d forward above ran as shape (1,): so does its backward
+            dy = self._check_dy(dy, ())  # checked 0-d; check_array hands it back as (1,)
+            return (dy.copy() if c["scale"] is None else dy * c["scale"]).reshape(())
         dy = self._check_dy(dy, c["shape"])
         if c["scale"] is None:
             return dy.copy()
@@ -85,7 +121,18 @@ class Dropout(Layer):
         return {"rng": self.rng.bit_generator.state}
 
     def set_state(self, state: dict) -> None:
-        self.rng.bit_generator.state = state["rng"]
+        """Restore :meth:`get_state` output (``{"rng": bit-generator state dict}``)."""
+        if not isinstance(state, dict) or not isinstance(state.get("rng"), dict):
+            raise ValueError(
+                f"Dropout.set_state: state must be a dict {{'rng': generator state}}, "
+                f"got {describe(state)}"
+            )
+        try:
+            self.rng.bit_generator.state = state["rng"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(
+                f"Dropout.set_state: state['rng'] is not a valid generator state ({e})"
+            ) from None
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._args import check_bool, check_real
 from .base import Layer, check_array
+from .dense import check_layer_dtype, check_size
 
 __all__ = ["BatchNorm"]
 
@@ -18,22 +20,39 @@ class BatchNorm(Layer):
     sample raises ``ValueError`` (as torch). Evaluation uses the running statistics.
 
     Params ``gamma`` (ones), ``beta`` (zeros), ``[C]``; buffers ``running_mean`` (zeros),
-    ``running_var`` (ones), ``num_batches_tracked``. Shapes: ``x`` ``[N, C]`` -> ``y`` ``[N, C]``.
+    ``running_var`` (ones), ``num_batches_tracked``. Shapes: ``x`` ``[N, C]`` -> ``y`` ``[N, C]``
+    (in evaluation ``N = 0`` gives 0 rows; training needs ``N >= 2``).
+
+    Arguments: ``num_features`` an integer >= 1; ``momentum`` a finite real in ``[0, 1]``, the
+    weight of the new batch (torch's convention; torch's ``momentum=None``, a cumulative
+    average, is not supported); ``eps`` a finite real > 0 (0 would divide by zero on a
+    constant feature). ``momentum`` and ``eps`` can be set later and are checked when set.
     """
+
+    @property
+    def momentum(self) -> float:
+        """Weight of the new batch in the running statistics, in ``[0, 1]`` (checked when set)."""
+        return self._momentum
+
+    @momentum.setter
+    def momentum(self, value) -> None:
+        self._momentum = check_real("momentum", value, owner="BatchNorm", min=0, max=1)
+
+    @property
+    def eps(self) -> float:
+        """Added to the variance before the square root, finite > 0 (checked when set)."""
+        return self._eps
+
+    @eps.setter
+    def eps(self, value) -> None:
+        self._eps = check_real("eps", value, owner="BatchNorm", min=0, min_open=True)
 
     def __init__(
         self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32
     ) -> None:
-        super().__init__(dtype)
-        if not isinstance(num_features, int | np.integer) or num_features < 1:
-            raise ValueError(
-                f"BatchNorm: num_features must be a positive int, got {num_features!r}"
-            )
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum!r}")
-        if not eps > 0:
-            raise ValueError(f"BatchNorm: eps must be > 0, got {eps!r}")
-        self.num_features, self.momentum, self.eps = int(num_features), float(momentum), float(eps)
+        super().__init__(check_layer_dtype(dtype, "BatchNorm"))
+        self.num_features = check_size("num_features", num_features, "BatchNorm")
+        self.momentum, self.eps = momentum, eps
         self._add_param("gamma", np.ones(self.num_features))
         self._add_param("beta", np.zeros(self.num_features))
         self.buffers["running_mean"] = np.zeros(self.num_features, self.dtype)
@@ -44,6 +63,7 @@ class BatchNorm(Layer):
         x = check_array(
             x, "x", owner="BatchNorm.forward", dtype=self.dtype, shape=(None, self.num_features)
         )
+        training = check_bool("training", training, owner="BatchNorm.forward")
         y = np.empty_like(x)
         p, b = self.params, self.buffers
         if training:

@@ -1,21 +1,48 @@
-"""Dense (fully connected) layer with a fused activation: ``y = act(x @ W + b)``."""
+"""Dense (fully connected) layer with a fused activation: ``y = act(x @ W + b)``.
+
+Also the constructor-argument checks the layers of ``gradcore.nn`` share (``check_activation``,
+``check_layer_dtype``, ``check_size``), in the ``gradcore._args`` wording
+``"{owner}: {name} must be {expected}, got {given}"``.
+
+Input conventions of every layer (``forward``/``backward``): ``x`` must be a ``numpy.ndarray``
+of the layer's dtype (no silent casts: an integer or float64 array given to a float32 layer is
+a ``TypeError`` saying how to convert) and of the documented rank and feature sizes
+(``ValueError``); non-contiguous and read-only arrays are accepted (copied once if not
+C-contiguous) and give exactly the results of plain ones. A batch of 0 rows goes through
+(0 rows out, nothing added to the gradients), except ``BatchNorm`` in training, which needs
+2 rows or more (as torch). Layers do not scan inputs for NaN/inf: that is a pass over the data
+per step, and detecting non-finite values is the gradient monitor's job (``gc.monitor``) and
+``fit``'s (it checks the data once).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .. import init as _init
+from .._args import check_bool, check_choice, check_int
 from ..backends import ACTIVATIONS
 from .base import Layer, check_array
 
-__all__ = ["Dense", "check_activation"]
+__all__ = ["Dense", "check_activation", "check_layer_dtype", "check_size"]
 
 
-def check_activation(activation: str | None) -> str:
-    act = "linear" if activation is None else activation
-    if act not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
-    return act
+def check_activation(activation: str | None, owner: str | None = None) -> str:
+    """An activation name of ``gc.backends.ACTIVATIONS`` (``None`` means ``'linear'``)."""
+    if activation is None:
+        return "linear"
+    return check_choice("activation", activation, ACTIVATIONS, owner=owner)
+
+
+def check_layer_dtype(dtype, owner: str) -> np.dtype:
+    """A layer dtype: float32 or float64, given as a NumPy type, dtype or name. ``None`` is
+    refused (``np.dtype(None)`` would silently be float64)."""
+    return _init._check_dtype(dtype, owner)
+
+
+def check_size(name: str, value, owner: str) -> int:
+    """A feature/unit count: an integer >= 1 (NumPy integers too, never bool)."""
+    return check_int(name, value, owner=owner, min=1)
 
 
 class Dense(Layer):
@@ -25,8 +52,28 @@ class Dense(Layer):
     ``Linear.weight``), ``b`` ``[out_features]`` (zeros). ``init`` initialises ``W`` (a name from
     ``gc.init`` or a callable ``(shape, rng, dtype)``); ``seed`` makes it reproducible.
 
-    Shapes: ``x`` ``[N, in_features]`` -> ``y`` ``[N, out_features]``, in the layer's dtype.
+    Shapes: ``x`` ``[N, in_features]`` -> ``y`` ``[N, out_features]``, in the layer's dtype
+    (``N = 0`` gives 0 rows and adds nothing to the gradients, as ``torch.nn.Linear``).
+
+    Arguments: ``in_features``/``out_features`` integers >= 1; ``activation`` a name of
+    ``gc.backends.ACTIVATIONS`` or ``None`` (linear; settable later, checked when set);
+    ``init`` a name or callable returning a finite array of shape ``[in, out]``; ``dtype``
+    float32/float64; ``seed`` None, an int >= 0 or a ``numpy.random.Generator``; ``bias`` bool.
+    Bad arguments raise ``TypeError`` (type) or ``ValueError`` (value) naming them.
     """
+
+    @property
+    def activation(self) -> str:
+        """The fused activation's name (settable; checked when set; a change discards the last
+        forward, so ``backward`` cannot mix the old activation's outputs with the new one)."""
+        return self._activation
+
+    @activation.setter
+    def activation(self, value) -> None:
+        act = check_activation(value, owner="Dense")
+        if act != getattr(self, "_activation", act):
+            self._cache = None  # the last forward used the old one: backward must not mix them
+        self._activation = act
 
     def __init__(
         self,
@@ -38,16 +85,15 @@ class Dense(Layer):
         seed=None,
         bias: bool = True,
     ) -> None:
-        super().__init__(dtype)
-        for nm, v in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(v, int | np.integer) or v < 1:
-                raise ValueError(f"Dense: {nm} must be a positive int, got {v!r}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        self.activation = check_activation(activation)
-        rng = np.random.default_rng(seed)
-        self._add_param(
-            "W", _init.get(init)((self.in_features, self.out_features), rng, self.dtype)
-        )
+        owner = "Dense"
+        super().__init__(check_layer_dtype(dtype, owner))
+        self.in_features = check_size("in_features", in_features, owner)
+        self.out_features = check_size("out_features", out_features, owner)
+        self.activation = activation
+        bias = check_bool("bias", bias, owner=owner)
+        rng = _init._make_rng(seed, owner=owner)
+        shape = (self.in_features, self.out_features)
+        self._add_param("W", _init._initialize(init, shape, rng, self.dtype, owner=owner))
         self.use_bias = bias
         if bias:
             self._add_param("b", np.zeros(self.out_features, self.dtype))

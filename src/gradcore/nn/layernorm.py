@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._args import check_real
 from .base import Layer, check_array
+from .dense import check_layer_dtype, check_size
 
 __all__ = ["LayerNorm"]
 
@@ -14,18 +16,25 @@ class LayerNorm(Layer):
 
     Statistics over the ``C`` features of each row (biased variance, as torch); the same in
     training and evaluation. Params ``gamma`` (ones), ``beta`` (zeros), ``[C]``.
-    Shapes: ``x`` ``[N, C]`` -> ``y`` ``[N, C]``.
+    Shapes: ``x`` ``[N, C]`` -> ``y`` ``[N, C]`` (``N = 0`` gives 0 rows, as torch).
+
+    Arguments: ``num_features`` an integer >= 1; ``eps`` a finite real > 0 (settable later,
+    checked when set); ``dtype`` float32/float64.
     """
 
+    @property
+    def eps(self) -> float:
+        """Added to the variance before the square root, finite > 0 (checked when set)."""
+        return self._eps
+
+    @eps.setter
+    def eps(self, value) -> None:
+        self._eps = check_real("eps", value, owner="LayerNorm", min=0, min_open=True)
+
     def __init__(self, num_features: int, eps: float = 1e-5, dtype=np.float32) -> None:
-        super().__init__(dtype)
-        if not isinstance(num_features, int | np.integer) or num_features < 1:
-            raise ValueError(
-                f"LayerNorm: num_features must be a positive int, got {num_features!r}"
-            )
-        if not eps > 0:
-            raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
-        self.num_features, self.eps = int(num_features), float(eps)
+        super().__init__(check_layer_dtype(dtype, "LayerNorm"))
+        self.num_features = check_size("num_features", num_features, "LayerNorm")
+        self.eps = eps
         self._add_param("gamma", np.ones(self.num_features))
         self._add_param("beta", np.zeros(self.num_features))
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import init as _init
+from .._args import check_bool, check_real
 from .base import Layer, check_array
+from .dense import check_layer_dtype, check_size
 
 __all__ = ["LSTM"]
 
@@ -28,8 +30,26 @@ class LSTM(Layer):
     default to zeros; after ``backward``, ``extra_input_grads`` holds ``{"h0": dh0, "c0": dc0}``
     and ``grad_norms_through_time`` holds ``(||dL/dh_t||, ||dL/dc_t||)`` per step (float64
     ``[T]`` each, Frobenius norms over the batch): the monitor's "gradient through time".
-    The final states of the last forward are ``self.hT`` and ``self.cT``.
+    The final states of the last forward are ``self.hT`` and ``self.cT``. ``N = 0`` (an empty
+    batch) gives 0 rows and adds nothing to the gradients; ``T`` must be >= 1.
+
+    Arguments: ``input_size``/``hidden_size`` integers >= 1; ``return_sequences`` bool
+    (settable later, checked when set); ``dtype`` float32/float64; ``seed`` None, an int >= 0
+    or a ``numpy.random.Generator``; ``forget_bias`` a finite real (the forget gates' initial
+    bias).
     """
+
+    @property
+    def return_sequences(self) -> bool:
+        """Whether ``forward`` returns every hidden state or only the last (checked when set)."""
+        return self._return_sequences
+
+    @return_sequences.setter
+    def return_sequences(self, value) -> None:
+        value = check_bool("return_sequences", value, owner="LSTM")
+        if value != getattr(self, "_return_sequences", value):
+            self._cache = None  # backward must see the dy shape of the forward it follows
+        self._return_sequences = value
 
     def __init__(
         self,
@@ -40,14 +60,15 @@ class LSTM(Layer):
         seed=None,
         forget_bias: float = 1.0,
     ) -> None:
-        super().__init__(dtype)
-        for nm, v in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(v, int | np.integer) or v < 1:
-                raise ValueError(f"LSTM: {nm} must be a positive int, got {v!r}")
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        self.return_sequences = bool(return_sequences)
+        owner = "LSTM"
+        super().__init__(check_layer_dtype(dtype, owner))
+        self.input_size = check_size("input_size", input_size, owner)
+        self.hidden_size = check_size("hidden_size", hidden_size, owner)
+        self.return_sequences = return_sequences
+        forget_bias = check_real("forget_bias", forget_bias, owner=owner)
+        self.forget_bias = forget_bias
         D, H = self.input_size, self.hidden_size
-        rng = np.random.default_rng(seed)
+        rng = _init._make_rng(seed, owner=owner)
         self._add_param("Wx", _init.xavier_uniform((D, 4 * H), rng, self.dtype))
         Wh = np.concatenate([_init.orthogonal((H, H), rng, self.dtype) for _ in range(4)], axis=1)
         self._add_param("Wh", Wh)
@@ -144,6 +165,7 @@ class LSTM(Layer):
             "hidden_size": self.hidden_size,
             "return_sequences": self.return_sequences,
             "dtype": self.dtype.name,
+            "forget_bias": self.forget_bias,
         }
 
     def extra_repr(self) -> str:
