@@ -39,8 +39,7 @@ class Activation(Layer):
         self._activation = act
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        # check_array returns at least 1-D (np.ascontiguousarray): give a 0-d x its shape back
-        x = check_array(x, "x", owner="Activation.forward", dtype=self.dtype).reshape(np.shape(x))
+        x = check_array(x, "x", owner="Activation.forward", dtype=self.dtype)  # keeps 0-d 0-d
         y = np.empty_like(x)
         self.backend.act_forward(x, self.activation, y)
         self._cache = {"x": x, "y": y}
