@@ -1042,3 +1042,28 @@ def test_lsuv_arguments():
     ra = init.lsuv(a, X, tol=0.02, max_iter=np.int64(10), seed=np.int64(3))
     rb = init.lsuv(b, X, tol=np.float32(0.02), seed=3)
     assert ra == rb and all(math.isfinite(v) for v in ra.values())
+
+
+# -- Layer.predict ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("X", "batch_size", "exc", "match"),
+    [
+        (np.ones(()), 2, ValueError, r"predict: X must have a batch axis"),  # was len() TypeError
+        (np.full((2, 4), 1e300), 2, ValueError, r"predict: X holds values beyond the range"),
+        (np.ones((2, 4)), 0, ValueError, r"predict: batch_size must be an integer >= 1, got 0"),
+        (np.ones((2, 4)), True, TypeError, r"predict: batch_size must be an integer >= 1"),
+        (np.ones((2, 4)), 1.0, TypeError, r"predict: batch_size must be an integer >= 1"),
+        (np.ones((0, 4)), 2, ValueError, r"predict: X must have at least 1 row"),
+        ([[1.0] * 4], 2, TypeError, r"predict: X must be a numpy.ndarray, got list"),
+    ],
+)
+def test_predict_checks_its_arguments(X, batch_size, exc, match):
+    model = gc.nn.Sequential([gc.nn.Dense(4, 3, seed=0)])
+    with pytest.raises(exc, match=match):
+        model.predict(X, batch_size)
+
+
+def test_predict_takes_numpy_integer_batch_sizes():
+    model = gc.nn.Sequential([gc.nn.Dense(4, 3, seed=0)])
+    X = np.random.default_rng(0).normal(size=(5, 4))
+    np.testing.assert_array_equal(model.predict(X, np.int64(2)), model.predict(X, 2))

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .._args import describe
+from .._args import check_int, describe
 from ..backends import Workspace, get_backend
 from ..params import ParameterArena, TrackedDict, structure_changed
 
@@ -366,15 +366,23 @@ class Layer:
 
         ``X`` is cast to the model's dtype (as in ``fit``); the result is a new array.
         """
-        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
-            raise ValueError(f"predict: batch_size must be a positive int, got {batch_size!r}")
+        batch_size = check_int("batch_size", batch_size, owner="predict", min=1)
         if not isinstance(X, np.ndarray):
-            raise TypeError(f"predict: X must be a numpy.ndarray, got {type(X).__name__}")
+            raise TypeError(f"predict: X must be a numpy.ndarray, got {describe(X)}")
+        if X.ndim == 0:
+            raise ValueError("predict: X must have a batch axis (at least 1-D), got a 0-d array")
         if len(X) == 0:
-            raise ValueError("predict: X is empty")
+            raise ValueError(f"predict: X must have at least 1 row, got shape {X.shape}")
         if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
             raise TypeError(f"predict: X must hold real numbers, got dtype {X.dtype}")
-        X = np.asarray(X, dtype=self.dtype)
+        try:
+            with np.errstate(over="raise"):
+                X = np.asarray(X, dtype=self.dtype)
+        except FloatingPointError:
+            raise ValueError(
+                f"predict: X holds values beyond the range of the model's dtype {self.dtype} "
+                f"(largest |x| = {float(np.max(np.abs(X))):.3g})"
+            ) from None
         outs = [
             self.forward(X[i : i + batch_size], training=False)
             for i in range(0, len(X), batch_size)
