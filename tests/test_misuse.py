@@ -322,6 +322,17 @@ def test_lstm_final_states_are_read_only_in_training(rng):
             state[...] = 0
 
 
+def test_saved_intermediates_handed_out_are_read_only(rng):
+    """Dense.preactivation and LSTM.gates are what backward reads: views, read-only."""
+    dense = Dense(4, 3, "tanh")
+    dense.forward(rng.standard_normal((2, 4)).astype(F32))
+    lstm = LSTM(4, 3)
+    lstm.forward(rng.standard_normal((2, 3, 4)).astype(F32))
+    for saved in (dense.preactivation, lstm.gates):
+        with pytest.raises(ValueError, match="read-only"):
+            saved[...] = 0
+
+
 @pytest.mark.parametrize(("make", "shape"), [c[1:] for c in _cases()], ids=[c[0] for c in _cases()])
 def test_evaluation_output_is_writeable(make, shape, rng):
     y = make().forward(rng.standard_normal(shape).astype(F32), training=False)

@@ -22,7 +22,7 @@ import numpy as np
 from .. import init as _init
 from .._args import check_bool, check_choice, check_int
 from ..backends import ACTIVATIONS
-from .base import Layer, check_array
+from .base import Layer, check_array, read_only
 
 __all__ = ["Dense", "check_activation", "check_layer_dtype", "check_size"]
 
@@ -102,9 +102,9 @@ class Dense(Layer):
     @property
     def preactivation(self) -> np.ndarray | None:
         """``z = x @ W + b`` of the last forward (``[N, out_features]``, the layer's dtype),
-        before the activation; ``None`` before the first forward. Read it, do not write it
+        before the activation; ``None`` before the first forward. A read-only view
         (``backward`` uses it). ``gc.init.lsuv`` rescales ``W`` from its variance."""
-        return None if self._cache is None else self._cache["z"]
+        return None if self._cache is None else read_only(self._cache["z"])
 
     def _b(self):
         return self.params["b"] if self.use_bias else self._zero_b

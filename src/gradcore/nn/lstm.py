@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import init as _init
 from .._args import check_bool, check_real
-from .base import Layer, check_array
+from .base import Layer, check_array, read_only
 from .dense import check_layer_dtype, check_size
 
 __all__ = ["LSTM"]
@@ -113,8 +113,8 @@ class LSTM(Layer):
     def gates(self) -> np.ndarray | None:
         """The activated gates ``[i, f, g, o]`` of the last forward, ``[N, T, 4H]`` in the layer's
         dtype (``gates[..., H:2H]`` is the forget gate); ``None`` before the first forward.
-        Read it, do not write it (``backward`` uses it)."""
-        return None if self._cache is None else self._cache["gates"]
+        A read-only view (``backward`` uses it)."""
+        return None if self._cache is None else read_only(self._cache["gates"])
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
