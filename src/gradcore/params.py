@@ -309,10 +309,11 @@ class ParameterArena:
         why = self.stale()
         if why is not None:
             raise StaleArenaError(
-                f"the model changed after this arena (and any optimizer created from it) was "
-                f"built: {why}. An optimizer bound to it would train a stale copy; create a new "
-                "optimizer from model.parameters(), which rebuilds the arena with the current "
-                "values (e.g. opt = gc.optim.Adam(model.parameters(), lr=...))"
+                f"the model changed after this arena (and any optimizer, clip or monitor created "
+                f"from it) was built: {why}. An optimizer bound to it would train a stale copy; "
+                "create a new optimizer from model.parameters(), which rebuilds the arena with "
+                "the current values (e.g. opt = gc.optim.Adam(model.parameters(), lr=...)), and "
+                "a new gc.monitor.GradientMonitor if one watches this model"
             )
 
     def __repr__(self) -> str:
