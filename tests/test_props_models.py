@@ -154,9 +154,15 @@ def mutate(model: Sequential, op: str, width: int, k: int) -> bool:
 def test_mutations_after_parameters_rebuild_or_raise(spec, width, ops):
     model = Sequential([build(s, width, []) for s in spec] + [Dense(width, width, dtype=F64)])
     opt = gc.optim.SGD(model.parameters(), lr=0.1)
-    changed = False
+
+    def layout():  # the parameters in model order, by identity
+        return [(id(layer), key) for layer in leaf_layers(model) for key in layer.params]
+
+    before_ops = layout()
     for op, k in ops:
-        changed |= mutate(model, op, width, k)
+        mutate(model, op, width, k)
+    # (append then delete of the same layer gives the old layout back: the old arena is valid)
+    changed = layout() != before_ops
     x = np.random.default_rng(0).standard_normal((4, width))
     model.zero_grad()
     model.backward(np.ones_like(model.forward(x)))
