@@ -20,7 +20,7 @@
 
 static int g_threads = 0;              /* configured count; 0 = not read from OpenMP yet */
 static int g_adaptive = 1;             /* contention back-off on */
-static int64_t g_fork_milli = 1000;    /* fork thresholds x this / 1000 */
+static int64_t g_fork_milli = (int64_t)(GC_FORK_SCALE * 1000); /* fork scale x 1000 */
 static int64_t g_backoff_until = 0;    /* ns (omp_get_wtime clock); 0 = no back-off */
 static int64_t g_backoff_len = 0;      /* current back-off period, ns; 0 after a clean probe */
 static int64_t g_contended = 0;        /* regions found contended since import */
@@ -90,8 +90,8 @@ int gc_par_team(int64_t nchunks, int big) {
 #ifdef _OPENMP
     if (nchunks < 2 || !big || omp_get_level() > 0) return 1;
     const int64_t until = GC_LOAD(g_backoff_until);
-    if (until != 0) {
-        if (GC_LOAD(g_adaptive) && gc_now_ns() < until) return 1;
+    if (until != 0 && GC_LOAD(g_adaptive)) {
+        if (gc_now_ns() < until) return 1;
         GC_STORE(g_backoff_until, (int64_t)0); /* period over: this region is the probe */
     }
     const int n = gc_max_threads();
@@ -127,15 +127,14 @@ void gc_par_finish(gc_par_clock *c) {
     }
 }
 
-void gc_par_set_adaptive(int on) {
-    GC_STORE(g_adaptive, on ? 1 : 0);
-    if (!on) GC_STORE(g_backoff_until, (int64_t)0);
-}
+/* Off: regions ignore the back-off (its state is kept, and resumes when turned on again). */
+void gc_par_set_adaptive(int on) { GC_STORE(g_adaptive, on ? 1 : 0); }
 
 int gc_par_get_adaptive(void) { return GC_LOAD(g_adaptive); }
 
 void gc_par_set_fork_scale(double scale) {
-    GC_STORE(g_fork_milli, scale > 0 && scale < 1e12 ? (int64_t)(scale * 1000.0 + 0.5) : 1000);
+    GC_STORE(g_fork_milli, scale > 0 && scale < 1e12 ? (int64_t)(scale * 1000.0 + 0.5)
+                                                     : (int64_t)(GC_FORK_SCALE * 1000));
 }
 
 double gc_par_get_fork_scale(void) { return (double)GC_LOAD(g_fork_milli) / 1000.0; }

@@ -53,14 +53,20 @@
 #include <omp.h>
 #endif
 
-/* Fork thresholds: each kernel passes its work and its threshold in its own units (elements of
- * a streaming pass: GC_PARALLEL_MIN, or GC_PARALLEL_MIN / 8 for exp-bound passes; M*N*K
- * multiply-adds of a GEMM: GC_GEMM_PARALLEL_MIN; rows of a row-blocked pass...).
- * gc_par_big(work, min) is work >= min * the fork scale (1.0 unless gc_par_set_fork_scale
- * changed it: the bench measures with it). A scale above 1 only stops regions from forking: the
- * chunking thresholds of the kernels never move, so results do not change. */
+/* Fork thresholds: each kernel passes its work and its chunking threshold in its own units
+ * (elements of a streaming pass: GC_PARALLEL_MIN, or GC_PARALLEL_MIN / 8 for exp-bound passes;
+ * M*N*K multiply-adds of a GEMM: GC_GEMM_PARALLEL_MIN; rows of a row-blocked pass...).
+ * gc_par_big(work, min) is work >= min * the fork scale: a region forks only from GC_FORK_SCALE
+ * times the size at which its work is cut into chunks (262144 elements of a streaming pass,
+ * 32768 of an exp-bound one, 2^23 = 8.4e6 multiply-adds of a GEMM: ~0.2-0.5 ms of work on one
+ * core). Below that the second thread saves less than its wake-up and join cost on a quiet
+ * machine (the 40-256-256-10 MLP step at batch 100 was no faster at 2 threads: 1.6-2.1 vs
+ * 1.7 ms) and a time slice when a competing process holds the core. The small MLP step
+ * therefore never forks. gc_par_set_fork_scale changes the scale at run time (the bench
+ * compares); the chunking never moves with it, so results do not change. */
+#define GC_FORK_SCALE 4
 int gc_par_big(int64_t work, int64_t min);
-/* The GEMM fork threshold (M*N*K): the chunking threshold of gc_gemm, times the fork scale. */
+/* The GEMM threshold passed to gc_par_big (M*N*K): gc_gemm's chunking threshold. */
 #define GC_FORK_MIN_GEMM ((int64_t)GC_GEMM_PARALLEL_MIN)
 /* contention detector: a caller that waited this long for its peers (and longer than its own
  * share) saw a descheduled peer */

@@ -332,3 +332,27 @@ print(len(pinned))
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() in {"0", "1"}
+
+
+# ---- the contention bench: its competitors never outlive it -----------------------------------
+
+
+def test_contention_bench_cleans_up_its_competitors():
+    from gradcore.bench.contention import competitors
+
+    with competitors(2, max_seconds=60) as comp:
+        procs = list(comp.procs)
+        assert len(procs) == 2 and all(p.is_alive() for p in procs)
+    assert not any(p.is_alive() for p in procs)
+    with pytest.raises(RuntimeError, match="boom"), competitors(1, max_seconds=60) as comp:
+        procs = list(comp.procs)
+        raise RuntimeError("boom")
+    assert not any(p.is_alive() for p in procs)
+
+
+def test_contention_bench_worker_reports_every_variant(restore_threads, restore_policy):
+    from gradcore.bench.contention import worker
+
+    r = worker("gradcore", gc.get_backend_name(), blocks=2, steps=1, warmup=1)
+    assert set(r["ms_per_step"]) == {"default", "no back-off", "1 thread"}
+    assert all(len(v) == 2 and min(v) > 0 for v in r["ms_per_step"].values())
