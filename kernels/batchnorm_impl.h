@@ -152,6 +152,7 @@ int GC_NAME(gc_batchnorm_forward_eval)(const FT *x, int64_t N, int64_t C, const 
     }
     const int64_t nch = gc_bn_chunks(N, C, GC_BN_EVAL_CHUNKS);
     const int team = gc_par_team(nch, gc_par_big(N * C, GC_PARALLEL_MIN));
+    (void)team; /* unused without OpenMP */
 #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
     for (int64_t k = 0; k < nch; ++k)
         GC_NAME(gc_bn_affine_rows)(x, N * k / nch, N * (k + 1) / nch, C, mD, sD, beta, y);

@@ -52,6 +52,7 @@ int GC_NAME(gc_layernorm_forward)(const FT *x, int64_t N, int64_t C, const FT *g
     if (N < 0 || C < 1) return GC_EBADSIZE;
     const int64_t nch = gc_ln_chunks(N, C, GC_LN_FWD_CHUNKS);
     const int team = gc_par_team(nch, gc_par_big(N * C, GC_PARALLEL_MIN));
+    (void)team; /* unused without OpenMP */
 #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
     for (int64_t k = 0; k < nch; ++k)
         GC_NAME(gc_ln_fwd_rows)(x, N * k / nch, N * (k + 1) / nch, C, gamma, beta, eps, y, mean,

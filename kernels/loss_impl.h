@@ -106,6 +106,7 @@ int GC_NAME(gc_loss_mse)(const T *p, const T *t, int64_t n, T *dp, double *loss)
     if (n <= 0) return GC_EBADSIZE;
     const double M = (double)n;
     const int nt = n >= GC_PARALLEL_MIN ? gc_max_threads() : 1;
+    (void)nt; /* unused without OpenMP */
     double s = 0.0;
     if (dp != NULL) {
 #pragma omp parallel for simd reduction(+ : s) schedule(static) num_threads(nt) if (n >= GC_PARALLEL_MIN)
@@ -130,6 +131,7 @@ int GC_NAME(gc_loss_bce_with_logits)(const T *z, const T *t, int64_t n, T *dz, d
     if (n <= 0) return GC_EBADSIZE;
     const double M = (double)n;
     const int nt = n >= GC_LOSS_PAR_MIN ? gc_max_threads() : 1;
+    (void)nt;
     double s = 0.0;
     if (dz != NULL) {
 #pragma omp parallel for simd reduction(+ : s) schedule(static) num_threads(nt) if (n >= GC_LOSS_PAR_MIN)

@@ -234,6 +234,7 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
         gc_par_finish(&clk);
         const int64_t np_ = (H + D) * G;
         const int team2 = gc_par_team(gc_max_threads(), gc_par_big(np_, GC_PARALLEL_MIN));
+        (void)team2;
 #pragma omp parallel for simd schedule(static) num_threads(team2) if (team2 > 1)
         for (int64_t j = 0; j < np_; ++j) {
             FT acc = part[j];
@@ -255,6 +256,7 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
     /* db += column sums of dA, in double; threads take column blocks (deterministic) */
     const int64_t nblk = (G + GC_LSTM_DB_BLOCK - 1) / GC_LSTM_DB_BLOCK;
     const int team3 = gc_par_team(nblk, gc_par_big(NT * G, GC_PARALLEL_MIN));
+    (void)team3;
 #pragma omp parallel for schedule(static) num_threads(team3) if (team3 > 1)
     for (int64_t blk = 0; blk < nblk; ++blk) {
         const int64_t j0 = blk * GC_LSTM_DB_BLOCK;

@@ -212,7 +212,7 @@ def worker(
         try:
             from gradcore import _kernels
 
-            extra["fork_policy"] = _kernels.fork_policy()
+            extra["fork_policy_at_end"] = _kernels.fork_policy()  # contended: regions found
         except ImportError:  # pragma: no cover
             pass
     return {"lib": lib, "info": info, "ms_per_step": times, **extra}
