@@ -99,7 +99,10 @@ int GC_NAME(gc_batchnorm_forward_train)(const FT *x, int64_t N, int64_t C, const
     const double dN = (double)N;
     const double unbias = dN / (dN - 1.0);
 
-#pragma omp parallel num_threads((int)nch) if (nch > 1)
+    const int team = gc_par_team(nch, gc_par_big(N * C, GC_PARALLEL_MIN));
+    gc_par_clock clk;
+    gc_par_start(&clk, team);
+#pragma omp parallel num_threads(team) if (team > 1)
     {
         /* pass 1: per-chunk mean and M2 */
 #pragma omp for schedule(static)
@@ -128,10 +131,12 @@ int GC_NAME(gc_batchnorm_forward_train)(const FT *x, int64_t N, int64_t C, const
             sD[c] = (double)gamma[c] * istd;
         }
         /* pass 2: y = (x - mean) * gamma inv_std + beta */
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int64_t k = 0; k < nch; ++k)
             GC_NAME(gc_bn_affine_rows)(x, N * k / nch, N * (k + 1) / nch, C, mD, sD, beta, y);
+        GC_PAR_OWN_DONE(&clk);
     }
+    gc_par_finish(&clk);
     return GC_OK;
 }
 
@@ -146,7 +151,9 @@ int GC_NAME(gc_batchnorm_forward_eval)(const FT *x, int64_t N, int64_t C, const 
         sD[c] = (double)gamma[c] / sqrt((double)running_var[c] + eps);
     }
     const int64_t nch = gc_bn_chunks(N, C, GC_BN_EVAL_CHUNKS);
-#pragma omp parallel for schedule(static) if (nch > 1)
+    const int team = gc_par_team(nch, gc_par_big(N * C, GC_PARALLEL_MIN));
+    (void)team; /* unused without OpenMP */
+#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
     for (int64_t k = 0; k < nch; ++k)
         GC_NAME(gc_bn_affine_rows)(x, N * k / nch, N * (k + 1) / nch, C, mD, sD, beta, y);
     return GC_OK;
@@ -199,7 +206,10 @@ int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
     double *eD = bD + C;
     const double dN = (double)N;
 
-#pragma omp parallel num_threads((int)nch) if (nch > 1)
+    const int team = gc_par_team(nch, gc_par_big(N * C, GC_PARALLEL_MIN));
+    gc_par_clock clk;
+    gc_par_start(&clk, team);
+#pragma omp parallel num_threads(team) if (team > 1)
     {
 #pragma omp for schedule(static)
         for (int64_t k = 0; k < nch; ++k)
@@ -222,11 +232,13 @@ int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
             bD[c] = -a * istd * sdyx / dN;
             eD[c] = -a * sdy / dN;
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int64_t k = 0; k < nch; ++k)
             GC_NAME(gc_bn_bwd_dx_rows)(dy, x, N * k / nch, N * (k + 1) / nch, C, mean, aD, bD,
                                        eD, dx);
+        GC_PAR_OWN_DONE(&clk);
     }
+    gc_par_finish(&clk);
     return GC_OK;
 }
 

@@ -158,17 +158,25 @@ int GC_NAME(gc_dense_forward)(const T *x, const T *W, const T *b, int64_t N, int
          * fork/join, no second pass over z from memory. */
         const int64_t nblk = (O + GC_GEMM_NBLOCK - 1) / GC_GEMM_NBLOCK;
         if (nth > nblk) nth = (int)nblk;
+        const int team = gc_gemm_team(N, O, I, nth);
+        gc_par_clock clk;
+        gc_par_start(&clk, team);
 #define GC_CASE(name)                                                                   \
-    _Pragma("omp parallel for schedule(static) num_threads(nth)")                      \
-    for (int t = 0; t < nth; ++t) {                                                     \
-        int64_t c0, c1;                                                                 \
-        gc_gemm_block(t, nth, nblk, GC_GEMM_NBLOCK, O, &c0, &c1);                       \
-        if (c1 <= c0) continue;                                                         \
-        GC_GEMM(0, 0, N, c1 - c0, I, (T)1, x, I, W + c0, O, (T)0, z + c0, O);          \
-        GC_NAME(epi_##name)(b, z, y, O, 0, N, c0, c1);                                  \
+    _Pragma("omp parallel num_threads(team) if (team > 1)")                            \
+    {                                                                                   \
+        _Pragma("omp for schedule(static) nowait")                                     \
+        for (int t = 0; t < nth; ++t) {                                                 \
+            int64_t c0, c1;                                                             \
+            gc_gemm_block(t, nth, nblk, GC_GEMM_NBLOCK, O, &c0, &c1);                   \
+            if (c1 <= c0) continue;                                                     \
+            GC_GEMM(0, 0, N, c1 - c0, I, (T)1, x, I, W + c0, O, (T)0, z + c0, O);      \
+            GC_NAME(epi_##name)(b, z, y, O, 0, N, c0, c1);                              \
+        }                                                                               \
+        GC_PAR_OWN_DONE(&clk);                                                          \
     }
         GC_ACT_SWITCH(act, GC_CASE)
 #undef GC_CASE
+        gc_par_finish(&clk);
         return GC_OK;
     }
     GC_GEMM(0, 0, N, O, I, (T)1, x, I, W, O, (T)0, z, O); /* z = x W */
@@ -223,9 +231,7 @@ int GC_NAME(gc_dense_backward)(const T *dy, const T *x, const T *W, const T *z, 
         /* column blocks: at most GC_DB_BLOCK wide, and at least one per thread when the
          * epilogue is big enough to thread (16-column multiples: whole cache lines) */
         int nth = 1;
-#ifdef _OPENMP
-        if (N * O >= GC_ACT_PAR_MIN(act) && !omp_in_parallel()) nth = omp_get_max_threads();
-#endif
+        if (N * O >= GC_ACT_PAR_MIN(act) && !gc_par_nested()) nth = gc_max_threads();
         int64_t bw = (O + nth - 1) / nth;
         bw = (bw + 15) / 16 * 16;
         if (bw > GC_DB_BLOCK) bw = GC_DB_BLOCK;
@@ -234,16 +240,29 @@ int GC_NAME(gc_dense_backward)(const T *dy, const T *x, const T *W, const T *z, 
          * block by the same thread (dW[:, blk] += x^T dz[:, blk]): one fork/join, dz still in
          * cache. dx = dz W^T needs every column of dz, so it comes after. */
         fused = nth > 1 && nb > 1 && I > 0;
-#define GC_CASE(name)                                                               \
-    _Pragma("omp parallel for schedule(static) if (nth > 1 && nb > 1)")             \
-    for (int64_t k = 0; k < nb; ++k) {                                              \
-        const int64_t o0 = k * bw;                                                  \
-        const int64_t w = O - o0 < bw ? O - o0 : bw;                                \
-        GC_NAME(bwd_blk_##name)(dy, z, y, dz, db, N, O, o0, w);                     \
-        if (fused) GC_GEMM(1, 0, I, w, N, (T)1, x, I, dz + o0, O, (T)1, dW + o0, O); \
+        /* the team only runs the blocks (fixed above): fork when the epilogue or the fused
+         * dW GEMMs are big enough */
+        const int team = nth > 1 && nb > 1
+                             ? gc_par_team(nb, gc_par_big(N * O, GC_ACT_PAR_MIN(act)) ||
+                                                   (fused && gc_par_big(I * O * N, GC_FORK_MIN_GEMM)))
+                             : 1;
+        gc_par_clock clk;
+        gc_par_start(&clk, team);
+#define GC_CASE(name)                                                                   \
+    _Pragma("omp parallel num_threads(team) if (team > 1)")                            \
+    {                                                                                   \
+        _Pragma("omp for schedule(static) nowait")                                     \
+        for (int64_t k = 0; k < nb; ++k) {                                              \
+            const int64_t o0 = k * bw;                                                  \
+            const int64_t w = O - o0 < bw ? O - o0 : bw;                                \
+            GC_NAME(bwd_blk_##name)(dy, z, y, dz, db, N, O, o0, w);                     \
+            if (fused) GC_GEMM(1, 0, I, w, N, (T)1, x, I, dz + o0, O, (T)1, dW + o0, O); \
+        }                                                                               \
+        GC_PAR_OWN_DONE(&clk);                                                          \
     }
         GC_ACT_SWITCH(act, GC_CASE)
 #undef GC_CASE
+        gc_par_finish(&clk);
     }
     if (!fused && I > 0 && O > 0)
         GC_GEMM(1, 0, I, O, N, (T)1, x, I, dz, O, (T)1, dW, O); /* dW += x^T dz */

@@ -1,11 +1,49 @@
-/* Private helper of the streaming kernels (dense epilogues, loss, optim): run a range function
- * over [0, n) either on the calling thread or split into one contiguous chunk per OpenMP
- * thread. The range function itself holds an `omp simd` loop specialised at compile time
- * (hyper-parameter branches folded by inlining), which vectorises more reliably than one
- * `parallel for simd` loop whose flags live in the OpenMP closure.
+/* Private helper of every kernel family: the one fork policy of gradcore's OpenMP regions.
  *
- *   GC_PARALLEL_RANGES(n, min_n, lo, hi, CALL)  runs CALL with lo/hi bound to each chunk.
- * Chunk boundaries are multiples of 16 elements (whole cache lines for float and double). */
+ * CHUNKS vs TEAM. A kernel first fixes how its work is cut (its chunks). The chunking decides
+ * the rounding of every reduction and of every split GEMM, so it depends only on the problem
+ * size and on the configured thread count (gc_max_threads(), process-wide), never on load.
+ * gc_par_team() then decides how many threads RUN those chunks (schedule(static), each chunk
+ * computed exactly as the caller alone would compute it). Any team size therefore gives
+ * bit-identical results; a team of 1 runs every chunk on the calling thread, in order.
+ *
+ * gc_par_team(nchunks, big) is 1 when
+ *   - nchunks < 2, or the work is below the fork threshold (big == 0: gc_par_big below),
+ *   - the caller is already inside a gradcore region (omp_get_level() > 0: counts inactive,
+ *     one-thread regions too, so the chunking of nested GEMMs does not change with the team),
+ *   - or the contention back-off is on (below);
+ * else min(nchunks, gc_max_threads()).
+ *
+ * CONTENTION BACK-OFF. On a machine where another process competes for the cores, an OpenMP
+ * join waits for a peer thread that the OS has descheduled: every fork/join becomes a scheduler
+ * time slice (measured: a 1.7 ms MLP step took 14.6 ms at 2 threads with one busy competitor,
+ * 4.6 ms at 1 thread). Every forked region is timed by its calling thread (two clock reads):
+ * when the caller, done with its own chunks, waited more than GC_PAR_WAIT_NS for the others
+ * AND longer than its own share took, the region counts as contended and all regions run on
+ * the calling thread for a back-off period: GC_PAR_BACKOFF_MIN_NS, doubled at every contended
+ * probe up to GC_PAR_BACKOFF_MAX_NS; the first region after the period is the probe, and a
+ * clean probe ends the back-off. Under steady contention this costs one slow region per
+ * back-off period (<= ~1 %); on a quiet machine a caller never waits that long (a peer wakes
+ * in microseconds), so nothing changes. gc_par_set_adaptive(0) turns it off.
+ *
+ * Region skeleton (every kernel uses it):
+ *
+ *     const int team = gc_par_team(nch, big);
+ *     gc_par_clock clk;
+ *     gc_par_start(&clk, team);
+ *     #pragma omp parallel num_threads(team) if (team > 1)
+ *     {
+ *         #pragma omp for schedule(static) nowait
+ *         for (int64_t k = 0; k < nch; ++k) ...chunk k...;
+ *         GC_PAR_OWN_DONE(&clk);
+ *     }
+ *     gc_par_finish(&clk);
+ *
+ * GC_PARALLEL_RANGES(n, min_n, lo, hi, CALL) runs CALL with lo/hi bound to one contiguous range
+ * per team thread (elementwise work only: no reduction, so the cut does not matter). Range
+ * edges are multiples of 16 elements (whole cache lines for float and double). The range
+ * function holds an `omp simd` loop specialised at compile time, which vectorises more
+ * reliably than one `parallel for simd` loop whose flags live in the OpenMP closure. */
 #ifndef GRADCORE_PARALLEL_H
 #define GRADCORE_PARALLEL_H
 
@@ -13,11 +51,54 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+
+/* Fork thresholds: each kernel passes its work and its chunking threshold in its own units
+ * (elements of a streaming pass: GC_PARALLEL_MIN, or GC_PARALLEL_MIN / 8 for exp-bound passes;
+ * M*N*K multiply-adds of a GEMM: GC_GEMM_PARALLEL_MIN; rows of a row-blocked pass...).
+ * gc_par_big(work, min) is work >= min * the fork scale: a region forks only from GC_FORK_SCALE
+ * times the size at which its work is cut into chunks (262144 elements of a streaming pass,
+ * 32768 of an exp-bound one, 2^23 = 8.4e6 multiply-adds of a GEMM: ~0.2-0.5 ms of work on one
+ * core). Below that the second thread saves less than its wake-up and join cost on a quiet
+ * machine (the 40-256-256-10 MLP step at batch 100 was no faster at 2 threads: 1.6-2.1 vs
+ * 1.7 ms) and a time slice when a competing process holds the core. The small MLP step
+ * therefore never forks. gc_par_set_fork_scale changes the scale at run time (the bench
+ * compares); the chunking never moves with it, so results do not change. */
+#define GC_FORK_SCALE 4
+int gc_par_big(int64_t work, int64_t min);
+/* The GEMM threshold passed to gc_par_big (M*N*K): gc_gemm's chunking threshold. */
+#define GC_FORK_MIN_GEMM ((int64_t)GC_GEMM_PARALLEL_MIN)
+/* contention detector: a caller that waited this long for its peers (and longer than its own
+ * share) saw a descheduled peer */
+#define GC_PAR_WAIT_NS ((int64_t)250000)
+#define GC_PAR_BACKOFF_MIN_NS ((int64_t)20000000)   /* 20 ms */
+#define GC_PAR_BACKOFF_MAX_NS ((int64_t)1000000000) /* 1 s */
+
+int gc_par_nested(void);            /* inside a (possibly one-thread) OpenMP region */
+int gc_par_team(int64_t nchunks, int big);
+
+typedef struct {
+    int64_t t0, own; /* ns: region start, caller's own share done */
+    int team;
+} gc_par_clock;
+void gc_par_start(gc_par_clock *c, int team);
+void gc_par_own_done(gc_par_clock *c);
+void gc_par_finish(gc_par_clock *c);
+
+#ifdef _OPENMP
+#define GC_PAR_OWN_DONE(c)                                          \
+    do {                                                            \
+        if ((c)->team > 1 && omp_get_thread_num() == 0) gc_par_own_done(c); \
+    } while (0)
 #define GC_PARALLEL_RANGES(n, min_n, lo, hi, CALL)                                   \
     do {                                                                             \
         const int64_t gc_n_ = (n);                                                   \
-        if (gc_n_ >= (min_n) && !omp_in_parallel() && omp_get_max_threads() > 1) {   \
-            _Pragma("omp parallel")                                                  \
+        const int gc_team_ =                                                         \
+            gc_n_ >= (min_n) ? gc_par_team(gc_max_threads(), gc_par_big(gc_n_, (min_n))) : 1; \
+        if (gc_team_ > 1) {                                                          \
+            gc_par_clock gc_clk_;                                                    \
+            gc_par_start(&gc_clk_, gc_team_);                                        \
+            _Pragma("omp parallel num_threads(gc_team_)")                            \
             {                                                                        \
                 const int64_t gc_nt_ = omp_get_num_threads();                        \
                 const int64_t gc_t_ = omp_get_thread_num();                          \
@@ -26,13 +107,16 @@
                 int64_t hi = gc_blk_ * (gc_t_ + 1) / gc_nt_ * 16;                    \
                 if (hi > gc_n_) hi = gc_n_;                                          \
                 if (lo < hi) { CALL; }                                               \
+                GC_PAR_OWN_DONE(&gc_clk_);                                           \
             }                                                                        \
+            gc_par_finish(&gc_clk_);                                                 \
         } else if (gc_n_ > 0) {                                                      \
             const int64_t lo = 0, hi = gc_n_;                                        \
             CALL;                                                                    \
         }                                                                            \
     } while (0)
 #else
+#define GC_PAR_OWN_DONE(c) ((void)(c))
 #define GC_PARALLEL_RANGES(n, min_n, lo, hi, CALL)                                   \
     do {                                                                             \
         const int64_t gc_n_ = (n);                                                   \

@@ -2,20 +2,27 @@
  * N (or over M when N is narrow, e.g. the LSTM's dx = dA Wx^T with N = D) that lets
  * gradcore's own thread pool (not the BLAS's) parallelise large products. */
 #include "gradcore/common.h"
+#include "gc_parallel.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
+/* The chunk count (blocks of the split): from the size and the configured thread count only,
+ * so a product is cut the same way whatever team runs it (gc_par_team). */
 int gc_gemm_threads(int64_t M, int64_t N, int64_t K, int *by_n) {
     *by_n = N >= 2 * GC_GEMM_NBLOCK;
     if ((double)M * (double)N * (double)(K > 0 ? K : 1) < (double)GC_GEMM_PARALLEL_MIN ||
         !(*by_n || M >= 2 * GC_GEMM_MBLOCK))
         return 1;
-#ifdef _OPENMP
-    if (omp_in_parallel()) return 1;
-#endif
+    if (gc_par_nested()) return 1;
     return gc_max_threads();
+}
+
+int gc_gemm_team(int64_t M, int64_t N, int64_t K, int nchunks) {
+    const double mnk = (double)M * (double)N * (double)(K > 0 ? K : 1);
+    const int64_t w = mnk > 9e18 ? INT64_MAX : (int64_t)mnk;
+    return gc_par_team(nchunks, gc_par_big(w, GC_FORK_MIN_GEMM));
 }
 
 static gc_sgemm_fn g_sgemm = 0;
@@ -42,27 +49,38 @@ int gc_have_gemm(void) { return g_sgemm != 0 && g_dgemm != 0; }
         const int64_t ext = by_n ? N : M, bs = by_n ? GC_GEMM_NBLOCK : GC_GEMM_MBLOCK;         \
         const int64_t nblk = (ext + bs - 1) / bs;                                              \
         if (nth > nblk) nth = (int)nblk;                                                       \
-        GC_GEMM_PARALLEL_FOR(nth)                                                              \
-        for (int t = 0; t < nth; ++t) {                                                        \
-            int64_t e0, e1;                                                                    \
-            gc_gemm_block(t, nth, nblk, bs, ext, &e0, &e1);                                    \
-            if (e1 <= e0) continue;                                                            \
-            if (by_n) {                                                                        \
-                const T *Bs = transb ? B + e0 * ldb : B + e0;                                  \
-                PTR(transa, transb, M, e1 - e0, K, alpha, A, lda, Bs, ldb, beta, C + e0, ldc); \
-            } else {                                                                           \
-                const T *As = transa ? A + e0 : A + e0 * lda;                                  \
-                PTR(transa, transb, e1 - e0, N, K, alpha, As, lda, B, ldb, beta, C + e0 * ldc, \
-                    ldc);                                                                      \
+        const int team = gc_gemm_team(M, N, K, nth);                                           \
+        gc_par_clock clk;                                                                      \
+        gc_par_start(&clk, team);                                                              \
+        GC_GEMM_PARALLEL(team)                                                                 \
+        {                                                                                      \
+            GC_GEMM_FOR                                                                        \
+            for (int t = 0; t < nth; ++t) {                                                    \
+                int64_t e0, e1;                                                                \
+                gc_gemm_block(t, nth, nblk, bs, ext, &e0, &e1);                                \
+                if (e1 <= e0) continue;                                                        \
+                if (by_n) {                                                                    \
+                    const T *Bs = transb ? B + e0 * ldb : B + e0;                              \
+                    PTR(transa, transb, M, e1 - e0, K, alpha, A, lda, Bs, ldb, beta, C + e0,   \
+                        ldc);                                                                  \
+                } else {                                                                       \
+                    const T *As = transa ? A + e0 : A + e0 * lda;                              \
+                    PTR(transa, transb, e1 - e0, N, K, alpha, As, lda, B, ldb, beta,           \
+                        C + e0 * ldc, ldc);                                                    \
+                }                                                                              \
             }                                                                                  \
+            GC_PAR_OWN_DONE(&clk);                                                             \
         }                                                                                      \
+        gc_par_finish(&clk);                                                                   \
     }
 
 #ifdef _OPENMP
 #define GC_GEMM_PRAGMA(x) _Pragma(#x)
-#define GC_GEMM_PARALLEL_FOR(nth) GC_GEMM_PRAGMA(omp parallel for num_threads(nth) schedule(static))
+#define GC_GEMM_PARALLEL(team) GC_GEMM_PRAGMA(omp parallel num_threads(team) if (team > 1))
+#define GC_GEMM_FOR GC_GEMM_PRAGMA(omp for schedule(static) nowait)
 #else
-#define GC_GEMM_PARALLEL_FOR(nth)
+#define GC_GEMM_PARALLEL(team)
+#define GC_GEMM_FOR
 #endif
 
 GC_DEFINE_GEMM(float, f32, g_sgemm)

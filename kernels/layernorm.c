@@ -4,6 +4,7 @@
 
 #include "gc_clones.h"
 #include "gradcore/layernorm.h"
+#include "gc_parallel.h"
 
 #define FT float
 #define SFX f32

@@ -51,7 +51,9 @@ int GC_NAME(gc_layernorm_forward)(const FT *x, int64_t N, int64_t C, const FT *g
                                   const FT *beta, double eps, FT *y, FT *mean, FT *inv_std) {
     if (N < 0 || C < 1) return GC_EBADSIZE;
     const int64_t nch = gc_ln_chunks(N, C, GC_LN_FWD_CHUNKS);
-#pragma omp parallel for schedule(static) if (nch > 1)
+    const int team = gc_par_team(nch, gc_par_big(N * C, GC_PARALLEL_MIN));
+    (void)team; /* unused without OpenMP */
+#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
     for (int64_t k = 0; k < nch; ++k)
         GC_NAME(gc_ln_fwd_rows)(x, N * k / nch, N * (k + 1) / nch, C, gamma, beta, eps, y, mean,
                                 inv_std);
@@ -99,13 +101,16 @@ int GC_NAME(gc_layernorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
     if (N < 0 || C < 1 || nwork < 1) return GC_EBADSIZE;
     const int64_t nch = gc_ln_chunks(N, C, nwork);
 
-#pragma omp parallel num_threads((int)nch) if (nch > 1)
+    const int team = gc_par_team(nch, gc_par_big(N * C, GC_PARALLEL_MIN));
+    gc_par_clock clk;
+    gc_par_start(&clk, team);
+#pragma omp parallel num_threads(team) if (team > 1)
     {
 #pragma omp for schedule(static)
         for (int64_t k = 0; k < nch; ++k)
             GC_NAME(gc_ln_bwd_rows)(dy, x, N * k / nch, N * (k + 1) / nch, C, gamma, mean,
                                     inv_std, dx, work + k * 2 * C, work + k * 2 * C + C);
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int64_t c = 0; c < C; ++c) {
             double a = 0.0, b = 0.0;
             for (int64_t k = 0; k < nch; ++k) {
@@ -115,7 +120,9 @@ int GC_NAME(gc_layernorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
             dbeta[c] = dbeta[c] + (FT)a;
             dgamma[c] = dgamma[c] + (FT)b;
         }
+        GC_PAR_OWN_DONE(&clk);
     }
+    gc_par_finish(&clk);
     return GC_OK;
 }
 

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "gradcore/loss.h"
+#include "gc_parallel.h"
 
 #define T float
 #define SFX f32

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gradcore/lstm.h"
+#include "gc_parallel.h"
 #include "gc_clones.h"
 #include "gc_fastmath.h"
 

@@ -100,13 +100,21 @@ int GC_NAME(gc_lstm_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64
     }
     /* each thread projects its own sequences (rows n0*T .. n1*T of x and gates are contiguous
      * in the batch-first layout), then runs their time loop: one fork/join in all */
-#pragma omp parallel for schedule(static) num_threads((int)nch)
-    for (int64_t k = 0; k < nch; ++k) {
-        const int64_t n0 = N * k / nch, n1 = N * (k + 1) / nch;
-        FT_GEMM(0, 0, (n1 - n0) * T, G, D, (FT)1, x + n0 * T * D, D > 0 ? D : 1, Wx, G, (FT)0,
-                gates + n0 * T * G, G);
-        GC_NAME(gc_lstm_forward_rows)(n0, n1, T, H, wpack, b, h0, c0, hs, cs, gates);
+    const int team = gc_par_team(nch, 1); /* nch > 1: above GC_LSTM_PAR_MIN already */
+    gc_par_clock clk;
+    gc_par_start(&clk, team);
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+#pragma omp for schedule(static) nowait
+        for (int64_t k = 0; k < nch; ++k) {
+            const int64_t n0 = N * k / nch, n1 = N * (k + 1) / nch;
+            FT_GEMM(0, 0, (n1 - n0) * T, G, D, (FT)1, x + n0 * T * D, D > 0 ? D : 1, Wx, G,
+                    (FT)0, gates + n0 * T * G, G);
+            GC_NAME(gc_lstm_forward_rows)(n0, n1, T, H, wpack, b, h0, c0, hs, cs, gates);
+        }
+        GC_PAR_OWN_DONE(&clk);
     }
+    gc_par_finish(&clk);
     return GC_OK;
 }
 
@@ -202,7 +210,12 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
          * batch-first layout): dx rows directly, and partial dWh, dWx into its slot of `part`
          * ([H+D, 4H] each). No BLAS call is split, no operand is packed twice, and the rows
          * just written are still warm. The partials are added below in chunk order. */
-#pragma omp parallel for schedule(static) num_threads((int)nch)
+        const int team = gc_par_team(nch, 1);
+        gc_par_clock clk;
+        gc_par_start(&clk, team);
+#pragma omp parallel num_threads(team) if (team > 1)
+        {
+#pragma omp for schedule(static) nowait
         for (int64_t k = 0; k < nch; ++k) {
             const int64_t n0 = N * k / nch, n1 = N * (k + 1) / nch, rows = (n1 - n0) * T;
             GC_NAME(gc_lstm_backward_rows)(n0, n1, T, H, dhs, dhT, dcT, wpack, c0, cs, gates,
@@ -216,8 +229,13 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
                 FT_GEMM(0, 1, rows, D, G, (FT)1, dak, G, Wx, G, (FT)0, dx + n0 * T * D, D);
             }
         }
+        GC_PAR_OWN_DONE(&clk);
+        }
+        gc_par_finish(&clk);
         const int64_t np_ = (H + D) * G;
-#pragma omp parallel for simd schedule(static) if (np_ >= GC_PARALLEL_MIN)
+        const int team2 = gc_par_team(gc_max_threads(), gc_par_big(np_, GC_PARALLEL_MIN));
+        (void)team2;
+#pragma omp parallel for simd schedule(static) num_threads(team2) if (team2 > 1)
         for (int64_t j = 0; j < np_; ++j) {
             FT acc = part[j];
             for (int64_t k = 1; k < nch; ++k) acc += part[k * np_ + j];
@@ -237,7 +255,9 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
 
     /* db += column sums of dA, in double; threads take column blocks (deterministic) */
     const int64_t nblk = (G + GC_LSTM_DB_BLOCK - 1) / GC_LSTM_DB_BLOCK;
-#pragma omp parallel for schedule(static) if (NT * G >= GC_PARALLEL_MIN && nblk > 1)
+    const int team3 = gc_par_team(nblk, gc_par_big(NT * G, GC_PARALLEL_MIN));
+    (void)team3;
+#pragma omp parallel for schedule(static) num_threads(team3) if (team3 > 1)
     for (int64_t blk = 0; blk < nblk; ++blk) {
         const int64_t j0 = blk * GC_LSTM_DB_BLOCK;
         const int64_t w = G - j0 < GC_LSTM_DB_BLOCK ? G - j0 : GC_LSTM_DB_BLOCK;

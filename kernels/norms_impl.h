@@ -59,14 +59,17 @@ int GC_NAME(gc_norms_segment_sumsq)(const T *x, const int64_t *offsets, int64_t 
          * a segment that crosses chunks are added in chunk order (deterministic for a given
          * thread count, as any parallel reduction). */
         int64_t nch = 1;
-#ifdef _OPENMP
-        if (P >= GC_PARALLEL_MIN && !omp_in_parallel()) nch = omp_get_max_threads();
-#endif
+        if (P >= GC_PARALLEL_MIN && !gc_par_nested()) nch = gc_max_threads();
         if (nch > GC_NORMS_MAX_CHUNKS) nch = GC_NORMS_MAX_CHUNKS;
         int64_t sf[GC_NORMS_MAX_CHUNKS], sl[GC_NORMS_MAX_CHUNKS];
         double pf[GC_NORMS_MAX_CHUNKS], pl[GC_NORMS_MAX_CHUNKS];
         if (nch > 1) {
-#pragma omp parallel for schedule(static) num_threads((int)nch)
+            const int team = gc_par_team(nch, gc_par_big(P, GC_PARALLEL_MIN));
+            gc_par_clock clk;
+            gc_par_start(&clk, team);
+#pragma omp parallel num_threads(team) if (team > 1)
+            {
+#pragma omp for schedule(static) nowait
             for (int64_t k = 0; k < nch; ++k) {
                 const int64_t nb = (P + 15) / 16; /* chunk edges on 16-element boundaries */
                 const int64_t c0 = nb * k / nch * 16;
@@ -79,6 +82,9 @@ int GC_NAME(gc_norms_segment_sumsq)(const T *x, const int64_t *offsets, int64_t 
                     sf[k] = sl[k] = -1;
                 }
             }
+            GC_PAR_OWN_DONE(&clk);
+            }
+            gc_par_finish(&clk);
         } else {
             GC_NAME(sumsq_chunk)(x, offsets, nseg, 0, P, sumsq, &sf[0], &pf[0], &sl[0], &pl[0]);
         }

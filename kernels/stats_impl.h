@@ -278,9 +278,7 @@ int GC_NAME(gc_stats_act_stats)(const T *x, int64_t M, int64_t C, int sat, doubl
     const int by_col = C > GC_STATS_LOCAL;
     const int64_t k = C >= GC_STATS_WIDE ? 1 : GC_STATS_BUNDLE / (C > 0 ? C : 1);
     const int64_t W = k * C, Mb = M / k, tail = (M % k) * C;
-#ifdef _OPENMP
-    if (n >= GC_PARALLEL_MIN && !omp_in_parallel()) nch = omp_get_max_threads();
-#endif
+    if (n >= GC_PARALLEL_MIN && !gc_par_nested()) nch = gc_max_threads();
     if (nch > GC_STATS_MAX_CHUNKS) nch = GC_STATS_MAX_CHUNKS;
     if (by_col && nch > C / GC_STATS_COLBLOCK) nch = C / GC_STATS_COLBLOCK;
     if (!by_col && nch > Mb) nch = Mb;
@@ -299,28 +297,40 @@ int GC_NAME(gc_stats_act_stats)(const T *x, int64_t M, int64_t C, int sat, doubl
      * rows. One chunk runs outside any parallel construct: even with if (false) an `omp
      * parallel` costs libgomp a serialized team, ~0.4 us of a 1-element call's 0.5 us. */
     const int cols = by_col || (nch == 1 && k == 1);
+    const int team = gc_par_team(nch, gc_par_big(n, GC_PARALLEL_MIN));
+    gc_par_clock clk;
+    gc_par_start(&clk, team);
     if (n > 0 && nch == 1) {
         if (cols) GC_NAME(rows)(x, M, C, C, colnz, threshold, lo, hi, sat, &part[0]);
         else GC_NAME(bundles)(x, C, W, 0, Mb, tail, threshold, lo, hi, sat, 0, colnz, &part[0]);
     } else if (n > 0 && cols) {
         const int64_t cb = (C + 15) / 16;
-#pragma omp parallel for schedule(static) num_threads((int)nch)
-        for (int64_t q = 0; q < nch; ++q) {
-            const int64_t c0 = cb * q / nch * 16;
-            int64_t c1 = cb * (q + 1) / nch * 16;
-            if (c1 > C) c1 = C;
-            if (c0 < c1)
-                GC_NAME(rows)(x + c0, M, c1 - c0, C, colnz + c0, threshold, lo, hi, sat,
-                              &part[q]);
+#pragma omp parallel num_threads(team) if (team > 1)
+        {
+#pragma omp for schedule(static) nowait
+            for (int64_t q = 0; q < nch; ++q) {
+                const int64_t c0 = cb * q / nch * 16;
+                int64_t c1 = cb * (q + 1) / nch * 16;
+                if (c1 > C) c1 = C;
+                if (c0 < c1)
+                    GC_NAME(rows)(x + c0, M, c1 - c0, C, colnz + c0, threshold, lo, hi, sat,
+                                  &part[q]);
+            }
+            GC_PAR_OWN_DONE(&clk);
         }
     } else if (n > 0) {
-#pragma omp parallel for schedule(static) num_threads((int)nch)
-        for (int64_t q = 0; q < nch; ++q) {
-            const int64_t b0 = Mb * q / nch, b1 = Mb * (q + 1) / nch;
-            GC_NAME(bundles)(x, C, W, b0, b1, q == nch - 1 ? tail : 0, threshold, lo, hi, sat,
-                             1, colnz, &part[q]);
+#pragma omp parallel num_threads(team) if (team > 1)
+        {
+#pragma omp for schedule(static) nowait
+            for (int64_t q = 0; q < nch; ++q) {
+                const int64_t b0 = Mb * q / nch, b1 = Mb * (q + 1) / nch;
+                GC_NAME(bundles)(x, C, W, b0, b1, q == nch - 1 ? tail : 0, threshold, lo, hi,
+                                 sat, 1, colnz, &part[q]);
+            }
+            GC_PAR_OWN_DONE(&clk);
         }
     }
+    gc_par_finish(&clk);
     /* partials combined in chunk order: the sums are deterministic for a given thread count */
     double s = 0.0, ss = 0.0, mn = (double)INFINITY, mx = -(double)INFINITY;
     int64_t nsat = 0, nbad = 0, nnan = 0;
@@ -422,9 +432,7 @@ int GC_NAME(gc_stats_segment_delta_sumsq)(const T *new_, T *prev, const int64_t 
     for (int64_t s = 0; s < nseg; ++s) delta_sumsq[s] = new_sumsq[s] = 0.0;
     if (P <= 0) return GC_OK;
     int64_t nch = 1;
-#ifdef _OPENMP
-    if (P >= GC_PARALLEL_MIN && !omp_in_parallel()) nch = omp_get_max_threads();
-#endif
+    if (P >= GC_PARALLEL_MIN && !gc_par_nested()) nch = gc_max_threads();
     if (nch > GC_STATS_MAX_CHUNKS) nch = GC_STATS_MAX_CHUNKS;
     int64_t sf[GC_STATS_MAX_CHUNKS], sl[GC_STATS_MAX_CHUNKS];
     double pf[GC_STATS_MAX_CHUNKS][2], pl[GC_STATS_MAX_CHUNKS][2];
@@ -433,15 +441,23 @@ int GC_NAME(gc_stats_segment_delta_sumsq)(const T *new_, T *prev, const int64_t 
         pf[q][0] = pf[q][1] = pl[q][0] = pl[q][1] = 0.0;
     }
     const int64_t nb = (P + 15) / 16; /* chunk edges on 16-element boundaries */
-#pragma omp parallel for schedule(static) num_threads((int)nch) if (nch > 1)
-    for (int64_t q = 0; q < nch; ++q) {
-        const int64_t c0 = nb * q / nch * 16;
-        int64_t c1 = nb * (q + 1) / nch * 16;
-        if (c1 > P) c1 = P;
-        if (c0 < c1)
-            GC_NAME(delta_chunk)(new_, prev, offsets, nseg, c0, c1, delta_sumsq, new_sumsq,
-                                 &sf[q], pf[q], &sl[q], pl[q]);
+    const int team = gc_par_team(nch, gc_par_big(P, GC_PARALLEL_MIN));
+    gc_par_clock clk;
+    gc_par_start(&clk, team);
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+#pragma omp for schedule(static) nowait
+        for (int64_t q = 0; q < nch; ++q) {
+            const int64_t c0 = nb * q / nch * 16;
+            int64_t c1 = nb * (q + 1) / nch * 16;
+            if (c1 > P) c1 = P;
+            if (c0 < c1)
+                GC_NAME(delta_chunk)(new_, prev, offsets, nseg, c0, c1, delta_sumsq, new_sumsq,
+                                     &sf[q], pf[q], &sl[q], pl[q]);
+        }
+        GC_PAR_OWN_DONE(&clk);
     }
+    gc_par_finish(&clk);
     for (int64_t q = 0; q < nch; ++q) {
         if (sf[q] < 0) continue;
         delta_sumsq[sf[q]] += pf[q][0];

@@ -15,9 +15,16 @@ from scipy.linalg.cython_blas cimport dgemm as _f_dgemm, sgemm as _f_sgemm
 cdef extern from "gradcore/common.h" nogil:
     int GC_OK
     int GC_EBADSIZE
+    int GC_MAX_THREADS
     int gc_max_threads()
     void gc_set_num_threads(int n)
     int gc_have_openmp()
+    void gc_par_set_adaptive(int on)
+    int gc_par_get_adaptive()
+    void gc_par_set_fork_scale(double scale)
+    double gc_par_get_fork_scale()
+    void gc_par_backoff(int64_t ns)
+    void gc_par_stats(int64_t *contended, int64_t *backoff_left_ns)
     ctypedef void (*gc_sgemm_fn)(int, int, int64_t, int64_t, int64_t, float, const float *,
                                  int64_t, const float *, int64_t, float, float *, int64_t)
     ctypedef void (*gc_dgemm_fn)(int, int, int64_t, int64_t, int64_t, double, const double *,
@@ -183,16 +190,52 @@ def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, ::1] C,
                         beta, &C[0, 0], C.shape[1])
 
 
+#: Hard cap of the kernels' thread count (C's GC_MAX_THREADS); gradcore.threads.MAX_THREADS,
+#: the public cap, is at most this.
+MAX_THREADS = GC_MAX_THREADS
+
+
 def max_threads():
-    """Threads an OpenMP region in the kernels would use (1 without OpenMP)."""
+    """The configured thread count of the kernels, process-wide (1 without OpenMP). It decides
+    how work is chunked; a region may still run on fewer threads (see fork_policy)."""
     return gc_max_threads()
 
 
-def set_num_threads(int n):
-    """Set the kernels' OpenMP thread count (n >= 1)."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    gc_set_num_threads(n)
+def set_num_threads(n):
+    """Set the kernels' thread count, process-wide: an int (or NumPy integer) in
+    [1, MAX_THREADS]; ``ValueError`` otherwise (never an ``OverflowError``)."""
+    import operator
+    if isinstance(n, bool):
+        raise TypeError(f"set_num_threads: n must be an int, got {n!r}")
+    n = operator.index(n)
+    if not 1 <= n <= GC_MAX_THREADS:
+        raise ValueError(f"set_num_threads: n must be in [1, {GC_MAX_THREADS}], got {n}")
+    gc_set_num_threads(<int>n)
+
+
+def fork_policy(adaptive=None, fork_scale=None, backoff=None):
+    """Read, and optionally change, the fork policy of the kernels (kernels/gc_parallel.h).
+
+    ``adaptive`` (bool): the contention back-off (default on). ``fork_scale`` (float > 0):
+    a region forks from this multiple of its chunking threshold (default 4.0, C's
+    GC_FORK_SCALE; larger = fork less; results never change). ``backoff`` (seconds >= 0): start a back-off of that length now, as a detected
+    contention would (0 ends it; tests use it). Returns a dict: ``adaptive``,
+    ``fork_scale``, ``contended`` (regions found contended since import), ``backoff_left``
+    (seconds)."""
+    cdef int64_t contended = 0, left = 0
+    if adaptive is not None:
+        gc_par_set_adaptive(1 if adaptive else 0)
+    if fork_scale is not None:
+        if not fork_scale > 0:
+            raise ValueError(f"fork_policy: fork_scale must be > 0, got {fork_scale!r}")
+        gc_par_set_fork_scale(float(fork_scale))
+    if backoff is not None:
+        if not 0 <= backoff <= 3600:
+            raise ValueError(f"fork_policy: backoff must be in [0, 3600] s, got {backoff!r}")
+        gc_par_backoff(<int64_t>(float(backoff) * 1e9))
+    gc_par_stats(&contended, &left)
+    return {"adaptive": bool(gc_par_get_adaptive()), "fork_scale": gc_par_get_fork_scale(),
+            "contended": int(contended), "backoff_left": left / 1e9}
 
 
 def have_openmp():

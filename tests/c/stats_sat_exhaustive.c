@@ -7,6 +7,7 @@
  *      tests/c/stats_sat_exhaustive.c -lm && ./a.out       (./a.out quick: 4 thresholds)
  * (-march=native -fopenmp: ~6 s for the quick set on 2 cores.) Exit status 0 and "ok" if every case agrees; run by tests/test_stats_kernels.py. */
 #include "stats.c"
+#include "common.c" /* the thread plumbing stats.c calls (gc_max_threads, gc_par_*) */
 
 #include <stdio.h>
 

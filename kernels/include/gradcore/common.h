@@ -61,6 +61,9 @@ void gc_gemm_f64(int transa, int transb, int64_t M, int64_t N, int64_t K, double
  * *by_n = 1 for column blocks of GC_GEMM_NBLOCK, 0 for row blocks of GC_GEMM_MBLOCK. Kernels
  * that fuse work into the same blocks (dense) use it to split exactly as gc_gemm would. */
 int gc_gemm_threads(int64_t M, int64_t N, int64_t K, int *by_n);
+/* Threads to RUN those nchunks blocks (gc_par_team: 1 below the GEMM fork threshold, nested, or
+ * under the contention back-off); the blocks, hence the result, do not depend on it. */
+int gc_gemm_team(int64_t M, int64_t N, int64_t K, int nchunks);
 /* Part t of nth of nblk blocks of bs elements over [0, ext): [*e0, *e1), empty if e1 <= e0. */
 static inline void gc_gemm_block(int t, int nth, int64_t nblk, int64_t bs, int64_t ext,
                                  int64_t *e0, int64_t *e1) {
@@ -69,8 +72,21 @@ static inline void gc_gemm_block(int t, int nth, int64_t nblk, int64_t bs, int64
     if (*e1 > ext) *e1 = ext;
 }
 
+/* Threads: one process-wide count for every region (gc_set_num_threads clamps to
+ * [1, GC_MAX_THREADS]; the default is OpenMP's, clamped too). gradcore.threads documents the
+ * lower public cap. GC_MAX_THREADS bounds what libgomp puts on the forking thread's stack. */
+#define GC_MAX_THREADS 256
 int gc_max_threads(void);
 void gc_set_num_threads(int n);
 int gc_have_openmp(void);
+/* Fork policy knobs (kernels/gc_parallel.h): contention back-off on/off (default on), the
+ * fork-threshold scale (default 1), a forced back-off of ns nanoseconds (tests), and counters:
+ * regions found contended since import, back-off time left. */
+void gc_par_set_adaptive(int on);
+int gc_par_get_adaptive(void);
+void gc_par_set_fork_scale(double scale);
+double gc_par_get_fork_scale(void);
+void gc_par_backoff(int64_t ns);
+void gc_par_stats(int64_t *contended, int64_t *backoff_left_ns);
 
 #endif

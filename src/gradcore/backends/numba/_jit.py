@@ -21,6 +21,8 @@ import threading
 import numba
 import numpy as np
 
+from ... import threads as _threads
+
 __all__ = [
     "CHUNK",
     "PARALLEL_LOCK",
@@ -42,11 +44,37 @@ PARALLEL_THRESHOLD = 65536
 #: do not depend on the number of threads: reductions combine per-chunk partials in order).
 CHUNK = 16384
 
-#: Held around every call of a ``parallel=True`` kernel. Numba's fallback threading layer
-#: ("workqueue", used when neither OpenMP nor TBB is available) aborts the process when two
-#: Python threads launch parallel kernels at once; serializing the (large, already
-#: multi-threaded) parallel calls costs nothing measurable.
-PARALLEL_LOCK = threading.Lock()
+
+class _ParallelGate:
+    """Held around every call of a ``parallel=True`` kernel (``with PARALLEL_LOCK:``).
+
+    - A lock: numba's fallback threading layer ("workqueue", used when neither OpenMP nor TBB
+      is available) aborts the process when two Python threads launch parallel kernels at
+      once; serializing the (large, already multi-threaded) parallel calls costs nothing
+      measurable.
+    - The thread count: numba's ``set_num_threads`` is thread-local, gradcore's is
+      process-wide, so the calling thread gets gradcore's setting here
+      (``gradcore.threads.numba_threads()``; numba's default when never set)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        self._lock.acquire()
+        try:
+            n = _threads.numba_threads()
+            if n is not None and numba.get_num_threads() != n:
+                numba.set_num_threads(n)
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
+PARALLEL_LOCK = _ParallelGate()
 
 _log = logging.getLogger(__name__)
 _uncached: list[str] = []
