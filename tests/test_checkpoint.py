@@ -364,7 +364,7 @@ def _set(value, *keys):
         (
             _set(-3, "model", "layers", 0, "args", "in_features"),
             r"layer at manifest\['model'\]\['layers'\]\[0\] cannot be built \(ValueError: Dense: "
-            r"in_features must be a positive int, got -3\)",
+            r"in_features must be an integer >= 1, got -3\)",
         ),
         (
             _set("x", "model", "layers", 4, "block", "layers", 1, "args", "eps"),
