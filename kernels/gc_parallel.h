@@ -21,10 +21,12 @@
  * when the caller, done with its own chunks, waited more than GC_PAR_WAIT_NS for the others
  * AND longer than its own share took, the region counts as contended and all regions run on
  * the calling thread for a back-off period: GC_PAR_BACKOFF_MIN_NS, doubled at every contended
- * probe up to GC_PAR_BACKOFF_MAX_NS; the first region after the period is the probe, and a
- * clean probe ends the back-off. Under steady contention this costs one slow region per
- * back-off period (<= ~1 %); on a quiet machine a caller never waits that long (a peer wakes
- * in microseconds), so nothing changes. gc_par_set_adaptive(0) turns it off.
+ * region up to GC_PAR_BACKOFF_MAX_NS; after the period regions fork again, and the period only
+ * starts again from the minimum when the last contended region is GC_PAR_FORGET_NS past (a
+ * clean region does not reset it: under intermittent contention that made every period cost a
+ * new slice). Under steady contention this costs one slow region per period (<= ~1 % at 1 s);
+ * on a quiet machine a caller never waits that long (a peer wakes in microseconds), so nothing
+ * changes. gc_par_set_adaptive(0) turns it off.
  *
  * Region skeleton (every kernel uses it):
  *
@@ -57,14 +59,16 @@
  * (elements of a streaming pass: GC_PARALLEL_MIN, or GC_PARALLEL_MIN / 8 for exp-bound passes;
  * M*N*K multiply-adds of a GEMM: GC_GEMM_PARALLEL_MIN; rows of a row-blocked pass...).
  * gc_par_big(work, min) is work >= min * the fork scale: a region forks only from GC_FORK_SCALE
- * times the size at which its work is cut into chunks (262144 elements of a streaming pass,
- * 32768 of an exp-bound one, 2^23 = 8.4e6 multiply-adds of a GEMM: ~0.2-0.5 ms of work on one
- * core). Below that the second thread saves less than its wake-up and join cost on a quiet
- * machine (the 40-256-256-10 MLP step at batch 100 was no faster at 2 threads: 1.6-2.1 vs
- * 1.7 ms) and a time slice when a competing process holds the core. The small MLP step
- * therefore never forks. gc_par_set_fork_scale changes the scale at run time (the bench
- * compares); the chunking never moves with it, so results do not change. */
-#define GC_FORK_SCALE 4
+ * times the size at which its work is cut into chunks (65536 elements of a streaming pass,
+ * 8192 of an exp-bound one, 2^21 multiply-adds of a GEMM). Scale 1 is the default: measured on a
+ * quiet 2-core host (python -m gradcore.bench.contention --competitors 0, fork scale 1 vs 4,
+ * alternating runs), the 40-256-256-10 MLP step at batch 100 took 0.59 ms at 2 threads with
+ * scale 1 and 0.80-0.88 ms with scale 4 (= 1 thread): small kernels do gain from the second
+ * thread when it is there. When it is not (a competing process holds the core), the contention
+ * back-off below makes the step run on the calling thread. gc_par_set_fork_scale changes the
+ * scale at run time (the bench compares); the chunking never moves with it, so results do not
+ * change. */
+#define GC_FORK_SCALE 1
 int gc_par_big(int64_t work, int64_t min);
 /* The GEMM threshold passed to gc_par_big (M*N*K): gc_gemm's chunking threshold. */
 #define GC_FORK_MIN_GEMM ((int64_t)GC_GEMM_PARALLEL_MIN)
@@ -73,6 +77,8 @@ int gc_par_big(int64_t work, int64_t min);
 #define GC_PAR_WAIT_NS ((int64_t)250000)
 #define GC_PAR_BACKOFF_MIN_NS ((int64_t)20000000)   /* 20 ms */
 #define GC_PAR_BACKOFF_MAX_NS ((int64_t)1000000000) /* 1 s */
+/* a contended region this long after the last one starts again from the minimum period */
+#define GC_PAR_FORGET_NS ((int64_t)10000000000) /* 10 s */
 
 int gc_par_nested(void);            /* inside a (possibly one-thread) OpenMP region */
 int gc_par_team(int64_t nchunks, int big);

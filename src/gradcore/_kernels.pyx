@@ -217,8 +217,9 @@ def fork_policy(adaptive=None, fork_scale=None, backoff=None):
     """Read, and optionally change, the fork policy of the kernels (kernels/gc_parallel.h).
 
     ``adaptive`` (bool): the contention back-off (default on). ``fork_scale`` (float > 0):
-    a region forks from this multiple of its chunking threshold (default 4.0, C's
-    GC_FORK_SCALE; larger = fork less; results never change). ``backoff`` (seconds >= 0): start a back-off of that length now, as a detected
+    a region forks from this multiple of its chunking threshold (default 1.0, C's
+    GC_FORK_SCALE; larger = fork less; results never change). ``backoff`` (seconds >= 0):
+    start a back-off of that length now, as a detected
     contention would (0 ends it; tests use it). Returns a dict: ``adaptive``,
     ``fork_scale``, ``contended`` (regions found contended since import), ``backoff_left``
     (seconds)."""

@@ -16,7 +16,7 @@ against each other); see "Threads and BLAS" in DESIGN.md.
   differently from the unsplit one). How many threads actually *run* a region is decided per
   call (``kernels/gc_parallel.h``): small work does not fork, and when a parallel region finds
   its peer descheduled (another process competes for the cores) the kernels run on the calling
-  thread for a while (20 ms, doubling to 1 s while it lasts). Neither changes a result.
+  thread for a while (20 ms, doubling to 1 s while it recurs). Neither changes a result.
   ``gradcore._kernels.fork_policy()`` shows and tunes it.
 - Each GEMM gradcore makes through scipy's OpenBLAS runs on one thread via OpenBLAS's
   thread-local ``openblas_set_num_threads_local`` (set to 1 around the call, then restored), so

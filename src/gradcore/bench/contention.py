@@ -328,7 +328,7 @@ def main(argv=None) -> int:
         "--fork-scale",
         type=float,
         default=None,
-        help="gradcore's fork scale (default: the compiled one, 4): compare e.g. 1 and 4",
+        help="gradcore's fork scale (default: the compiled one, 1): compare e.g. 1 and 4",
     )
     ap.add_argument("--no-torch", dest="torch", action="store_false")
     ap.add_argument(
