@@ -51,6 +51,19 @@ def _loaded_after(code: str, env: dict[str, str] | None = None) -> set[str]:
     return {n.split(".")[0] for n in names} | {n for n in names if n.startswith("gradcore.")}
 
 
+def test_numba_and_matplotlib_are_regular_dependencies():
+    """Installed metadata: both are required without any extra (``pip install gradcore``)."""
+    from importlib.metadata import requires
+    from re import match
+
+    regular = {
+        match(r"[A-Za-z0-9_.-]+", r).group(0).lower()
+        for r in requires("gradcore") or []
+        if "extra ==" not in r
+    }
+    assert {"numba", "matplotlib", "numpy", "scipy"} <= regular, regular
+
+
 def test_import_gradcore_loads_no_heavy_dependency():
     loaded = _loaded_after("import gradcore")
     assert sorted(loaded & set(HEAVY)) == []

@@ -48,25 +48,34 @@ grep -q "__ubsan_handle" <<< "$undef" || fail "$so has no UBSan instrumentation"
 asan=$(gcc -print-file-name=libasan.so)
 ubsan=$(gcc -print-file-name=libubsan.so)
 export LD_PRELOAD="$asan $ubsan"
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1
+# Reports go to files (log_path), not only to stderr: pytest captures a test's stderr and an
+# aborting process never prints it, and a report from a subprocess must count too.
+reports="$work/reports"
+rm -rf "$reports"; mkdir -p "$reports" "$work/selftest"
+options() { # $1: folder for the report files
+  export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path=$1/asan"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1:log_path=$1/ubsan"
+}
 
-# Self-test: a heap-buffer-overflow (ctypes.memmove reads 8 bytes past a NumPy buffer; the
-# memmove interceptor checks it) must produce a report and kill the process. If it does not
+# Self-test: a heap-buffer-overflow (ctypes.memmove reads 8 bytes past a NumPy buffer; ASan's
+# memmove interceptor checks it) must write a report and kill the process. If it does not
 # (libasan not preloaded, options ignored), a real report would not stop the run either.
+options "$work/selftest"
 set +e
-python -c "
+(python -c "
 import ctypes, numpy as np
 a = np.zeros(16, np.uint8); b = np.zeros(64, np.uint8)
 ctypes.memmove(b.ctypes.data, a.ctypes.data, 24)
-print('no report')" > "$work/selftest.log" 2>&1
+print('no report')") > "$work/selftest/out.log" 2>&1
 rc=$?
 set -e
-if [ "$rc" -eq 0 ] || ! grep -q "ERROR: AddressSanitizer: heap-buffer-overflow" "$work/selftest.log"; then
-  cat "$work/selftest.log"; fail "self-test: a heap overflow was not reported as a failure (exit $rc)"
+if [ "$rc" -eq 0 ] || ! cat "$work"/selftest/asan.* 2>/dev/null | grep -q "heap-buffer-overflow"; then
+  cat "$work/selftest/out.log" "$work"/selftest/asan.* 2>/dev/null || true
+  fail "self-test: a heap overflow was not reported as a failure (exit $rc)"
 fi
 echo "sanitizers: self-test ok (a deliberate heap overflow is reported and exits $rc)"
 
+options "$reports"
 if [ $# -eq 0 ]; then
   set -- $(cd "$repo" && ls tests/test_c_*.py tests/test_gemm_provider.py tests/test_equivalence.py 2>/dev/null)
 fi
@@ -75,6 +84,14 @@ for a in "$@"; do  # make test paths absolute: pytest runs from the work folder
   if [ -e "$repo/${a%%::*}" ]; then args+=("$repo/$a"); else args+=("$a"); fi
 done
 # GRADCORE_REQUIRE_BACKENDS=c: a missing/broken instrumented extension is a failure, not a skip.
+set +e
 GRADCORE_REQUIRE_BACKENDS=c \
   python -m pytest -q -p no:cacheprovider --rootdir "$repo" -c "$repo/pyproject.toml" "${args[@]}"
+rc=$?
+set -e
+if compgen -G "$reports/*" > /dev/null; then
+  for f in "$reports"/*; do echo "---- $f"; cat "$f"; done
+  fail "ASan/UBSan report(s) above (pytest exit code $rc)"
+fi
+[ "$rc" -eq 0 ] || fail "pytest exit code $rc"
 echo "sanitizers: clean (no ASan/UBSan report) in $(( $(date +%s) - start )) s"
