@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.special
 
 from .. import ACTIVATIONS  # the contract's list, defined once for every backend
 
@@ -149,11 +148,15 @@ def _fwd_gelu(x):
     # y = x Φ(x) = 0.5 x (1 + erf(x / sqrt 2))    (exact gelu, torch approximate='none')
     # written as Φ(x) = 0.5 erfc(-x / sqrt 2): the same function, but 1 + erf(x) cancels
     # catastrophically for x < -5 (all digits lost), erfc keeps full relative precision there.
+    import scipy.special  # here, not at module level: it costs ~0.2 s of `import gradcore`
+
     return 0.5 * x * scipy.special.erfc(-x * x.dtype.type(_INV_SQRT2))
 
 
 def _grad_gelu(x, y):
     # y' = Φ(x) + x φ(x),   Φ(x) = 0.5 (1 + erf(x / sqrt 2)),  φ(x) = exp(-x^2 / 2) / sqrt(2π)
+    import scipy.special  # lazy, as in _fwd_gelu
+
     cdf = 0.5 * scipy.special.erfc(-x * x.dtype.type(_INV_SQRT2))  # Φ(x), accurate tail
     # x^2 may overflow to inf only for |x| > ~1e19 (float32); exp(-inf) = 0 is then the right
     # limit, so that overflow is harmless and silenced.
