@@ -22,6 +22,8 @@ from types import ModuleType
 
 import numpy as np
 
+from .._args import describe
+
 __all__ = [
     "ACTIVATIONS",
     "Workspace",
@@ -85,7 +87,10 @@ def available_backends() -> list[str]:
 
 def _check(name: str) -> str:
     if not isinstance(name, str):
-        raise TypeError(f"backend name must be a str, got {type(name).__name__}")
+        raise TypeError(
+            f"set_backend: name must be one of {', '.join(map(repr, _PREFERENCE))}, "
+            f"got {describe(name)}"
+        )
     key = name.strip().lower()
     if _try_load(key) is None:
         avail = ", ".join(repr(n) for n in available_backends())
