@@ -29,6 +29,7 @@ from .backends import (
 from .checkpoint import Checkpoint, CheckpointError, load, save
 from .gradcheck import GradcheckError, GradcheckResult, TensorCheck, gradcheck
 from .optim import clip_grad_norm, clip_grad_value
+from .params import StaleArenaError
 from .threads import get_num_threads, set_num_threads
 
 # Imported on first attribute access (PEP 562), so that `import gradcore` stays cheap (~0.1 s
@@ -64,6 +65,7 @@ __all__ = [
     "CheckpointError",
     "GradcheckError",
     "GradcheckResult",
+    "StaleArenaError",
     "TensorCheck",
     "Workspace",
     "__version__",
