@@ -111,3 +111,10 @@ def test_workspace_reuses_buffers():
     assert ws.nbytes > 0
     ws.clear()
     assert ws.nbytes == 0
+
+
+@pytest.mark.parametrize("shape", [(-1, 3), (-1, -3), (2, -1)])
+def test_workspace_refuses_negative_sizes(shape):
+    ws = gc.Workspace()  # (-1, 3) used to give an empty (0, 3) array
+    with pytest.raises(ValueError, match=r"Workspace.get: shape must have sizes >= 0"):
+        ws.get("a", shape, np.float32)

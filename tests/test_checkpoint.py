@@ -615,3 +615,14 @@ def test_format_1_files_still_load(tmp_path):
     np.savez(tmp_path / "v1bad.npz", **arrays)
     with pytest.raises(CheckpointError, match=r"buffer '1\.BatchNorm\.running_mean' is \[3\]"):
         gc.load(tmp_path / "v1bad.npz")
+
+
+def test_save_to_an_existing_folder_raises_and_writes_no_sibling(tmp_path):
+    """`gc.save("ckpts", model)` with ckpts/ a folder: was a silent `ckpts.npz` beside it."""
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    model = gc.nn.Sequential([gc.nn.Dense(3, 2, seed=0)])
+    with pytest.raises(IsADirectoryError, match="give a file name"):
+        gc.save(folder, model)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpts"]
+    assert list(folder.iterdir()) == []

@@ -145,3 +145,10 @@ def test_lsuv_gives_unit_variance_preactivations(rng):
     )
     gc.init.lsuv(again, X, tol=0.02, seed=0)
     np.testing.assert_array_equal(again.parameters().data, model.parameters().data)
+
+
+def test_arena_of_a_non_model_is_a_type_error():
+    with pytest.raises(TypeError, match="ParameterArena: model must be a gradcore layer"):
+        gc.params.ParameterArena(
+            3
+        )  # was: AttributeError 'int' object has no attribute 'named_layers'

@@ -158,6 +158,12 @@ def save(path, model: Layer, optimizer=None, extra: dict[str, Any] | None = None
     file at ``path`` is left byte-identical. See the module docstring.
     """
     path = _check_path("save", path)
+    if path.is_dir():  # checked before the suffix: "ckpts/" must not become a sibling ckpts.npz
+        raise IsADirectoryError(
+            errno.EISDIR,
+            "save: path is a folder; give a file name, e.g. folder/model.npz",
+            str(path),
+        )
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
     if not isinstance(model, Layer):

@@ -167,6 +167,11 @@ class ParameterArena:
     """
 
     def __init__(self, model) -> None:
+        if not callable(getattr(model, "named_layers", None)):
+            raise TypeError(
+                "ParameterArena: model must be a gradcore layer or model (use "
+                f"model.parameters()), got {type(model).__name__}"
+            )
         leaves = _leaves(model)
         if not leaves:
             raise ValueError(f"{type(model).__name__} has no parameters")

@@ -161,6 +161,8 @@ class Workspace:
     def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         dtype = np.dtype(dtype)
         size = math.prod(shape)  # (np.prod costs ~3 us: this is on every kernel call)
+        if size < 0 or (shape and min(shape) < 0):  # a negative size: a caller's bug, not []
+            raise ValueError(f"Workspace.get: shape must have sizes >= 0, got {tuple(shape)}")
         buf = self._bufs.get(name)
         if buf is None or buf.dtype != dtype or buf.size < size:
             buf = np.empty(max(size, 1), dtype=dtype)
