@@ -165,9 +165,9 @@ def test_clip_grad_norm_returns_preclip_norm_and_stores_per_tensor_norms(rng):
     assert gc.optim.grad_norms(arena) == pytest.approx(1.0, rel=1e-5)
     with pytest.raises(ValueError, match=r"norm_type must be 2\.0 or inf"):
         gc.clip_grad_norm(arena, 1.0, norm_type=1)
-    with pytest.raises(ValueError, match="clip_grad_norm: max_norm must be .* > 0"):
+    with pytest.raises(ValueError, match=r"clip_grad_norm: max_norm must be .* > 0"):
         gc.clip_grad_norm(arena, 0.0)
-    with pytest.raises(ValueError, match="clip_grad_value: clip_value must be .* >= 0"):
+    with pytest.raises(ValueError, match=r"clip_grad_value: clip_value must be .* >= 0"):
         gc.clip_grad_value(arena, -1.0)
 
 
