@@ -21,7 +21,7 @@
 #endif
 
 GC_INLINE float gc_expneg_f32(float x) {
-    /* NaN -> -87 here (the comparison is false), so the int conversion below is defined;
+    /* NaN -> -104 here (the comparison is false), so the int conversion below is defined;
      * the NaN is put back at the end. Result >= 2^-125.5: still normal. */
     /* down to -104 (below it exp underflows to 0 even as a subnormal): the scale is built as
      * 2^(n+64) and the product multiplied by 2^-64, exact for normal results and one gradual-

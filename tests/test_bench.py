@@ -90,7 +90,7 @@ def test_quick_bench_writes_markdown_and_png(quick_run):
     out, run = quick_run["out"], quick_run["run"]
     md = (out / "bench.md").read_text()
     assert md.startswith("# gradcore benchmark (quick)")
-    for section in ("## Machine, threads, BLAS", "## Targets", "## Roofline", "## Memory"):
+    for section in ("## Machine, threads, BLAS", "## Performance targets", "## Roofline", "## Memory"):
         assert section in md
     for case in run["cases"]:
         assert f"| {case['name']} |" in md

@@ -4,8 +4,9 @@
 Thin wrappers in the style of scikit-learn: typed memoryviews (``const`` for inputs, so
 read-only arrays work; C-contiguity is required and a non-contiguous array raises
 ``ValueError``), a fused ``floating`` type dispatching to the ``_f32``/``_f64`` kernel, every
-shape and size checked before ``with nogil:``. So far: the norms family (issue 2); the other
-families follow behind the same contract (``docs/kernels.md``).
+shape and size checked before ``with nogil:``. Every kernel family (norms, dense and
+activations, losses, optimizers, BatchNorm, LayerNorm, LSTM, the monitor's stats) follows the
+same contract (``docs/kernels.md``).
 """
 
 from cython cimport floating
@@ -132,6 +133,8 @@ cdef void _dgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t 
 
 
 gc_set_gemm(_sgemm_rowmajor, _dgemm_rowmajor)
+if not gc_have_gemm():  # gc_gemm_* call the provider unchecked: it must be set before any use
+    raise ImportError("gradcore._kernels: no GEMM provider could be set")
 GEMM_PROVIDER = "openblas"
 
 

@@ -38,7 +38,8 @@ typedef void (*gc_dgemm_fn)(int transa, int transb, int64_t M, int64_t N, int64_
                             double beta, double *C, int64_t ldc);
 
 void gc_set_gemm(gc_sgemm_fn sgemm, gc_dgemm_fn dgemm);
-int gc_have_gemm(void);   /* 1 once a provider is set */
+int gc_have_gemm(void);   /* 1 once a provider is set (the binding checks it at import:
+                             * gc_gemm_* call the provider without a check) */
 /* Use a row-major CBLAS (e.g. MKL's cblas_sgemm/cblas_dgemm, LP64) as the provider.
  * threads_local (may be NULL): int f(int n) setting the library's thread-local thread count
  * and returning the previous one (MKL's MKL_Set_Num_Threads_Local); called with 1 around

@@ -206,7 +206,7 @@ def _targets(run: dict) -> list[str]:
             val = _target_value(r["metric"], r["value"])
         thr = _target_value(r["metric"], r["threshold"])
         rows.append([r["text"], r["backend"], val, thr, r["case"] or "—", status])
-    lines = ["## Targets (issue) vs measured", ""]
+    lines = ["## Performance targets vs measured", ""]
     if run["meta"]["quick"]:
         lines += ["*Quick mode: sizes are not the targets' sizes; verdicts are indicative.*", ""]
     if set(run["meta"]["backends"]) == {"numpy"}:

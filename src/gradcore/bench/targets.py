@@ -1,4 +1,5 @@
-"""The issue's performance targets, evaluated on a run's results (met / not met).
+"""gradcore's performance targets (the speed it promises next to NumPy and PyTorch, set when
+the kernels were built), evaluated on a run's results (met / not met).
 
 Each target names case families (and roles, e.g. the largest size), a metric and a
 threshold. It is evaluated for every measured gradcore backend (``vs numpy`` targets skip
