@@ -1,4 +1,4 @@
-"""Initializers (statistics, orthogonality, reproducibility) and the command line."""
+"""Initializers: statistics, orthogonality, reproducibility, argument checks."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradcore as gc
-from gradcore import cli, init
+from gradcore import init
 
 
 @pytest.mark.parametrize(
@@ -59,36 +59,3 @@ def test_bad_initializer_arguments():
         init.he_normal((3, 3), np.random.default_rng(0), mode="fan_avg")
     with pytest.raises(ValueError, match="shape must have at least 2 dimensions"):
         init.orthogonal((3,), np.random.default_rng(0))
-
-
-def test_cli_info(capsys):
-    assert cli.main(["info"]) == 0
-    out = capsys.readouterr().out
-    assert "backends available" in out and "numpy" in out
-
-
-def test_cli_demo_shows_vanishing_gradients(capsys, tmp_path):
-    out_dir = tmp_path / "demo"
-    assert cli.main(["demo", "--depth", "8", "--width", "16", "--out", str(out_dir)]) == 0
-    out = capsys.readouterr().out
-    # it ends with the monitor's diagnosis of the sigmoid network and the figure's path
-    assert "gradcore health report: CRITICAL" in out and "[critical] vanishing" in out
-    png = out_dir / "gradient_flow.png"
-    assert out.rstrip().endswith(f"gradient flow figure: {png}")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    ratios = {}
-    kind = None
-    for line in out.splitlines():
-        if "(loss" in line:
-            kind = line.split("   (loss")[0]
-        if "first/last layer ratio" in line:
-            ratios[kind] = float(line.rsplit(":", 1)[1])
-    # the classic result: sigmoid + small init vanishes by orders of magnitude, ReLU/He does not
-    assert ratios["sigmoid + small normal init"] < 1e-4
-    assert ratios["ReLU + He init"] > 1e-2
-    assert "gradcheck" in out and "FAIL" not in out
-
-
-def test_cli_rejects_bad_arguments():
-    with pytest.raises(SystemExit):
-        cli.main(["demo", "--depth", "0"])
