@@ -7,7 +7,7 @@ import numpy as np
 from .. import init as _init
 from .._args import check_bool, check_real, describe
 from .base import Layer, check_array
-from .dense import check_activation, check_layer_dtype
+from .dense import activation_property, check_layer_dtype
 
 __all__ = ["Activation", "Dropout"]
 
@@ -25,18 +25,7 @@ class Activation(Layer):
         super().__init__(check_layer_dtype(dtype, "Activation"))
         self.activation = activation
 
-    @property
-    def activation(self) -> str:
-        """The activation's name (settable; checked when set; a change discards the last
-        forward, so ``backward`` cannot mix the old activation's outputs with the new one)."""
-        return self._activation
-
-    @activation.setter
-    def activation(self, value) -> None:
-        act = check_activation(value, owner="Activation")
-        if act != getattr(self, "_activation", act):
-            self._cache = None
-        self._activation = act
+    activation = activation_property("Activation")
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         x = check_array(x, "x", owner="Activation.forward", dtype=self.dtype)  # keeps 0-d 0-d

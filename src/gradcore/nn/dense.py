@@ -24,7 +24,7 @@ from .._args import check_bool, check_choice, check_int
 from ..backends import ACTIVATIONS
 from .base import Layer, check_array, read_only
 
-__all__ = ["Dense", "check_activation", "check_layer_dtype", "check_size"]
+__all__ = ["Dense", "activation_property", "check_activation", "check_layer_dtype", "check_size"]
 
 
 def check_activation(activation: str | None, owner: str | None = None) -> str:
@@ -32,6 +32,27 @@ def check_activation(activation: str | None, owner: str | None = None) -> str:
     if activation is None:
         return "linear"
     return check_choice("activation", activation, ACTIVATIONS, owner=owner)
+
+
+def activation_property(owner: str, what: str = "activation") -> property:
+    """The settable ``activation`` of a layer (Dense, Activation): checked when set, and a
+    change discards the last forward, so ``backward`` cannot mix the old activation's outputs
+    with the new one. Stored in ``self._activation``."""
+
+    def get(self) -> str:
+        return self._activation
+
+    def set(self, value) -> None:
+        act = check_activation(value, owner=owner)
+        if act != getattr(self, "_activation", act):
+            self._cache = None
+        self._activation = act
+
+    return property(
+        get,
+        set,
+        doc=f"The {what}'s name (settable; checked when set; a change discards the last forward).",
+    )
 
 
 def check_layer_dtype(dtype, owner: str) -> np.dtype:
@@ -62,18 +83,7 @@ class Dense(Layer):
     Bad arguments raise ``TypeError`` (type) or ``ValueError`` (value) naming them.
     """
 
-    @property
-    def activation(self) -> str:
-        """The fused activation's name (settable; checked when set; a change discards the last
-        forward, so ``backward`` cannot mix the old activation's outputs with the new one)."""
-        return self._activation
-
-    @activation.setter
-    def activation(self, value) -> None:
-        act = check_activation(value, owner="Dense")
-        if act != getattr(self, "_activation", act):
-            self._cache = None  # the last forward used the old one: backward must not mix them
-        self._activation = act
+    activation = activation_property("Dense", "fused activation")
 
     def __init__(
         self,
