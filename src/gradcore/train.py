@@ -1,9 +1,10 @@
-"""The training loop: ``fit``, ``evaluate`` and callbacks.
+"""The training loop: ``fit``, ``evaluate``, ``train_step`` and callbacks.
 
 ``model.fit(X, y, loss=..., optimizer=..., epochs, batch_size, ...)`` runs mini-batch training
 with the model's flat parameter arena: per step one forward, one backward, one norms pass (the
 pre-clip global gradient norm and every tensor's norm, kept in ``model.parameters()``), optional
-clipping, one optimizer kernel call. It returns a :class:`History`.
+clipping, one optimizer kernel call. It returns a :class:`History`. ``train_step`` is that one
+step on its own, for a loop of your own; the progress bar is the caller's (``progress=``).
 
 Reproducibility: the batch order of epoch ``e`` is drawn from ``np.random.default_rng([seed,
 e])``, so a run is a pure function of (data, model state, seed); resuming from a checkpoint at
