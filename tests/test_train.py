@@ -148,6 +148,64 @@ def test_progress_bar_only_when_verbose(data, capsys):
     assert "step" in err and "loss" in err
 
 
+class _Bar:
+    """A tqdm-like bar the caller owns: records what fit hands it."""
+
+    def __init__(self, total=None):
+        self.total, self.updates, self.postfix, self.closed = total, 0, {}, False
+
+    def update(self, n=1):
+        self.updates += n
+
+    def set_postfix(self, refresh=True, **kw):
+        self.postfix.update(kw)
+
+    def close(self):
+        self.closed = True
+
+
+def test_progress_is_handed_in(data, capsys):
+    X, y = data  # 300 rows, batch 100: 3 steps per epoch
+    bar = _Bar()
+    mlp().fit(X, y, epochs=2, batch_size=100, progress=bar)
+    assert bar.updates == 6 and "loss" in bar.postfix and not bar.closed  # the caller's bar
+    made = []
+    mlp().fit(
+        X, y, epochs=2, batch_size=100, progress=lambda total: made.append(_Bar(total)) or made[-1]
+    )
+    assert made[0].total == 6 and made[0].updates == 6 and made[0].closed  # fit's bar
+    mlp().fit(X, y, epochs=1, verbose=True, progress=False)
+    assert capsys.readouterr().err == ""
+    mlp().fit(X, y, epochs=1, verbose=False, progress=True)
+    assert "step" in capsys.readouterr().err
+    with pytest.raises(TypeError, match=r"fit: progress must be None, True, False, a factory"):
+        mlp().fit(X, y, progress="tqdm")
+    with pytest.raises(TypeError, match=r"fit: progress\(total=...\) must return a progress bar"):
+        mlp().fit(X, y, progress=lambda total: None)
+
+
+def test_train_step_is_the_step_of_fit(data):
+    X, y = data
+    a, b = mlp(), mlp()
+    opt_a = gc.optim.Adam(a.parameters(), lr=0.01)
+    a.fit(X, y, optimizer=opt_a, epochs=1, batch_size=100, shuffle=False, clip=1.0, verbose=False)
+    opt_b = gc.optim.Adam(b.parameters(), lr=0.01)
+    for i in range(0, len(X), 100):
+        logs = gc.train.train_step(
+            b, "cross_entropy", opt_b, X[i : i + 100], y[i : i + 100], clip=1.0
+        )
+    assert set(logs) == {"loss", "grad_norm"}
+    assert np.array_equal(a.parameters().data, b.parameters().data)
+    with pytest.raises(
+        TypeError, match=r"train_step: optimizer must be a gc.optim optimizer .*not a name"
+    ):
+        gc.train.train_step(b, "cross_entropy", "adam", X, y)
+    with pytest.raises(ValueError, match=r"train_step: y must hold class labels in \[0, 3\)"):
+        gc.train.train_step(b, "cross_entropy", opt_b, X, y + 3)
+    with pytest.raises(ValueError, match=r"train_step: clip must be a finite real number > 0"):
+        gc.train.train_step(b, "cross_entropy", opt_b, X, y, clip=-1.0)
+
+
 def test_bad_inputs_to_fit(data):
     X, y = data
     model = mlp()

@@ -1,9 +1,10 @@
-"""The training loop: ``fit``, ``evaluate`` and callbacks.
+"""The training loop: ``fit``, ``evaluate``, ``train_step`` and callbacks.
 
 ``model.fit(X, y, loss=..., optimizer=..., epochs, batch_size, ...)`` runs mini-batch training
 with the model's flat parameter arena: per step one forward, one backward, one norms pass (the
 pre-clip global gradient norm and every tensor's norm, kept in ``model.parameters()``), optional
-clipping, one optimizer kernel call. It returns a :class:`History`.
+clipping, one optimizer kernel call. It returns a :class:`History`. ``train_step`` is that one
+step on its own, for a loop of your own; the progress bar is the caller's (``progress=``).
 
 Reproducibility: the batch order of epoch ``e`` is drawn from ``np.random.default_rng([seed,
 e])``, so a run is a pure function of (data, model state, seed); resuming from a checkpoint at
@@ -25,8 +26,10 @@ import numpy as np
 
 from . import losses as _losses
 from ._args import check_bool, check_choice, check_int, check_real, check_seed, describe
+from ._data_checks import check_data, check_labels
 from .callbacks import Callback
 from .nn.base import Layer, backward_without_input_grad, register_training_loop
+from .optim import ReduceLROnPlateau, grad_norms
 
 __all__ = [
     "Callback",
@@ -36,6 +39,7 @@ __all__ = [
     "TerminateOnNonFinite",
     "evaluate",
     "fit",
+    "train_step",
 ]
 
 
@@ -242,7 +246,7 @@ METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "grad_norm", "t
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 
 
-def _resolve_optimizer(optimizer, model: Layer):
+def _resolve_optimizer(optimizer, model: Layer, owner: str = "fit"):
     """The optimizer ``fit`` steps: a name (built on ``model.parameters()`` with its
     defaults) or a ``gc.optim.Optimizer`` bound to exactly this model's arena."""
     from . import optim
@@ -250,7 +254,7 @@ def _resolve_optimizer(optimizer, model: Layer):
     if isinstance(optimizer, str):
         key = optimizer.lower()
         if key not in OPTIMIZER_NAMES:  # names match in any case; the message shows the given
-            check_choice("optimizer", optimizer, OPTIMIZER_NAMES, owner="fit")
+            check_choice("optimizer", optimizer, OPTIMIZER_NAMES, owner=owner)
         cls = {
             "sgd": optim.SGD,
             "adam": optim.Adam,
@@ -261,22 +265,22 @@ def _resolve_optimizer(optimizer, model: Layer):
         return cls(model.parameters(), lr=0.01) if cls is optim.SGD else cls(model.parameters())
     if not isinstance(optimizer, optim.Optimizer):
         raise TypeError(
-            "fit: optimizer must be a gc.optim optimizer built on model.parameters() or one of "
-            f"{', '.join(repr(n) for n in OPTIMIZER_NAMES)}, got {describe(optimizer)}"
+            f"{owner}: optimizer must be a gc.optim optimizer built on model.parameters() or one "
+            f"of {', '.join(repr(n) for n in OPTIMIZER_NAMES)}, got {describe(optimizer)}"
         )
     if optimizer.params is not model.parameters():
         if getattr(optimizer.params, "model", None) is model:
             optimizer.params.check_bound()  # built before the model changed: say so
         raise ValueError(
-            "fit: optimizer must be built on this model's parameters, got one built on another "
-            f"model's parameter arena ({len(optimizer.params)} tensors, "
+            f"{owner}: optimizer must be built on this model's parameters, got one built on "
+            f"another model's parameter arena ({len(optimizer.params)} tensors, "
             f"{optimizer.params.size} values); build it with "
             f"{type(optimizer).__name__}(model.parameters(), ...)"
         )
     return optimizer
 
 
-def _resolve_clip(clip) -> Callable | None:
+def _resolve_clip(clip, owner: str = "fit") -> Callable | None:
     """``None``, a callable ``(params) -> norm``, or a max global norm (a finite real > 0;
     NumPy scalars accepted, ``bool`` refused)."""
     from .optim import clip_grad_norm
@@ -286,10 +290,10 @@ def _resolve_clip(clip) -> Callable | None:
     if callable(clip):
         return clip
     if isinstance(clip, numbers.Real) and not isinstance(clip, bool | np.bool_):
-        max_norm = check_real("clip", clip, owner="fit", min=0.0, min_open=True)
+        max_norm = check_real("clip", clip, owner=owner, min=0.0, min_open=True)
         return lambda params: clip_grad_norm(params, max_norm)
     raise TypeError(
-        "fit: clip must be None, a finite real number > 0 (the max global gradient norm) or a "
+        f"{owner}: clip must be None, a finite real number > 0 (the max global gradient norm) or a "
         f"callable(params) -> norm such as gc.optim.AutoClip(), got {describe(clip)}"
     )
 
@@ -347,92 +351,6 @@ def _resolve_scheduler(scheduler, opt):
     return scheduler
 
 
-def _check_data(X, y, loss: _losses.Loss, dtype: np.dtype, owner: str = "fit", name: str = "X"):
-    """``(X, y)`` checked and converted once: ``X`` C-contiguous in ``dtype``, ``y`` int64
-    labels (cross-entropy, 1-D, >= 0) or targets in ``dtype`` (in ``[0, 1]`` for
-    ``BCEWithLogits``); same, non-zero row counts; no NaN/inf. The upper bound of the labels
-    needs the model's output width: ``fit`` checks it at the first forward pass
-    (``_check_labels``)."""
-    yname = "y" if name == "X" else f"{name}'s y"
-    for nm, a in ((name, X), (yname, y)):
-        if not isinstance(a, np.ndarray):
-            raise TypeError(f"{owner}: {nm} must be a numpy.ndarray, got {describe(a)}")
-        if a.ndim == 0:
-            raise ValueError(f"{owner}: {nm} must have a first axis of samples, got a 0-d array")
-    if len(X) != len(y):
-        raise ValueError(
-            f"{owner}: {name} and {yname} have different lengths ({len(X)} and {len(y)} samples)"
-        )
-    if len(X) == 0:
-        raise ValueError(f"{owner}: {name} is empty (shape {X.shape}); it needs at least 1 row")
-    if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
-        raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {X.dtype}")
-    X = _cast_finite(X, dtype, owner, name, "; clean or impute the data first")
-    if isinstance(loss, _losses.SoftmaxCrossEntropy):
-        if not np.issubdtype(y.dtype, np.integer):
-            raise TypeError(
-                f"{owner}: {yname} must hold integer class labels for cross-entropy, "
-                f"got dtype {y.dtype}"
-            )
-        if y.ndim != 1:
-            raise ValueError(
-                f"{owner}: {yname} must be 1-D class labels [N] for cross-entropy, got shape "
-                f"{y.shape}"
-            )
-        y = np.ascontiguousarray(y, dtype=np.int64)
-        if y.min() < 0:
-            raise ValueError(
-                f"{owner}: {yname} must hold class labels >= 0, got {int(y.min())} at index "
-                f"{int(np.argmin(y))}"
-            )
-    else:
-        if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
-            raise TypeError(f"{owner}: {yname} must hold real numbers, got dtype {y.dtype}")
-        y = _cast_finite(y, dtype, owner, yname)
-        if isinstance(loss, _losses.BCEWithLogits) and (y.min() < 0 or y.max() > 1):
-            bad = y[(y < 0) | (y > 1)][0]
-            raise ValueError(
-                f"{owner}: {yname} must hold targets in [0, 1] for bce_with_logits (labels or "
-                f"probabilities), got {float(bad)!r}"
-            )
-    return X, y
-
-
-def _cast_finite(a: np.ndarray, dtype, owner: str, name: str, hint: str = "") -> np.ndarray:
-    """``a`` C-contiguous in ``dtype`` (one copy at most), every value finite: a NaN/inf, or a
-    finite value beyond the range of ``dtype`` (1e300 into float32: an overflow, not a
-    warning), is a ``ValueError`` naming the first index."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = np.ascontiguousarray(a, dtype=dtype)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        n = int(bad.sum())
-        if np.isfinite(a[idx]):
-            raise ValueError(
-                f"{owner}: {name} must fit the model's dtype {np.dtype(dtype).name}, got "
-                f"{n} values beyond its range, first {float(a[idx])!r} at index {idx}"
-            )
-        raise ValueError(
-            f"{owner}: {name} contains {n} non-finite values (NaN/inf), first at index {idx}" + hint
-        )
-    return out
-
-
-def _check_labels(out: np.ndarray, labels, owner: str = "fit") -> None:
-    """Cross-entropy labels against the model's output width ``K = out.shape[1]`` (once, at
-    the first forward pass of a ``fit``, before any update)."""
-    if out.ndim != 2:
-        return  # the loss itself reports logits that are not [N, K]
-    k = out.shape[1]
-    for nm, y in labels:
-        if y is not None and y.max() >= k:
-            raise ValueError(
-                f"{owner}: {nm} must hold class labels in [0, {k}) for a model with {k} "
-                f"outputs, got {int(y.max())} at index {int(np.argmax(y))}"
-            )
-
-
 def _classifies(loss: _losses.Loss) -> bool:
     return isinstance(loss, _losses.SoftmaxCrossEntropy | _losses.BCEWithLogits)
 
@@ -470,7 +388,7 @@ def evaluate(
         raise TypeError(f"evaluate: model must be a gradcore layer/model, got {describe(model)}")
     batch_size = check_int("batch_size", batch_size, owner="evaluate", min=1)
     loss_fn = _get_loss(loss, "evaluate")
-    X, y = _check_data(X, y, loss_fn, model.dtype, "evaluate")
+    X, y = check_data(X, y, loss_fn, model.dtype, "evaluate")
     return _evaluate(model, X, y, loss_fn, batch_size)
 
 
@@ -487,6 +405,60 @@ def _evaluate(model: Layer, X, y, loss_fn: _losses.Loss, batch_size: int) -> dic
         denom = n if isinstance(loss_fn, _losses.SoftmaxCrossEntropy) else y.size
         logs["accuracy"] = correct / denom
     return logs
+
+
+def train_step(model: Layer, loss, optimizer, xb: np.ndarray, yb: np.ndarray, *, clip=None) -> dict:
+    """One training step on one batch, the step :func:`fit` takes: zero the gradients, forward
+    in training mode, the loss, backward (without ``dL/dX``), the norms pass (or ``clip``), one
+    optimizer step. Returns ``{"loss": value, "grad_norm": pre-clip global gradient norm}``.
+
+    For a loop of your own::
+
+        opt = gc.optim.Adam(model.parameters())
+        for xb, yb in batches:
+            logs = gc.train.train_step(model, "cross_entropy", opt, xb, yb, clip=1.0)
+
+    ``model`` a gradcore layer/model; ``loss`` a ``gc.losses.Loss`` or name (a loss object is
+    reused: its ``backward`` reads the cache of its ``forward``); ``optimizer`` a ``gc.optim``
+    optimizer built on ``model.parameters()`` (not a name: a fresh optimizer per step would
+    lose its state); ``clip`` as for :func:`fit`; ``xb`` ``[B, ...]`` and ``yb`` as ``X`` and
+    ``y`` of :func:`fit` (checked, with cross-entropy labels checked against the model's
+    output width, at every call: ``fit`` checks its data once and steps unchecked).
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(f"train_step: model must be a gradcore layer/model, got {describe(model)}")
+    loss_fn = _get_loss(loss, "train_step")
+    if isinstance(optimizer, str):
+        raise TypeError(
+            "train_step: optimizer must be a gc.optim optimizer built on model.parameters() "
+            f"(not a name: it would be built afresh, without its state, at every step), got "
+            f"{describe(optimizer)}"
+        )
+    opt = _resolve_optimizer(optimizer, model, "train_step")
+    clip_fn = _resolve_clip(clip, "train_step")
+    xb, yb = check_data(xb, yb, loss_fn, model.dtype, "train_step")
+    labels = (("y", yb),) if isinstance(loss_fn, _losses.SoftmaxCrossEntropy) else None
+    _, value, norm = _gradients(
+        model, model.parameters(), loss_fn, xb, yb, clip_fn, labels, "train_step"
+    )
+    opt.step()
+    return {"loss": value, "grad_norm": float(norm)}
+
+
+def _gradients(
+    model: Layer, arena, loss_fn: _losses.Loss, xb, yb, clip_fn, labels=None, owner="fit"
+):
+    """The gradient half of a step (the optimizer step is the caller's: ``fit`` runs the
+    callbacks in between, and they may skip it): ``(out, loss value, pre-clip norm)``.
+    ``labels``, when given, are checked against the output width before the loss."""
+    arena.zero_grad()
+    out = model.forward(xb, training=True)
+    if labels is not None:
+        check_labels(out, labels, owner)
+    value = loss_fn.forward(out, yb)
+    backward_without_input_grad(model, loss_fn.backward())  # no dL/dX
+    norm = clip_fn(arena) if clip_fn is not None else grad_norms(arena)
+    return out, value, norm
 
 
 def fit(
@@ -507,12 +479,14 @@ def fit(
     verbose: bool = True,
     initial_epoch: int = 0,
     stop_on_nonfinite: bool = True,
+    progress=None,
 ) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batches; returns a :class:`History`.
 
     Every argument is checked before anything is trained (``TypeError`` for a wrong type,
     ``ValueError`` for a wrong value, the message naming the argument); NumPy scalars are
-    accepted wherever Python numbers are, ``bool`` is never a number.
+    accepted wherever Python numbers are, ``bool`` is never a number. Each step is the one of
+    :func:`train_step` (with the callbacks' ``on_batch_end`` before the optimizer step).
 
     Parameters
     ----------
@@ -544,10 +518,15 @@ def fit(
     initial_epoch : int in ``[0, epochs)``, the first epoch number (to resume from a
         checkpoint). ``initial_epoch >= epochs`` is refused rather than training nothing
         (Keras returns silently): a resumed run that trains nothing is a slip, not a request.
-    verbose : a tqdm progress bar on stderr (loss, accuracy, gradient norm, lr).
+    verbose : a tqdm progress bar on stderr (loss, accuracy, gradient norm, lr), when
+        ``progress`` is not given.
+    progress : the progress bar, handed in by the caller (library code does not print):
+        ``None`` (default: follow ``verbose``), ``True``/``False`` (tqdm on stderr / none), a
+        factory ``progress(total=steps)`` returning a bar (``tqdm.tqdm`` itself, or a
+        ``functools.partial`` of it; ``fit`` closes it at the end), or a tqdm-like object with
+        ``update(n)`` and ``set_postfix(**kw)`` that the caller owns (``fit`` updates it once per
+        step and does not close it).
     """
-    from .optim import ReduceLROnPlateau, grad_norms
-
     if not isinstance(model, Layer):
         raise TypeError(f"fit: model must be a gradcore layer/model, got {describe(model)}")
     epochs = check_int("epochs", epochs, owner="fit", min=1)
@@ -564,32 +543,13 @@ def fit(
     stop_on_nonfinite = check_bool("stop_on_nonfinite", stop_on_nonfinite, owner="fit")
     seed = check_seed(seed, owner="fit")
     loss_fn = _get_loss(loss, "fit")
-    X, y = _check_data(X, y, loss_fn, model.dtype)
-    if validation_data is not None:
-        if not (isinstance(validation_data, tuple | list) and len(validation_data) == 2):
-            raise TypeError(
-                "fit: validation_data must be None or a pair (X_val, y_val) of arrays, got "
-                + describe(validation_data)
-                + (
-                    f" of length {len(validation_data)}"
-                    if isinstance(validation_data, tuple | list)
-                    else ""
-                )
-            )
-        validation_data = _check_data(
-            *validation_data, loss_fn, model.dtype, "fit", "validation_data"
-        )
-        for nm, a, ref in (("X", validation_data[0], X), ("y", validation_data[1], y)):
-            if a.shape[1:] != ref.shape[1:]:
-                raise ValueError(
-                    f"fit: validation_data's {nm} must have the shape of {nm} after the first "
-                    f"axis, {ref.shape[1:]}, got {a.shape[1:]}"
-                )
-    arena = model.parameters()
+    X, y = check_data(X, y, loss_fn, model.dtype)
+    validation_data = _check_validation_data(validation_data, loss_fn, model.dtype, X, y)
     opt = _resolve_optimizer(optimizer, model)
     clip_fn = _resolve_clip(clip)
     cbs = _resolve_callbacks(callbacks)
     scheduler = _resolve_scheduler(scheduler, opt)
+    make_bar = _resolve_progress(progress, verbose)
     if stop_on_nonfinite and not any(isinstance(c, TerminateOnNonFinite) for c in cbs):
         cbs.insert(0, TerminateOnNonFinite())
     labels = None
@@ -598,18 +558,14 @@ def fit(
             ("y", y),
             ("validation_data's y", validation_data[1] if validation_data else None),
         )
-    metrics = ["loss"]
-    if _classifies(loss_fn):
-        metrics.append("accuracy")
-    if validation_data is not None:
-        metrics += [f"val_{m}" for m in metrics]
-    metrics += ["lr", "grad_norm", "time"]
 
     history = History()
-    tr = Trainer(model=model, optimizer=opt, loss=loss_fn, history=history, metrics=tuple(metrics))
+    metrics = _metrics(loss_fn, validation_data is not None)
+    tr = Trainer(model=model, optimizer=opt, loss=loss_fn, history=history, metrics=metrics)
+    loop = _Loop(tr, X, y, batch_size, clip_fn, cbs, labels)
     n = len(X)
-    steps_per_epoch = math.ceil(n / batch_size)
-    bar = _progress(verbose, total=(epochs - initial_epoch) * steps_per_epoch)
+    bar, owned = make_bar((epochs - initial_epoch) * math.ceil(n / batch_size))
+    loop.bar = bar
     for cb in cbs:
         cb.on_train_begin(tr)
     try:
@@ -617,60 +573,14 @@ def fit(
             tr.epoch = epoch
             t0 = time.perf_counter()
             order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
-            sum_loss = sum_norm = 0.0
-            correct: int | None = 0
-            seen = nsteps = 0
-            for start in range(0, n, batch_size):
-                idx = order[start : start + batch_size]
-                xb, yb = X[idx], y[idx]
-                arena.zero_grad()
-                out = model.forward(xb, training=True)
-                if labels is not None:  # once, before the first update
-                    _check_labels(out, labels)
-                    labels = None
-                value = loss_fn.forward(out, yb)
-                backward_without_input_grad(model, loss_fn.backward())  # no dL/dX
-                norm = clip_fn(arena) if clip_fn is not None else grad_norms(arena)
-                tr.last_batch, tr.last_loss, tr.skip_update = (xb, yb), value, False
-                logs = {"loss": value, "grad_norm": float(norm)}
-                for cb in cbs:
-                    cb.on_batch_end(tr, tr.step, logs)
-                if tr.skip_update:
-                    break
-                opt.step()
-                tr.step += 1
-                history.steps += 1
-                sum_loss += value * len(idx)
-                sum_norm += float(norm)
-                seen += len(idx)
-                nsteps += 1
-                c = _correct(loss_fn, out, yb)
-                correct = None if (c is None or correct is None) else correct + c
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(
-                        epoch=epoch + 1,
-                        loss=f"{value:.4g}",
-                        gnorm=f"{float(norm):.3g}",
-                        refresh=False,
-                    )
-                if tr.stop_training:
-                    break
-            if seen == 0:
+            logs = loop.epoch(order)
+            if logs is None:  # the first step of the epoch was not applied
                 break
-            logs = {"loss": sum_loss / seen}
-            if correct is not None:
-                denom = (
-                    seen
-                    if isinstance(loss_fn, _losses.SoftmaxCrossEntropy)
-                    else seen * int(np.prod(y.shape[1:]))
-                )
-                logs["accuracy"] = correct / denom
             if validation_data is not None:
                 val = _evaluate(model, *validation_data, loss_fn, max(batch_size, 256))
                 logs.update({f"val_{k}": v for k, v in val.items()})
             logs["lr"] = float(opt.lr)
-            logs["grad_norm"] = sum_norm / nsteps
+            logs["grad_norm"] = loop.sum_norm / loop.nsteps
             logs["time"] = time.perf_counter() - t0
             history.append(epoch, logs)
             if bar is not None:
@@ -692,7 +602,7 @@ def fit(
             if tr.stop_training:
                 break
     finally:
-        if bar is not None:
+        if owned:
             bar.close()
     for cb in cbs:
         cb.on_train_end(tr)
@@ -700,12 +610,146 @@ def fit(
     return history
 
 
-def _progress(verbose: bool, total: int):
-    if not verbose:
+class _Loop:
+    """The batches of one ``fit``: each epoch's steps (:func:`_gradients`, the callbacks, the
+    optimizer step) and the sums its logs are made of."""
+
+    def __init__(self, tr: Trainer, X, y, batch_size: int, clip_fn, cbs, labels) -> None:
+        self.tr, self.X, self.y, self.batch_size = tr, X, y, batch_size
+        self.clip_fn, self.cbs, self.labels = clip_fn, cbs, labels
+        self.bar = None
+        self.sum_norm, self.nsteps = 0.0, 0
+
+    def epoch(self, order: np.ndarray) -> dict[str, float] | None:
+        """Train on the batches of ``order``; the epoch's ``loss`` (and ``accuracy``) logs, or
+        ``None`` when no step was applied (a callback skipped the first update)."""
+        tr, X, y, batch_size, clip_fn, cbs, bar = (
+            self.tr, self.X, self.y, self.batch_size, self.clip_fn, self.cbs, self.bar
+        )  # fmt: skip
+        model, opt, loss_fn, history = tr.model, tr.optimizer, tr.loss, tr.history
+        arena = model.parameters()
+        epoch = tr.epoch
+        sum_loss = sum_norm = 0.0
+        correct: int | None = 0
+        seen = nsteps = 0
+        for start in range(0, len(X), batch_size):
+            idx = order[start : start + batch_size]
+            xb, yb = X[idx], y[idx]
+            out, value, norm = _gradients(model, arena, loss_fn, xb, yb, clip_fn, self.labels)
+            self.labels = None  # checked once, before the first update
+            tr.last_batch, tr.last_loss, tr.skip_update = (xb, yb), value, False
+            logs = {"loss": value, "grad_norm": float(norm)}
+            for cb in cbs:
+                cb.on_batch_end(tr, tr.step, logs)
+            if tr.skip_update:
+                break
+            opt.step()
+            tr.step += 1
+            history.steps += 1
+            sum_loss += value * len(idx)
+            sum_norm += float(norm)
+            seen += len(idx)
+            nsteps += 1
+            c = _correct(loss_fn, out, yb)
+            correct = None if (c is None or correct is None) else correct + c
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(
+                    epoch=epoch + 1,
+                    loss=f"{value:.4g}",
+                    gnorm=f"{float(norm):.3g}",
+                    refresh=False,
+                )
+            if tr.stop_training:
+                break
+        self.sum_norm, self.nsteps = sum_norm, nsteps
+        if seen == 0:
+            return None
+        logs = {"loss": sum_loss / seen}
+        if correct is not None:
+            denom = (
+                seen
+                if isinstance(loss_fn, _losses.SoftmaxCrossEntropy)
+                else seen * int(np.prod(y.shape[1:]))
+            )
+            logs["accuracy"] = correct / denom
+        return logs
+
+
+def _check_validation_data(validation_data, loss_fn, dtype, X, y):
+    """``None``, or the pair ``(X_val, y_val)`` checked like ``(X, y)`` and with their shapes
+    after the first axis."""
+    if validation_data is None:
         return None
+    if not (isinstance(validation_data, tuple | list) and len(validation_data) == 2):
+        raise TypeError(
+            "fit: validation_data must be None or a pair (X_val, y_val) of arrays, got "
+            + describe(validation_data)
+            + (
+                f" of length {len(validation_data)}"
+                if isinstance(validation_data, tuple | list)
+                else ""
+            )
+        )
+    validation_data = check_data(*validation_data, loss_fn, dtype, "fit", "validation_data")
+    for nm, a, ref in (("X", validation_data[0], X), ("y", validation_data[1], y)):
+        if a.shape[1:] != ref.shape[1:]:
+            raise ValueError(
+                f"fit: validation_data's {nm} must have the shape of {nm} after the first "
+                f"axis, {ref.shape[1:]}, got {a.shape[1:]}"
+            )
+    return validation_data
+
+
+def _metrics(loss_fn: _losses.Loss, validation: bool) -> tuple[str, ...]:
+    """The names of the per-epoch metrics a fit logs (``Trainer.metrics``)."""
+    metrics = ["loss"]
+    if _classifies(loss_fn):
+        metrics.append("accuracy")
+    if validation:
+        metrics += [f"val_{m}" for m in metrics]
+    return (*metrics, "lr", "grad_norm", "time")
+
+
+def _tqdm(total: int):
+    """The default bar: tqdm on stderr, one tick per step."""
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="step", file=sys.stderr, dynamic_ncols=True, leave=True)
+
+
+def _is_bar(obj) -> bool:
+    return callable(getattr(obj, "update", None)) and callable(getattr(obj, "set_postfix", None))
+
+
+def _resolve_progress(progress, verbose: bool) -> Callable:
+    """``progress`` as a function ``total -> (bar or None, whether fit closes it)``, checked
+    before training."""
+    if progress is None:
+        progress = verbose
+    if progress is True:
+        return lambda total: (_tqdm(total), True)
+    if progress is False:
+        return lambda total: (None, False)
+    if not isinstance(progress, type) and _is_bar(progress):  # the caller's bar, not a class
+        return lambda total: (progress, False)
+    if callable(progress):
+
+        def make(total: int):
+            bar = progress(total=total)
+            if not (_is_bar(bar) and callable(getattr(bar, "close", None))):
+                raise TypeError(
+                    "fit: progress(total=...) must return a progress bar with update(n), "
+                    f"set_postfix(**kw) and close() (a tqdm), got {describe(bar)}"
+                )
+            return bar, True
+
+        return make
+    raise TypeError(
+        "fit: progress must be None, True, False, a factory progress(total=steps) -> bar (such "
+        "as tqdm.tqdm) or a tqdm-like bar with update(n) and set_postfix(**kw), got "
+        f"{describe(progress)}"
+    )
 
 
 register_training_loop(fit, evaluate)

@@ -43,19 +43,29 @@ def _torch_fwd_bwd(torch, module, x_np, dy_np):
     return fn
 
 
+def _gc_impls(ctx: Ctx, make_layer, x, dy, what: str, more: str = "") -> list[Impl]:
+    """One forward + backward ``Impl`` per backend, each on a fresh ``make_layer()``; the note
+    reads ``"{what} forward + backward{more}"``."""
+    note = f"{what} forward + backward{more}"
+    return [
+        Impl(b, "backend", _gc_fwd_bwd(make_layer(), x, dy), backend=b, note=note)
+        for b in ctx.backends
+    ]
+
+
+def _torch_impl(torch, module, x, dy, what: str) -> Impl:
+    """torch's forward + backward of ``module`` (autograd), noted "{what} forward + backward"."""
+    return Impl(
+        "torch", "torch", _torch_fwd_bwd(torch, module, x, dy), note=f"{what} forward + backward"
+    )
+
+
 def _dense_case(ctx: Ctx, N: int, W: int, act: str, wide: bool) -> Case:
     x = ctx.randn((N, W), 1)
     dy = ctx.randn((N, W), 2)
-    impls = [
-        Impl(
-            b,
-            "backend",
-            _gc_fwd_bwd(gc.nn.Dense(W, W, act, dtype=ctx.dtype, seed=0), x, dy),
-            backend=b,
-            note="gc.nn.Dense forward + backward",
-        )
-        for b in ctx.backends
-    ]
+    impls = _gc_impls(
+        ctx, lambda: gc.nn.Dense(W, W, act, dtype=ctx.dtype, seed=0), x, dy, "gc.nn.Dense"
+    )
     gemm, provider = gemm_fn()
     Wm = ctx.randn((W, W), 3)
     z = np.empty((N, W), ctx.dtype)
@@ -73,14 +83,7 @@ def _dense_case(ctx: Ctx, N: int, W: int, act: str, wide: bool) -> Case:
         act_mod = {"relu": torch.nn.ReLU(), "sigmoid": torch.nn.Sigmoid()}.get(act)
         mods = [torch.nn.Linear(W, W)] + ([act_mod] if act_mod is not None else [])
         net = torch.nn.Sequential(*mods).to(ctx.torch_dtype)
-        impls.append(
-            Impl(
-                "torch",
-                "torch",
-                _torch_fwd_bwd(torch, net, x, dy),
-                note=f"nn.Linear + {act} forward + backward",
-            )
-        )
+        impls.append(_torch_impl(torch, net, x, dy, f"nn.Linear + {act}"))
     return Case(
         name=f"dense N={N} W={W} {act}",
         family="dense",
@@ -96,27 +99,13 @@ def _dense_case(ctx: Ctx, N: int, W: int, act: str, wide: bool) -> Case:
 def _batchnorm_case(ctx: Ctx, N: int, C: int) -> Case:
     x = ctx.randn((N, C), 1)
     dy = ctx.randn((N, C), 2)
-    impls = [
-        Impl(
-            b,
-            "backend",
-            _gc_fwd_bwd(gc.nn.BatchNorm(C, dtype=ctx.dtype), x, dy),
-            backend=b,
-            note="gc.nn.BatchNorm train forward + backward",
-        )
-        for b in ctx.backends
-    ]
+    impls = _gc_impls(
+        ctx, lambda: gc.nn.BatchNorm(C, dtype=ctx.dtype), x, dy, "gc.nn.BatchNorm train"
+    )
     torch = ctx.torch
     if torch is not None:
         bn = torch.nn.BatchNorm1d(C).to(ctx.torch_dtype).train()
-        impls.append(
-            Impl(
-                "torch",
-                "torch",
-                _torch_fwd_bwd(torch, bn, x, dy),
-                note="nn.BatchNorm1d train forward + backward",
-            )
-        )
+        impls.append(_torch_impl(torch, bn, x, dy, "nn.BatchNorm1d train"))
     return Case(
         name=f"batchnorm {N}x{C}",
         family="batchnorm",
@@ -162,29 +151,20 @@ def _lstm_gemms(ctx: Ctx, T: int, B: int, D: int, H: int):
 def _lstm_case(ctx: Ctx, T: int, B: int, D: int, H: int, role: str) -> Case:
     x = ctx.randn((B, T, D), 1)
     dy = ctx.randn((B, T, H), 2)
-    impls = [
-        Impl(
-            b,
-            "backend",
-            _gc_fwd_bwd(gc.nn.LSTM(D, H, dtype=ctx.dtype, seed=0), x, dy),
-            backend=b,
-            note="gc.nn.LSTM forward + backward (return_sequences)",
-        )
-        for b in ctx.backends
-    ]
+    impls = _gc_impls(
+        ctx,
+        lambda: gc.nn.LSTM(D, H, dtype=ctx.dtype, seed=0),
+        x,
+        dy,
+        "gc.nn.LSTM",
+        " (return_sequences)",
+    )
     gemms, provider = _lstm_gemms(ctx, T, B, D, H)
     impls.append(Impl("gemm", "gemm", gemms, note=f"{2 * T + 4} GEMMs via {provider}"))
     torch = ctx.torch
     if torch is not None:
         lstm = torch.nn.LSTM(D, H, batch_first=True).to(ctx.torch_dtype)
-        impls.append(
-            Impl(
-                "torch",
-                "torch",
-                _torch_fwd_bwd(torch, lstm, x, dy),
-                note="nn.LSTM(batch_first=True) forward + backward",
-            )
-        )
+        impls.append(_torch_impl(torch, lstm, x, dy, "nn.LSTM(batch_first=True)"))
     return Case(
         name=f"lstm T={T} B={B} D={D} H={H}",
         family="lstm",

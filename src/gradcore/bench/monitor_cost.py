@@ -132,6 +132,14 @@ def callgrind(backend: str = "c", jobs: int = 2) -> dict:
     }
 
 
+def _write(out: str, name: str, res: dict) -> None:
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, name)
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m gradcore.bench.monitor_cost", description=__doc__.splitlines()[0]
@@ -154,11 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for k, v in res["instructions_per_step"].items():
             print(f"  {k:<11} {v / 1e6:8.2f} M  x{res['ratio_to_unmonitored_step'][k]:.3f}")
-        os.makedirs(args.out, exist_ok=True)
-        path = os.path.join(args.out, "monitor_cost_callgrind.json")
-        with open(path, "w") as f:
-            json.dump(res, f, indent=1)
-        print(f"wrote {path}")
+        _write(args.out, "monitor_cost_callgrind.json", res)
         return 0
     res = run(backend, repeats=5 if args.quick else 15, min_time=0.05 if args.quick else 0.2)
     print(
@@ -172,11 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {k:<11} {1e3 * t:8.3f} ms  (IQR {1e3 * res['iqr_s'][k]:.3f})  "
             f"x{r:.3f} of the unmonitored step"
         )
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "monitor_cost.json")
-    with open(path, "w") as f:
-        json.dump(res, f, indent=1)
-    print(f"wrote {path}")
+    _write(args.out, "monitor_cost.json", res)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The benchmark driver: ``python -m bench`` / ``gradcore bench`` / ``python -m gradcore.bench``.
+"""The benchmark driver: ``gradcore bench`` / ``python -m gradcore.bench``.
 
 Runs the grid (kernel x backend x dtype x size) with threads pinned, then writes
 ``bench.json``, ``bench.md`` and ``bench.png`` into the output folder. See ``bench/README.md``.
@@ -55,11 +55,11 @@ FILES = {"json": "bench.json", "markdown": "bench.md", "png": "bench.png"}
 
 
 def default_out() -> Path:
-    """``bench/results`` of the source tree containing the working directory, else
+    """``bench/results`` of the source tree containing the working directory (gitignored), else
     ``./bench-results``."""
     cwd = Path.cwd().resolve()
     for d in (cwd, *cwd.parents):
-        if (d / "bench" / "__main__.py").is_file() and (d / "pyproject.toml").is_file():
+        if (d / "bench" / "README.md").is_file() and (d / "pyproject.toml").is_file():
             return d / "bench" / "results"
     return cwd / "bench-results"
 

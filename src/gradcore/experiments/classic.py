@@ -9,6 +9,16 @@ import numpy as np
 from .. import data, nn, optim
 
 
+def _train(model, train, test, loss: str, lr: float, **fit_kw):
+    """Adam at ``lr``, ``model.fit`` on ``train`` (timed), then ``evaluate`` on ``test``:
+    ``(history, seconds, test logs)``."""
+    opt = optim.Adam(model.parameters(), lr=lr)
+    t0 = time.perf_counter()
+    hist = model.fit(*train, loss=loss, optimizer=opt, **fit_kw)
+    seconds = time.perf_counter() - t0
+    return hist, seconds, model.evaluate(*test, loss=loss)
+
+
 def digits_mlp(
     *,
     epochs: int = 60,
@@ -32,20 +42,10 @@ def digits_mlp(
             nn.Dense(width, 10, "linear", init="xavier_normal", dtype=dtype, seed=seed + 3),
         ]
     )
-    opt = optim.Adam(model.parameters(), lr=lr)
-    t0 = time.perf_counter()
-    hist = model.fit(
-        X_tr,
-        y_tr,
-        loss="cross_entropy",
-        optimizer=opt,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        verbose=verbose,
-    )
-    seconds = time.perf_counter() - t0
-    test = model.evaluate(X_te, y_te, loss="cross_entropy")
+    hist, seconds, test = _train(
+        model, (X_tr, y_tr), (X_te, y_te), "cross_entropy", lr,
+        epochs=epochs, batch_size=batch_size, seed=seed, verbose=verbose,
+    )  # fmt: skip
     return {
         "experiment": "digits_mlp",
         "test_accuracy": test["accuracy"],
@@ -86,22 +86,11 @@ def adding_lstm(
             nn.Dense(hidden, 1, "linear", init="xavier_normal", dtype=dtype, seed=seed + 1),
         ]
     )
-    opt = optim.Adam(model.parameters(), lr=lr)
-    t0 = time.perf_counter()
-    hist = model.fit(
-        X_tr,
-        y_tr,
-        loss="mse",
-        optimizer=opt,
-        epochs=epochs,
-        batch_size=batch_size,
-        clip=clip,
-        seed=seed,
-        verbose=verbose,
+    hist, seconds, test = _train(
+        model, (X_tr, y_tr), (X_te, y_te), "mse", lr,
+        epochs=epochs, batch_size=batch_size, clip=clip, seed=seed, verbose=verbose,
         validation_data=(X_te, y_te),
-    )
-    seconds = time.perf_counter() - t0
-    test = model.evaluate(X_te, y_te, loss="mse")
+    )  # fmt: skip
     baseline = float(np.mean((y_te - y_tr.mean()) ** 2))
     return {
         "experiment": "adding_lstm",

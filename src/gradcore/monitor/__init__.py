@@ -12,6 +12,8 @@ exploding gradients with causes and remedies, plot them.
 
 Floor 4 of the design: it reads ``nn``, ``optim`` and ``params``; nothing below imports it.
 Figures (``gc.monitor.plots``) need matplotlib, imported only when a plot is drawn.
+Inside, imports point one way: ``history`` <- ``findings`` <- ``diagnosis``; ``plots`` and
+``report`` (views of a monitor, which they know by its ``history``) <- ``monitor``.
 """
 
 from . import plots

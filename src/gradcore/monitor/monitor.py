@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import losses as _losses
 from .._args import check_int, describe
+from .._data_checks import check_data
 from ..backends import get_backend
 from ..backends._validate import SATURATION
 from ..callbacks import Callback
@@ -29,6 +30,7 @@ from ..optim.clip import tensor_grad_norms
 from .diagnosis import diagnose
 from .findings import Diagnosis, Thresholds
 from .history import LAYER_FIELDS, QUANTILE_SAMPLE, GradientHistory
+from .report import save_report as _save_report
 
 _F = {f: k for k, f in enumerate(LAYER_FIELDS)}
 _NF = len(LAYER_FIELDS)
@@ -479,9 +481,7 @@ class GradientMonitor(Callback):
 
     def save_report(self, out, *, diagnosis: Diagnosis | None = None) -> dict:
         """Write ``out/``: PNG figures, ``report.md`` and ``history.json``; returns the paths."""
-        from .report import save_report
-
-        return save_report(self, out, diagnosis=diagnosis)
+        return _save_report(self, out, diagnosis=diagnosis)
 
     def __repr__(self) -> str:
         return f"GradientMonitor(every={self.every}, {self.history!r})"
@@ -492,52 +492,6 @@ def _check_model(model, owner: str) -> None:
 
     if not isinstance(model, Layer):
         raise TypeError(f"{owner}: model must be a gradcore layer/model, got {describe(model)}")
-
-
-def _check_batch(X, y, loss_fn, dtype):
-    """The data checks of ``fit`` (``gradcore.train`` sits a floor above): arrays with the same,
-    non-zero number of rows; ``X`` real and finite; ``y`` 1-D integer labels >= 0 for a
-    cross-entropy, else real finite targets. Returns them converted (C order, model dtype)."""
-    for nm, a in (("X", X), ("y", y)):
-        if not isinstance(a, np.ndarray):
-            raise TypeError(f"check: {nm} must be a numpy.ndarray, got {describe(a)}")
-        if a.ndim == 0:
-            raise ValueError(f"check: {nm} must have a first axis of samples, got a 0-d array")
-    if len(X) != len(y) or len(X) == 0:
-        raise ValueError(
-            f"check: X and y must have the same, non-zero number of rows, got {len(X)} and {len(y)}"
-        )
-    for nm, a in (("X", X), ("y", y)):
-        if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-            raise TypeError(f"check: {nm} must hold real numbers, got dtype {a.dtype}")
-    with np.errstate(over="ignore", invalid="ignore"):  # beyond the dtype's range -> inf
-        X = np.ascontiguousarray(X, dtype=dtype)
-    if not np.isfinite(X).all():
-        raise ValueError(
-            f"check: X must be finite in the model's dtype, got {int((~np.isfinite(X)).sum())} "
-            "NaN/inf values (or values beyond the dtype's range)"
-        )
-    if isinstance(loss_fn, _losses.SoftmaxCrossEntropy):
-        if not np.issubdtype(y.dtype, np.integer):
-            raise TypeError(f"check: y must hold integer class labels, got dtype {y.dtype}")
-        if y.ndim != 1 or y.min() < 0:
-            raise ValueError(
-                f"check: y must be 1-D class labels >= 0, got shape {y.shape}, min {y.min()}"
-            )
-        return X, np.ascontiguousarray(y, dtype=np.int64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        y = np.ascontiguousarray(y, dtype=dtype)
-    if not np.isfinite(y).all():
-        raise ValueError(
-            f"check: y must be finite in the model's dtype, got {int((~np.isfinite(y)).sum())} "
-            "NaN/inf values (or values beyond the dtype's range)"
-        )
-    if isinstance(loss_fn, _losses.BCEWithLogits) and (y.min() < 0 or y.max() > 1):
-        raise ValueError(
-            f"check: y must hold targets in [0, 1] for bce_with_logits, got values in "
-            f"[{float(y.min())!r}, {float(y.max())!r}]"
-        )
-    return X, y
 
 
 def check(
@@ -565,7 +519,7 @@ def check(
             f"{', '.join(repr(n) for n in _losses.LOSSES)}, got {describe(loss)}"
         )
     loss_fn = _losses.get(loss)
-    X, y = _check_batch(X, y, loss_fn, model.dtype)
+    X, y = check_data(X, y, loss_fn, model.dtype, "check")
     if thresholds is not None and not isinstance(thresholds, Thresholds):
         raise TypeError(
             f"check: thresholds must be None or a gc.monitor.Thresholds, got {describe(thresholds)}"

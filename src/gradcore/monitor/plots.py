@@ -859,22 +859,14 @@ def saturation(src, ax=None):
             first[key] = False
             if n <= 24:
                 ax.text(xx, 100 * v + 1.5, f"{100 * v:.0f}", ha="center", va="bottom", fontsize=7)
-    if any(np.isfinite(sat[j]) for j in keep):
-        ax.axhline(
-            100 * th.saturated,
-            color=_C_SAT,
-            ls=":",
-            lw=1.3,
-            label=f"saturation warning {100 * th.saturated:.0f} %",
-        )
-    if any(np.isfinite(dead[j]) for j in keep):
-        ax.axhline(
-            100 * th.dead_warning,
-            color=_C_DEAD,
-            ls=":",
-            lw=1.3,
-            label=f"dead warning {100 * th.dead_warning:.0f} %",
-        )
+    for vals, level, col, what in (
+        (sat, th.saturated, _C_SAT, "saturation"),
+        (dead, th.dead_warning, _C_DEAD, "dead"),
+    ):  # a threshold line where its measure exists
+        if any(np.isfinite(vals[j]) for j in keep):
+            ax.axhline(
+                100 * level, color=col, ls=":", lw=1.3, label=f"{what} warning {100 * level:.0f} %"
+            )
     ax.set_ylim(0, 105)
     ax.set_ylabel("fraction of the layer's outputs / units (%)")
     ax.set_xlabel("layer (input → output)")

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .._args import describe
+from .findings import Diagnosis
+from .history import GradientHistory
 
 __all__ = ["FIGURES", "save_report"]
 
@@ -298,10 +300,11 @@ def _check_report_args(monitor, out, diagnosis) -> Path:
     """Everything ``save_report`` can refuse, before it writes anything: a monitor with at
     least one record, ``out`` a path (str or ``os.PathLike``) that is or can become a folder
     (no file at it or at one of its parents), ``diagnosis`` ``None`` or a ``Diagnosis``."""
-    from .findings import Diagnosis
-    from .monitor import GradientMonitor
-
-    if not isinstance(monitor, GradientMonitor):
+    # a monitor is known by what the report reads (its history and diagnose()), as the plots
+    # know it: this module sits below monitor.py, which imports it for GradientMonitor.save_report
+    if not isinstance(getattr(monitor, "history", None), GradientHistory) or not callable(
+        getattr(monitor, "diagnose", None)
+    ):
         raise TypeError(
             f"save_report: monitor must be a gc.monitor.GradientMonitor, got {describe(monitor)}"
         )

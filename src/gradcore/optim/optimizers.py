@@ -129,7 +129,7 @@ class Optimizer:
         self.initial_lr = self._lr
         self._hyper = self._validate(dict(hyper))
         self.state: dict[str, np.ndarray] = {
-            k: np.zeros(self.params.size, dt) for k in self._active_state_names()
+            k: np.zeros(self.params.size, dt) for k in self._active_state_names(self._hyper)
         }
         self.steps = np.zeros(len(self.params), np.int64)
         self._empty = np.empty(0, dt)
@@ -209,7 +209,8 @@ class Optimizer:
         return HyperParameters(self)
 
     # -- subclass interface ---------------------------------------------------------------
-    def _active_state_names(self, h: dict | None = None) -> tuple[str, ...]:
+    def _active_state_names(self, h: dict) -> tuple[str, ...]:
+        """The state buffers hyper-parameters ``h`` need (all of ``state_names`` by default)."""
         return self.state_names
 
     def _update(self, be, a: int, b: int, step: int) -> None:  # pragma: no cover - abstract
@@ -280,16 +281,7 @@ class Optimizer:
         def bad(msg: str):
             return ValueError(f"{owner}: {msg}")
 
-        keys = set(sd)
-        missing, unknown = sorted(_SD_KEYS - keys), sorted(map(repr, keys - _SD_KEYS))
-        if missing or unknown:
-            raise bad(
-                f"state_dict must have the keys {sorted(_SD_KEYS)}, got "
-                + "; ".join(
-                    ([f"missing {missing}"] if missing else [])
-                    + ([f"unknown {', '.join(unknown)}"] if unknown else [])
-                )
-            )
+        check_state_dict_keys(sd, _SD_KEYS, owner)
         if sd["type"] != type(self).__name__:
             raise bad(f"state_dict is for {sd['type']!r}, not {type(self).__name__}")
         layout = [[s.name, list(s.shape)] for s in self.params.segments]
@@ -371,6 +363,21 @@ _SD_KEYS = frozenset({"type", "hyper", "initial_lr", "layout", "dtype", "steps",
 _NONNEG_STATE = frozenset({"square_avg", "exp_avg_sq", "max_exp_avg_sq", "sum"})
 
 
+def check_state_dict_keys(sd: Mapping, want, owner: str) -> None:
+    """``sd`` has exactly the keys ``want`` (an optimizer's or a schedule's ``state_dict``), else
+    a ``ValueError`` naming the missing and the unknown ones."""
+    keys = set(sd)
+    missing, unknown = sorted(set(want) - keys), sorted(map(repr, keys - set(want)))
+    if missing or unknown:
+        raise ValueError(
+            f"{owner}: state_dict must have the keys {sorted(want)}, got "
+            + "; ".join(
+                ([f"missing {missing}"] if missing else [])
+                + ([f"unknown {', '.join(unknown)}"] if unknown else [])
+            )
+        )
+
+
 def _layout(value) -> list | None:
     """A state_dict's layout as ``[[name, [dims]], ...]``, or None if it is not one."""
     if not isinstance(value, list | tuple):
@@ -446,8 +453,7 @@ class SGD(Optimizer):
             )
         return out
 
-    def _active_state_names(self, h=None):
-        h = self._hyper if h is None else h
+    def _active_state_names(self, h):
         return ("momentum_buffer",) if h["momentum"] != 0 else ()
 
     def _update(self, be, a, b, step):
@@ -507,8 +513,7 @@ class RMSprop(Optimizer):
             "centered": check_bool("centered", h["centered"], owner=self._owner),
         }
 
-    def _active_state_names(self, h=None):
-        h = self._hyper if h is None else h
+    def _active_state_names(self, h):
         names = ["square_avg"]
         if h["centered"]:
             names.append("grad_avg")
@@ -647,8 +652,7 @@ class Adam(Optimizer):
             "amsgrad": check_bool("amsgrad", h["amsgrad"], owner=self._owner),
         }
 
-    def _active_state_names(self, h=None):
-        h = self._hyper if h is None else h
+    def _active_state_names(self, h):
         return (
             ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
             if h["amsgrad"]

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .._args import check_choice, check_int, check_real, describe
-from .optimizers import Optimizer
+from .optimizers import Optimizer, check_state_dict_keys
 
 __all__ = [
     "CosineAnnealingLR",
@@ -67,17 +67,7 @@ class _Schedule:
         owner = f"{self._owner}.load_state_dict"
         if not isinstance(sd, Mapping):
             raise TypeError(f"{owner}: state_dict must be a dict, got {describe(sd)}")
-        want = set(self.state_dict())
-        missing = sorted(want - set(sd))
-        unknown = sorted(map(repr, set(sd) - want))
-        if missing or unknown:
-            raise ValueError(
-                f"{owner}: state_dict must have the keys {sorted(want)}, got "
-                + "; ".join(
-                    ([f"missing {missing}"] if missing else [])
-                    + ([f"unknown {', '.join(unknown)}"] if unknown else [])
-                )
-            )
+        check_state_dict_keys(sd, self.state_dict(), owner)
         fields: dict = {}
         try:
             for k in self.state_dict():  # in the order of the constructor (dependencies)
