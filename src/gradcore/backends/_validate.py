@@ -1,20 +1,21 @@
-"""Argument checks shared by the backends (the reference, ``numba`` and ``c``).
+"""Argument checks shared by the backends (the reference, ``numba`` and ``c``): the one Python
+validation helper of ``gradcore.backends``.
 
 A backend never imports another backend, so checks that more than one backend needs live
-here, in a neutral module (the optimizer, norms and label checks are used by all three, so a
-bad call raises the same error whichever backend runs). Exception types: a wrong dtype is a
-``TypeError``, a wrong shape or a read-only output a ``ValueError``. Compiled kernels must never
-see an array they could read or write out of bounds, so every array's shape and dtype is
-checked (the reference's layer-family ops rely partly on NumPy's broadcasting errors).
+here, in a neutral module: every family's argument checks are written once and called by each
+backend's wrapper, so a bad call raises the same error whichever backend runs. Exception types:
+a wrong dtype is a ``TypeError``, a wrong shape or a read-only output a ``ValueError``. Compiled
+kernels must never see an array they could read or write out of bounds, so every array's shape
+and dtype is checked. (The C backend's Cython binding checks again, in C, with the same wording.)
 
-Pure NumPy, no state; safe to import from any backend.
+Pure NumPy, no state. Imports only :mod:`._contract` (below it): safe to import from any backend.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import ACTIVATIONS
+from ._contract import FLOATS, SATURATION, STATS_FIELDS, activation_code
 
 __all__ = [
     "FLOATS",
@@ -22,28 +23,35 @@ __all__ = [
     "STATS_FIELDS",
     "activation_code",
     "check_array",
+    "check_batchnorm_eval",
+    "check_batchnorm_train",
+    "check_clip",
     "check_delta_args",
+    "check_dense",
+    "check_dense_backward",
+    "check_dense_forward",
     "check_flat",
     "check_float",
+    "check_grad_out",
     "check_labels",
+    "check_layernorm_forward",
+    "check_lstm_backward",
+    "check_lstm_forward",
+    "check_nesterov",
+    "check_nonempty",
+    "check_norm_backward",
     "check_out",
+    "check_pair",
     "check_param",
+    "check_same_shape",
     "check_segments",
     "check_state",
     "check_stats_args",
     "check_step",
+    "check_xent",
 ]
 
-FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_CODES = {name: i for i, name in enumerate(ACTIVATIONS)}
-
-
-def activation_code(act: object) -> int:
-    """Index of ``act`` in :data:`gradcore.backends.ACTIVATIONS`; ``ValueError`` if unknown."""
-    if not isinstance(act, str) or act not in _CODES:
-        valid = ", ".join(repr(a) for a in ACTIVATIONS)
-        raise ValueError(f"unknown activation {act!r}; valid activations are: {valid}")
-    return _CODES[act]
+_F64 = np.dtype(np.float64)
 
 
 def check_float(name: str, a: object) -> np.dtype:
@@ -160,14 +168,6 @@ def check_segments(
     return S
 
 
-#: Saturation tests ``act_stats`` knows: 0 none, 1 sigmoid output ``y (1 - y) < threshold``,
-#: 2 tanh output ``1 - y^2 < threshold`` (the local derivative written with the output).
-SATURATION = {"none": 0, "sigmoid": 1, "tanh": 2}
-
-#: Layout of ``act_stats``' ``out[6]``.
-STATS_FIELDS = ("sum", "sumsq", "min", "max", "saturated", "nonfinite")
-
-
 def check_stats_args(x, sat, threshold, colnz, out) -> tuple[int, int]:
     """Checks of ``act_stats`` (stats family); returns ``(M, C)``, the 2-D view of ``x``."""
     check_float("x", x)
@@ -199,3 +199,259 @@ def check_delta_args(new, prev, offsets, delta_sumsq, new_sumsq) -> int:
     S = check_segments(new, offsets, delta_sumsq, "delta_sumsq", None)
     check_out("new_sumsq", new_sumsq, (S,), np.dtype(np.float64))
     return S
+
+
+# --------------------------------------------------------------------------- norms, optim
+
+
+def check_clip(clip: object) -> None:
+    """``clip_value_``'s bound: ``clip >= 0`` (``ValueError`` otherwise, NaN included)."""
+    if not clip >= 0:
+        raise ValueError(f"clip must be >= 0, got {clip}")
+
+
+def check_nesterov(nesterov: object, momentum: float, dampening: float) -> None:
+    """SGD's Nesterov rule (torch's): ``nesterov`` requires ``momentum > 0`` and
+    ``dampening == 0`` (``ValueError``)."""
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError(
+            "sgd_step: nesterov must be False unless momentum > 0 and dampening == 0, got "
+            f"momentum={momentum}, dampening={dampening}"
+        )
+
+
+# --------------------------------------------------------------------------- loss
+
+
+def check_same_shape(name_a: str, a: np.ndarray, name_b: str, b: object) -> None:
+    """``b`` must be an ndarray (``TypeError``) of ``a``'s shape (``ValueError``: the losses
+    never broadcast)."""
+    if not isinstance(b, np.ndarray):
+        raise TypeError(f"{name_b} must be a numpy.ndarray, got {type(b).__name__}")
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {list(a.shape)} and "
+            f"{list(b.shape)} (no broadcasting)"
+        )
+
+
+def check_nonempty(name: str, a: np.ndarray) -> None:
+    """A mean needs at least one element (``ValueError``; torch would return NaN)."""
+    if a.size == 0:
+        raise ValueError(
+            f"{name} is empty (shape {list(a.shape)}): the mean over zero elements is undefined"
+        )
+
+
+def check_xent(logits: object, labels: object) -> tuple[int, int]:
+    """Checks of ``softmax_xent``'s inputs; returns ``(N, K)``."""
+    check_float("logits", logits)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must have shape [N, K], got {list(logits.shape)}")
+    N, K = logits.shape
+    if N == 0:
+        raise ValueError(
+            "logits has an empty batch (N = 0): the mean over zero samples is undefined"
+        )
+    check_labels(labels, N, K)
+    return N, K
+
+
+def check_pair(name: str, a: object, tname: str, t: object) -> np.dtype:
+    """``mse``/``bce_with_logits`` inputs: ``a`` float, ``t`` of its shape and dtype, not empty."""
+    dt = check_float(name, a)
+    check_same_shape(name, a, tname, t)
+    check_array(tname, t, a.shape, dt)
+    check_nonempty(name, a)
+    return dt
+
+
+def check_grad_out(name: str, g: object, like_name: str, like: np.ndarray) -> None:
+    """A loss gradient output (when not None): ``like``'s shape and dtype, writeable."""
+    check_same_shape(name, g, like_name, like)
+    check_out(name, g, like.shape, like.dtype)
+
+
+# --------------------------------------------------------------------------- dense
+
+
+def check_dense(x: object, W: object, b: object) -> tuple[int, int, int, np.dtype]:
+    """``x[N,I]`` float, ``W[I,O]`` and ``b[O]`` of x's dtype; returns ``(N, I, O, dtype)``."""
+    dt = check_float("x", x)
+    if not isinstance(W, np.ndarray) or not isinstance(b, np.ndarray):
+        raise TypeError("dense expects numpy arrays x, W, b")
+    if x.ndim != 2 or W.ndim != 2 or b.ndim != 1:
+        raise ValueError(
+            f"dense expects x[N,I], W[I,O], b[O]; got x{list(x.shape)}, W{list(W.shape)}, "
+            f"b{list(b.shape)}"
+        )
+    N, I = x.shape
+    if W.shape[0] != I or b.shape[0] != W.shape[1]:
+        raise ValueError(
+            f"dense shape mismatch: x{list(x.shape)} @ W{list(W.shape)} + b{list(b.shape)} "
+            "(W is [in, out])"
+        )
+    check_array("W", W, W.shape, dt)
+    check_array("b", b, b.shape, dt)
+    return N, I, W.shape[1], dt
+
+
+def check_dense_forward(x, W, b, act, z, y) -> tuple[int, int, int, np.dtype]:
+    """Checks of ``dense_forward``; returns ``(activation code, N, O, dtype)``."""
+    code = activation_code(act)
+    N, _, O, dt = check_dense(x, W, b)
+    check_out("z", z, (N, O), dt)
+    check_out("y", y, (N, O), dt)
+    return code, N, O, dt
+
+
+def check_dense_backward(dy, x, W, z, y, act, dx, dW, db) -> tuple[int, int, int, int, np.dtype]:
+    """Checks of ``dense_backward`` (``dx`` may be None); returns ``(code, N, I, O, dtype)``."""
+    code = activation_code(act)
+    N, I, O, dt = check_dense(x, W, db)
+    check_array("dy", dy, (N, O), dt)
+    check_array("z", z, (N, O), dt)
+    check_array("y", y, (N, O), dt)
+    check_out("dW", dW, (I, O), dt)
+    check_out("db", db, (O,), dt)
+    if dx is not None:
+        check_out("dx", dx, (N, I), dt)
+    return code, N, I, O, dt
+
+
+# --------------------------------------------------------------------------- batchnorm, layernorm
+
+
+def _x2d(family: str, x: object) -> tuple[int, int, np.dtype]:
+    dt = check_float("x", x)
+    if x.ndim != 2:
+        raise ValueError(f"{family} expects x of shape [N, C], got {list(x.shape)}")
+    return x.shape[0], x.shape[1], dt
+
+
+def check_batchnorm_train(
+    x, gamma, beta, running_mean, running_var, y, mean, inv_std
+) -> tuple[int, int, np.dtype]:
+    """Checks of ``batchnorm_forward_train`` (N >= 2, as torch: the unbiased variance needs two
+    values); returns ``(N, C, dtype)``."""
+    N, C, dt = _x2d("batchnorm", x)
+    if N < 2:
+        raise ValueError(
+            f"batchnorm in training mode needs more than 1 value per feature, got input of "
+            f"shape {list(x.shape)} (N={N}); use eval mode or a batch of at least 2"
+        )
+    for name, a in (("gamma", gamma), ("beta", beta)):
+        check_array(name, a, (C,), dt)
+    for name, a in (("running_mean", running_mean), ("running_var", running_var)):
+        check_out(name, a, (C,), dt)
+    check_out("y", y, (N, C), dt)
+    check_out("mean", mean, (C,), dt)
+    check_out("inv_std", inv_std, (C,), dt)
+    return N, C, dt
+
+
+def check_batchnorm_eval(x, gamma, beta, running_mean, running_var, y) -> tuple[int, int, np.dtype]:
+    """Checks of ``batchnorm_forward_eval`` (any N >= 0); returns ``(N, C, dtype)``."""
+    N, C, dt = _x2d("batchnorm", x)
+    for name, a in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
+                    ("running_var", running_var)):  # fmt: skip
+        check_array(name, a, (C,), dt)
+    check_out("y", y, (N, C), dt)
+    return N, C, dt
+
+
+def _layernorm_x(x: object) -> tuple[int, int, np.dtype]:
+    N, C, dt = _x2d("layernorm", x)
+    if C < 1:
+        raise ValueError(f"layernorm needs at least one feature, got x of shape {list(x.shape)}")
+    return N, C, dt
+
+
+def check_layernorm_forward(x, gamma, beta, y, mean, inv_std) -> tuple[int, int, np.dtype]:
+    """Checks of ``layernorm_forward`` (C >= 1); returns ``(N, C, dtype)``."""
+    N, C, dt = _layernorm_x(x)
+    check_array("gamma", gamma, (C,), dt)
+    check_array("beta", beta, (C,), dt)
+    check_out("y", y, (N, C), dt)
+    check_out("mean", mean, (N,), dt)
+    check_out("inv_std", inv_std, (N,), dt)
+    return N, C, dt
+
+
+def check_norm_backward(
+    family: str, dy, x, gamma, mean, inv_std, dx, dgamma, dbeta
+) -> tuple[int, int, np.dtype]:
+    """Checks of ``batchnorm_backward`` / ``layernorm_backward`` (``family``): the saved
+    ``mean``/``inv_std`` are per feature ``[C]`` for batchnorm, per row ``[N]`` for layernorm;
+    returns ``(N, C, dtype)``."""
+    N, C, dt = _layernorm_x(x) if family == "layernorm" else _x2d(family, x)
+    stat = (N,) if family == "layernorm" else (C,)
+    check_array("dy", dy, (N, C), dt)
+    check_array("gamma", gamma, (C,), dt)
+    check_array("mean", mean, stat, dt)
+    check_array("inv_std", inv_std, stat, dt)
+    check_out("dx", dx, (N, C), dt)
+    check_out("dgamma", dgamma, (C,), dt)
+    check_out("dbeta", dbeta, (C,), dt)
+    return N, C, dt
+
+
+# --------------------------------------------------------------------------- lstm
+
+
+def _lstm_dims(x: object, Wh: object) -> tuple[int, int, int, int, np.dtype]:
+    """(N, T, D, H, dtype) from x[N,T,D] and Wh[H,4H]; T >= 1 and H >= 1."""
+    if not isinstance(x, np.ndarray) or x.ndim != 3:
+        raise ValueError("x must be a 3-d numpy array [N, T, D]")
+    if x.dtype not in FLOATS:
+        raise TypeError(f"x has dtype {x.dtype}, expected float32 or float64")
+    if not isinstance(Wh, np.ndarray) or Wh.ndim != 2:
+        raise ValueError("Wh must be a 2-d numpy array [H, 4H]")
+    N, T, D = x.shape
+    H = Wh.shape[0]
+    if T < 1:
+        raise ValueError(f"sequence length T must be >= 1, got x.shape={x.shape}")
+    if H < 1:
+        raise ValueError(f"hidden size H must be >= 1, got Wh.shape={Wh.shape}")
+    return N, T, D, H, x.dtype
+
+
+def check_lstm_forward(x, Wx, Wh, b, h0, c0, hs, cs, gates) -> tuple[int, int, int, int, np.dtype]:
+    """Checks of ``lstm_forward``; returns ``(N, T, D, H, dtype)``."""
+    N, T, D, H, dt = _lstm_dims(x, Wh)
+    check_array("Wx", Wx, (D, 4 * H), dt)
+    check_array("Wh", Wh, (H, 4 * H), dt)
+    check_array("b", b, (4 * H,), dt)
+    check_array("h0", h0, (N, H), dt)
+    check_array("c0", c0, (N, H), dt)
+    check_out("hs", hs, (N, T, H), dt)
+    check_out("cs", cs, (N, T, H), dt)
+    check_out("gates", gates, (N, T, 4 * H), dt)
+    return N, T, D, H, dt
+
+
+def check_lstm_backward(
+    dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh, db, dh0, dc0, dh_norm, dc_norm
+) -> tuple[int, int, int, int, np.dtype]:
+    """Checks of ``lstm_backward`` (``dhT``/``dcT`` may be None; the norms are float64);
+    returns ``(N, T, D, H, dtype)``."""
+    N, T, D, H, dt = _lstm_dims(x, Wh)
+    check_array("dhs", dhs, (N, T, H), dt)
+    if dhT is not None:
+        check_array("dhT", dhT, (N, H), dt)
+    if dcT is not None:
+        check_array("dcT", dcT, (N, H), dt)
+    check_array("Wx", Wx, (D, 4 * H), dt)
+    check_array("Wh", Wh, (H, 4 * H), dt)
+    check_array("h0", h0, (N, H), dt)
+    check_array("c0", c0, (N, H), dt)
+    check_array("hs", hs, (N, T, H), dt)
+    check_array("cs", cs, (N, T, H), dt)
+    check_array("gates", gates, (N, T, 4 * H), dt)
+    for name, a, shape in (("dx", dx, (N, T, D)), ("dWx", dWx, (D, 4 * H)),
+                           ("dWh", dWh, (H, 4 * H)), ("db", db, (4 * H,)),
+                           ("dh0", dh0, (N, H)), ("dc0", dc0, (N, H))):  # fmt: skip
+        check_out(name, a, shape, dt)
+    check_out("dh_norm", dh_norm, (T,), _F64)
+    check_out("dc_norm", dc_norm, (T,), _F64)
+    return N, T, D, H, dt

@@ -13,7 +13,7 @@ import numpy as np
 
 from gradcore import _kernels
 
-from .._validate import check_flat, check_segments
+from .._validate import check_clip, check_flat, check_segments
 
 __all__ = ["clip_value_", "scale_", "segment_absmax", "segment_sumsq"]
 
@@ -43,6 +43,5 @@ def scale_(flat: np.ndarray, alpha: float) -> None:
 def clip_value_(flat: np.ndarray, clip: float) -> None:
     """``flat = clamp(flat, -clip, clip)`` in place; NaN stays NaN; ``clip >= 0``."""
     check_flat(flat, inplace=True)
-    if not clip >= 0:
-        raise ValueError(f"clip must be >= 0, got {clip}")
+    check_clip(clip)
     _kernels.clip_value_(flat, float(clip))

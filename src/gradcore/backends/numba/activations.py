@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .. import ACTIVATIONS
+from .._contract import ACTIVATIONS
 from .._validate import activation_code, check_array, check_float, check_out
 from ._jit import InOut, c, jit
 

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .._validate import FLOATS, check_segments
+from .._validate import check_clip, check_flat, check_segments
 from ._jit import CHUNK, PARALLEL_LOCK, PARALLEL_THRESHOLD, jit, prange
 
 __all__ = ["clip_value_", "scale_", "segment_absmax", "segment_sumsq"]
@@ -153,16 +153,6 @@ def _clip_parallel(flat, lo, hi):
 # --------------------------------------------------------------------- wrappers
 
 
-def _inplace_flat(flat: object, what: str) -> np.ndarray:
-    if not isinstance(flat, np.ndarray) or flat.ndim != 1:
-        raise ValueError("flat must be a 1-d numpy array")
-    if flat.dtype not in FLOATS:
-        raise TypeError(f"flat has dtype {flat.dtype}, expected float32 or float64")
-    if not flat.flags.writeable:
-        raise ValueError(f"flat must be writeable (it is {what} in place)")
-    return flat
-
-
 def _c(a: np.ndarray) -> np.ndarray:
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
@@ -205,7 +195,7 @@ def segment_absmax(
 
 def scale_(flat: np.ndarray, alpha: float) -> None:
     """``flat *= alpha`` in place (alpha rounded to flat's dtype first). See the reference."""
-    _inplace_flat(flat, "scaled")
+    check_flat(flat, inplace=True)
     buf = _c(flat)
     a = flat.dtype.type(alpha)
     if buf.shape[0] >= PARALLEL_THRESHOLD:
@@ -220,9 +210,8 @@ def scale_(flat: np.ndarray, alpha: float) -> None:
 def clip_value_(flat: np.ndarray, clip: float) -> None:
     """``flat = clamp(flat, -clip, clip)`` in place; NaN stays NaN; ``clip >= 0`` (ValueError
     otherwise). See the reference."""
-    _inplace_flat(flat, "clipped")
-    if not clip >= 0:
-        raise ValueError(f"clip must be >= 0, got {clip}")
+    check_flat(flat, inplace=True)
+    check_clip(clip)
     buf = _c(flat)
     cv = flat.dtype.type(clip)
     if buf.shape[0] >= PARALLEL_THRESHOLD:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_flat, check_segments
+from .._validate import check_clip, check_flat, check_segments
 
 __all__ = ["clip_value_", "scale_", "segment_absmax", "segment_sumsq"]
 
@@ -83,7 +83,6 @@ def clip_value_(flat: np.ndarray, clip: float) -> None:
     ``torch.nn.utils.clip_grad_value_`` (``grad.clamp_(min=-clip, max=clip)``).
     """
     check_flat(flat, inplace=True)
-    if not clip >= 0:
-        raise ValueError(f"clip must be >= 0, got {clip}")
+    check_clip(clip)
     c = flat.dtype.type(clip)
     np.clip(flat, -c, c, out=flat)  # minimum/maximum propagate NaN, like torch.clamp

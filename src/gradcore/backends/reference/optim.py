@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_param, check_state, check_step
+from .._validate import check_nesterov, check_param, check_state, check_step
 
 __all__ = ["adagrad_step", "adam_step", "rmsprop_step", "sgd_step"]
 
@@ -79,8 +79,7 @@ def sgd_step(
     """
     check_param(p, g)
     lr, momentum, dampening, weight_decay = _floats(lr, momentum, dampening, weight_decay)
-    if nesterov and (momentum <= 0 or dampening != 0):
-        raise ValueError("nesterov momentum requires momentum > 0 and dampening == 0")
+    check_nesterov(nesterov, momentum, dampening)
     if momentum != 0:
         check_state("buf", buf, p)
     with np.errstate(all="ignore"):
