@@ -110,9 +110,14 @@ def get_backend_name() -> str:
     return _global["name"]
 
 
-def get_backend() -> ModuleType:
-    """The active backend: a module implementing the kernel contract (``docs/kernels.md``)."""
-    return _loaded[get_backend_name()]
+def get_backend(name: str | None = None) -> ModuleType:
+    """The active backend: a module implementing the kernel contract (``docs/kernels.md``).
+
+    With ``name`` (e.g. ``"numpy"``), that backend, without making it the active one
+    (``ValueError`` if it is unknown or unavailable, as :func:`set_backend`)."""
+    if name is None:
+        return _loaded[get_backend_name()]
+    return _loaded[_check(name)]
 
 
 def set_backend(name: str) -> None:

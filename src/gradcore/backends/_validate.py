@@ -22,6 +22,8 @@ __all__ = [
     "SATURATION",
     "STATS_FIELDS",
     "activation_code",
+    "check_adagrad",
+    "check_adam",
     "check_array",
     "check_batchnorm_eval",
     "check_batchnorm_train",
@@ -43,8 +45,10 @@ __all__ = [
     "check_out",
     "check_pair",
     "check_param",
+    "check_rmsprop",
     "check_same_shape",
     "check_segments",
+    "check_sgd",
     "check_state",
     "check_stats_args",
     "check_step",
@@ -208,6 +212,58 @@ def check_clip(clip: object) -> None:
     """``clip_value_``'s bound: ``clip >= 0`` (``ValueError`` otherwise, NaN included)."""
     if not clip >= 0:
         raise ValueError(f"clip must be >= 0, got {clip}")
+
+
+def _floats(*values: object) -> tuple[float, ...]:
+    """Hyper-parameters as Python floats: NumPy then rounds them to the array dtype (a
+    ``np.float64`` scalar would instead promote float32 math to float64)."""
+    return tuple(float(v) for v in values)
+
+
+def check_sgd(p, g, buf, lr, momentum, dampening, nesterov, weight_decay) -> tuple[float, ...]:
+    """Checks of ``sgd_step`` (``buf`` only if momentum != 0); returns ``(lr, momentum,
+    dampening, weight_decay)`` as Python floats."""
+    check_param(p, g)
+    lr, momentum, dampening, weight_decay = _floats(lr, momentum, dampening, weight_decay)
+    check_nesterov(nesterov, momentum, dampening)
+    if momentum != 0:
+        check_state("buf", buf, p)
+    return lr, momentum, dampening, weight_decay
+
+
+def check_rmsprop(
+    p, g, square_avg, grad_avg, mom_buf, lr, alpha, eps, weight_decay, momentum, centered
+) -> tuple[float, ...]:
+    """Checks of ``rmsprop_step`` (``grad_avg`` only if centered, ``mom_buf`` only if
+    momentum > 0); returns ``(lr, alpha, eps, weight_decay, momentum)`` as Python floats."""
+    check_param(p, g)
+    check_state("square_avg", square_avg, p)
+    lr, alpha, eps, weight_decay, momentum = _floats(lr, alpha, eps, weight_decay, momentum)
+    if centered:
+        check_state("grad_avg", grad_avg, p)
+    if momentum > 0:
+        check_state("mom_buf", mom_buf, p)
+    return lr, alpha, eps, weight_decay, momentum
+
+
+def check_adagrad(p, g, state_sum, lr, lr_decay, weight_decay, eps, step) -> tuple:
+    """Checks of ``adagrad_step``; returns ``(lr, lr_decay, weight_decay, eps)`` as Python
+    floats and ``step`` as an int."""
+    check_param(p, g)
+    check_state("state_sum", state_sum, p)
+    return (*_floats(lr, lr_decay, weight_decay, eps), check_step(step))
+
+
+def check_adam(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, amsgrad) -> tuple:
+    """Checks of ``adam_step`` (``vmax`` only if amsgrad); returns ``(lr, beta1, beta2, eps,
+    weight_decay)`` as Python floats and ``step`` as an int."""
+    check_param(p, g)
+    check_state("m", m, p)
+    check_state("v", v, p)
+    floats = _floats(lr, beta1, beta2, eps, weight_decay)
+    if amsgrad:
+        check_state("vmax", vmax, p)
+    return (*floats, check_step(step))
 
 
 def check_nesterov(nesterov: object, momentum: float, dampening: float) -> None:

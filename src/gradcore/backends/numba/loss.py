@@ -85,21 +85,21 @@ def softmax_xent(logits: np.ndarray, labels: np.ndarray, dlogits: np.ndarray | N
     return float(loss)
 
 
-def mse(pred: np.ndarray, target: np.ndarray, dpred: np.ndarray | None) -> float:
-    """Mean squared error; ``dpred = 2 (p - t) / M``. See the reference."""
-    check_pair("pred", pred, "target", target)
-    out, buf, want = _grad_buf("dpred", dpred, "pred", pred)
-    loss = _mse_kernel(c(pred).reshape(-1), c(target).reshape(-1), buf.reshape(-1), want)
+def _elementwise(kernel, name: str, a, t, gname: str, g) -> float:
+    """``mse`` / ``bce_with_logits``: checks, then ``kernel`` over the flattened arrays."""
+    check_pair(name, a, "target", t)
+    out, buf, want = _grad_buf(gname, g, name, a)
+    loss = kernel(c(a).reshape(-1), c(t).reshape(-1), buf.reshape(-1), want)
     if out is not None:
         out.done()
     return float(loss)
+
+
+def mse(pred: np.ndarray, target: np.ndarray, dpred: np.ndarray | None) -> float:
+    """Mean squared error; ``dpred = 2 (p - t) / M``. See the reference."""
+    return _elementwise(_mse_kernel, "pred", pred, target, "dpred", dpred)
 
 
 def bce_with_logits(logits: np.ndarray, target: np.ndarray, dlogits: np.ndarray | None) -> float:
     """Mean BCE on logits; ``dlogits = (σ(z) - t) / M``. See the reference."""
-    check_pair("logits", logits, "target", target)
-    out, buf, want = _grad_buf("dlogits", dlogits, "logits", logits)
-    loss = _bce_kernel(c(logits).reshape(-1), c(target).reshape(-1), buf.reshape(-1), want)
-    if out is not None:
-        out.done()
-    return float(loss)
+    return _elementwise(_bce_kernel, "logits", logits, target, "dlogits", dlogits)
