@@ -127,7 +127,9 @@ def batchnorm_backward(
 ) -> None:
     """Backward of the training forward; ``dx`` overwritten, ``dgamma``/``dbeta`` accumulate.
     See the reference."""
-    _, C, dt = check_norm_backward("batchnorm", dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
+    _, C, dt = check_norm_backward(
+        "batchnorm_backward", dy, x, gamma, mean, inv_std, dx, dgamma, dbeta
+    )
     sum_dy = np.zeros(C, np.float64)
     sum_dy_xhat = np.zeros(C, np.float64)
     xo = InOut(dx, copy=False)

@@ -88,7 +88,9 @@ def layernorm_backward(
 ) -> None:
     """Gradients of :func:`layernorm_forward`; ``dx`` overwritten, ``dgamma``/``dbeta``
     accumulate. See the reference."""
-    _, C, dt = check_norm_backward("layernorm", dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
+    _, C, dt = check_norm_backward(
+        "layernorm_backward", dy, x, gamma, mean, inv_std, dx, dgamma, dbeta
+    )
     dgamma64 = np.zeros(C, np.float64)
     dbeta64 = np.zeros(C, np.float64)
     xo = InOut(dx, copy=False)

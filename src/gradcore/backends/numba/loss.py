@@ -17,11 +17,11 @@ from ._jit import InOut, c, jit
 __all__ = ["bce_with_logits", "mse", "softmax_xent"]
 
 
-def _grad_buf(name: str, g, like_name: str, like: np.ndarray):
+def _grad_buf(op: str, name: str, g, like_name: str, like: np.ndarray):
     """(InOut or None, kernel array, flag) for an optional gradient output."""
     if g is None:
         return None, np.empty((0,) * like.ndim, like.dtype), False
-    check_grad_out(name, g, like_name, like)
+    check_grad_out(op, name, g, like_name, like)
     out = InOut(g, copy=False)
     return out, out.buf, True
 
@@ -78,17 +78,17 @@ def _bce_kernel(z, t, dz, want_grad):
 def softmax_xent(logits: np.ndarray, labels: np.ndarray, dlogits: np.ndarray | None) -> float:
     """Mean softmax cross-entropy; ``dlogits = (softmax - onehot) / N``. See the reference."""
     check_xent(logits, labels)
-    out, buf, want = _grad_buf("dlogits", dlogits, "logits", logits)
+    out, buf, want = _grad_buf("softmax_xent", "dlogits", dlogits, "logits", logits)
     loss = _xent_kernel(c(logits), np.ascontiguousarray(labels, np.int64), buf, want)
     if out is not None:
         out.done()
     return float(loss)
 
 
-def _elementwise(kernel, name: str, a, t, gname: str, g) -> float:
+def _elementwise(op: str, kernel, name: str, a, t, gname: str, g) -> float:
     """``mse`` / ``bce_with_logits``: checks, then ``kernel`` over the flattened arrays."""
-    check_pair(name, a, "target", t)
-    out, buf, want = _grad_buf(gname, g, name, a)
+    check_pair(op, name, a, "target", t)
+    out, buf, want = _grad_buf(op, gname, g, name, a)
     loss = kernel(c(a).reshape(-1), c(t).reshape(-1), buf.reshape(-1), want)
     if out is not None:
         out.done()
@@ -97,9 +97,11 @@ def _elementwise(kernel, name: str, a, t, gname: str, g) -> float:
 
 def mse(pred: np.ndarray, target: np.ndarray, dpred: np.ndarray | None) -> float:
     """Mean squared error; ``dpred = 2 (p - t) / M``. See the reference."""
-    return _elementwise(_mse_kernel, "pred", pred, target, "dpred", dpred)
+    return _elementwise("mse", _mse_kernel, "pred", pred, target, "dpred", dpred)
 
 
 def bce_with_logits(logits: np.ndarray, target: np.ndarray, dlogits: np.ndarray | None) -> float:
     """Mean BCE on logits; ``dlogits = (σ(z) - t) / M``. See the reference."""
-    return _elementwise(_bce_kernel, "logits", logits, target, "dlogits", dlogits)
+    return _elementwise(
+        "bce_with_logits", _bce_kernel, "logits", logits, target, "dlogits", dlogits
+    )

@@ -24,6 +24,7 @@ __all__ = ["clip_value_", "scale_", "segment_absmax", "segment_sumsq"]
 
 #: which reduction the segment kernels run
 SUMSQ, ABSMAX = 0, 1
+_OPS = ("segment_sumsq", "segment_absmax")
 
 
 # --------------------------------------------------------------------- range kernels (serial)
@@ -144,7 +145,7 @@ def _clip_parallel(flat, lo, hi, chunk):
 
 
 def _segments(kind: int, flat, offsets, values, vname: str, nonfinite) -> None:
-    check_segments(flat, offsets, values, vname, nonfinite)
+    check_segments(_OPS[kind], flat, offsets, values, vname, nonfinite)
     f, o = c(flat), c(offsets)
     v, n = c(values), c(nonfinite)
     if np.any(np.diff(offsets) >= PARALLEL_THRESHOLD):
@@ -174,7 +175,7 @@ def segment_absmax(
 
 def scale_(flat: np.ndarray, alpha: float) -> None:
     """``flat *= alpha`` in place (alpha rounded to flat's dtype first). See the reference."""
-    check_flat(flat, inplace=True)
+    check_flat("scale_", flat, inplace=True)
     buf = c(flat)
     a = flat.dtype.type(alpha)
     if buf.shape[0] >= PARALLEL_THRESHOLD:
@@ -189,7 +190,7 @@ def scale_(flat: np.ndarray, alpha: float) -> None:
 def clip_value_(flat: np.ndarray, clip: float) -> None:
     """``flat = clamp(flat, -clip, clip)`` in place; NaN stays NaN; ``clip >= 0`` (ValueError
     otherwise). See the reference."""
-    check_flat(flat, inplace=True)
+    check_flat("clip_value_", flat, inplace=True)
     check_clip(clip)
     buf = c(flat)
     cv = flat.dtype.type(clip)

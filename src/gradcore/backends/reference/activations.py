@@ -196,7 +196,7 @@ def act_forward(x: np.ndarray, act: str, y: np.ndarray) -> None:
     Raises ``ValueError`` for an unknown activation name.
     """
     activation_code(act)
-    check_float("x", x)
+    check_float("act_forward", "x", x)
     y[...] = _FORWARD[act](x)
 
 
@@ -217,6 +217,6 @@ def act_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, act: str, dx: np.
     Raises ``ValueError`` for an unknown activation name.
     """
     activation_code(act)
-    check_float("x", x)
+    check_float("act_backward", "x", x)
     local = _DERIVATIVE[act](x, y)
     np.multiply(dy, local, out=dx)

@@ -119,7 +119,9 @@ def batchnorm_backward(
     dx : ndarray [N, C], OVERWRITTEN.
     dgamma, dbeta : ndarray [C], ACCUMULATE (sums in float64, cast to the dtype, then added).
     """
-    N, _, _ = check_norm_backward("batchnorm", dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
+    N, _, _ = check_norm_backward(
+        "batchnorm_backward", dy, x, gamma, mean, inv_std, dx, dgamma, dbeta
+    )
     xhat = (x.astype(np.float64) - mean) * inv_std.astype(np.float64)
     dy64 = dy.astype(np.float64)
     sum_dy = np.sum(dy64, axis=0)  # sum_n dy

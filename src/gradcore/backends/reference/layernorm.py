@@ -83,7 +83,9 @@ def layernorm_backward(
     dx : ndarray [N, C], OVERWRITTEN.
     dgamma, dbeta : ndarray [C], ACCUMULATE (sums in float64, cast to the dtype, then added).
     """
-    _, C, _ = check_norm_backward("layernorm", dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
+    _, C, _ = check_norm_backward(
+        "layernorm_backward", dy, x, gamma, mean, inv_std, dx, dgamma, dbeta
+    )
     mu = mean.astype(np.float64)[:, None]
     istd = inv_std.astype(np.float64)[:, None]
     xhat = (x.astype(np.float64) - mu) * istd

@@ -59,7 +59,7 @@ def softmax_xent(logits: np.ndarray, labels: np.ndarray, dlogits: np.ndarray | N
     rows = np.arange(N)
     loss = np.sum(lse[:, 0] - z[rows, labels]) / N
     if dlogits is not None:
-        check_grad_out("dlogits", dlogits, "logits", logits)
+        check_grad_out("softmax_xent", "dlogits", dlogits, "logits", logits)
         g = np.exp(z - lse)  # softmax(z)
         g[rows, labels] -= 1.0  # - onehot(y)
         dlogits[...] = g / N
@@ -78,12 +78,12 @@ def mse(pred: np.ndarray, target: np.ndarray, dpred: np.ndarray | None) -> float
 
     Returns the loss as a Python float.
     """
-    check_pair("pred", pred, "target", target)
+    check_pair("mse", "pred", pred, "target", target)
     M = pred.size
     d = pred.astype(np.float64) - target  # p - t
     loss = np.sum(d * d) / M
     if dpred is not None:
-        check_grad_out("dpred", dpred, "pred", pred)
+        check_grad_out("mse", "dpred", dpred, "pred", pred)
         dpred[...] = 2.0 * d / M
     return float(loss)
 
@@ -103,12 +103,12 @@ def bce_with_logits(logits: np.ndarray, target: np.ndarray, dlogits: np.ndarray 
 
     Returns the loss as a Python float.
     """
-    check_pair("logits", logits, "target", target)
+    check_pair("bce_with_logits", "logits", logits, "target", target)
     M = logits.size
     z = logits.astype(np.float64)
     t = target.astype(np.float64)
     loss = np.sum(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))) / M
     if dlogits is not None:
-        check_grad_out("dlogits", dlogits, "logits", logits)
+        check_grad_out("bce_with_logits", "dlogits", dlogits, "logits", logits)
         dlogits[...] = (_sigmoid(z) - t) / M
     return float(loss)
