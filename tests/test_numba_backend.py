@@ -156,7 +156,7 @@ def test_disable_jit_runs_the_same_code_as_pure_python(tmp_path):
         "from gradcore.backends.numba import activations as a, optim as o\n"
         "import numba\n"
         "assert not isinstance(a.forward_loop, numba.core.dispatcher.Dispatcher)\n"
-        "assert not isinstance(o._adam_par, numba.core.dispatcher.Dispatcher)\n"
+        "assert not isinstance(o._update_par, numba.core.dispatcher.Dispatcher)\n"
     )
     r = _run(probe + CHECK_SCRIPT, {"NUMBA_DISABLE_JIT": "1"}, tmp_path)
     assert r.returncode == 0 and r.stdout.strip().endswith("OK"), r.stderr[-3000:]

@@ -1,8 +1,13 @@
 """Backend registry: one switch chooses which implementation of the kernel contract runs.
 
-The contract (every op, its signature and semantics) is written down in ``docs/kernels.md``.
-``numpy`` (the reference) is always available; ``c`` and ``numba`` register themselves here
-when they are built/installed (later issues).
+The contract (every op, its signature and semantics) is written down in ``docs/kernels.md``
+and, as data, in ``backends/_contract.py`` (op names and parameters, dtypes, activations): the
+registry checks a backend against it when it loads it (:func:`._contract.verify`) and lists a
+backend that misses an op as unavailable, with the reason. ``numpy`` (the reference) is always
+available; ``c`` and ``numba`` are used when they are built/installed.
+
+Floors: ``_contract`` (stdlib + NumPy) < ``_validate`` < the backends < this registry. The
+backends import only the modules below them, never this one.
 
 The active backend is process-wide. It is chosen, in order, by :func:`set_backend` /
 :func:`use_backend`, else the environment variable ``GRADCORE_BACKEND``, else the fastest
@@ -12,7 +17,6 @@ available one (``c`` > ``numba`` > ``numpy``).
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib
 import math
 import os
@@ -23,6 +27,7 @@ from types import ModuleType
 import numpy as np
 
 from .._args import describe
+from ._contract import ACTIVATIONS, ieee_silent, verify
 
 __all__ = [
     "ACTIVATIONS",
@@ -34,23 +39,6 @@ __all__ = [
     "set_backend",
     "use_backend",
 ]
-
-#: Activation names every backend implements (see docs/kernels.md for the exact formulas).
-ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "silu", "gelu")
-
-
-def ieee_silent(fn):
-    """Run a backend op under ``np.errstate(all="ignore")``: IEEE results (inf, NaN) without
-    NumPy floating-point warnings, as torch and the C kernels behave (contract rule; the
-    caller detects non-finite values). Backends whose ops do NumPy math in Python wrap them."""
-
-    @functools.wraps(fn)
-    def op(*args, **kwargs):
-        with np.errstate(all="ignore"):
-            return fn(*args, **kwargs)
-
-    return op
-
 
 # name -> module path. Order is preference order for the default.
 _CANDIDATES: dict[str, str] = {
@@ -73,7 +61,8 @@ def _try_load(name: str) -> ModuleType | None:
         return None
     try:
         mod = importlib.import_module(_CANDIDATES[name])
-    except ImportError as exc:  # optional backend not built / not installed
+        verify(mod)  # a backend that misses an op (or names its parameters otherwise) is refused
+    except ImportError as exc:  # optional backend not built / not installed / incomplete
         _failed[name] = f"{type(exc).__name__}: {exc}"
         return None
     _loaded[name] = mod
@@ -121,9 +110,14 @@ def get_backend_name() -> str:
     return _global["name"]
 
 
-def get_backend() -> ModuleType:
-    """The active backend: a module implementing the kernel contract (``docs/kernels.md``)."""
-    return _loaded[get_backend_name()]
+def get_backend(name: str | None = None) -> ModuleType:
+    """The active backend: a module implementing the kernel contract (``docs/kernels.md``).
+
+    With ``name`` (e.g. ``"numpy"``), that backend, without making it the active one
+    (``ValueError`` if it is unknown or unavailable, as :func:`set_backend`)."""
+    if name is None:
+        return _loaded[get_backend_name()]
+    return _loaded[_check(name)]
 
 
 def set_backend(name: str) -> None:

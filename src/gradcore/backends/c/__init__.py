@@ -11,47 +11,18 @@ Importing this package raises ``ImportError`` when the compiled extension is not
 backend registry simply lists it as unavailable.
 """
 
-from .activations import act_backward, act_forward
-from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
-from .dense import dense_backward, dense_forward
-from .layernorm import layernorm_backward, layernorm_forward
-from .loss import bce_with_logits, mse, softmax_xent
-from .lstm import lstm_backward, lstm_forward
-from .norms import clip_value_, scale_, segment_absmax, segment_sumsq
-from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step
-from .stats import act_stats, segment_delta_sumsq
+from ... import _gemm
+from .._contract import OPS, ops_of
+from . import activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, stats
+
+_FAMILIES = (activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, stats)
 
 NAME = "c"
 
-from ... import _gemm  # noqa: E402
+# Every op of the contract (docs/kernels.md), bound here under its name.
+globals().update(ops_of(*_FAMILIES))
 
 #: the GEMM provider chosen at load (env GRADCORE_GEMM=auto|openblas|mkl)
 GEMM_PROVIDER = _gemm.select()
 
-__all__ = [
-    "NAME",
-    "act_backward",
-    "act_forward",
-    "act_stats",
-    "adagrad_step",
-    "adam_step",
-    "batchnorm_backward",
-    "batchnorm_forward_eval",
-    "batchnorm_forward_train",
-    "bce_with_logits",
-    "clip_value_",
-    "dense_backward",
-    "dense_forward",
-    "layernorm_backward",
-    "layernorm_forward",
-    "lstm_backward",
-    "lstm_forward",
-    "mse",
-    "rmsprop_step",
-    "scale_",
-    "segment_absmax",
-    "segment_delta_sumsq",
-    "segment_sumsq",
-    "sgd_step",
-    "softmax_xent",
-]
+__all__ = ["NAME", *OPS]  # the contract's op list, not a copy

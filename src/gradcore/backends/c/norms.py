@@ -13,7 +13,7 @@ import numpy as np
 
 from gradcore import _kernels
 
-from .._validate import check_flat, check_segments
+from .._validate import check_clip, check_flat, check_segments
 
 __all__ = ["clip_value_", "scale_", "segment_absmax", "segment_sumsq"]
 
@@ -22,7 +22,7 @@ def segment_sumsq(
     flat: np.ndarray, offsets: np.ndarray, sumsq: np.ndarray, nonfinite: np.ndarray
 ) -> None:
     """Per-segment sum of squares (float64 accumulation) and count of non-finite elements."""
-    check_segments(flat, offsets, sumsq, "sumsq", nonfinite)
+    check_segments("segment_sumsq", flat, offsets, sumsq, "sumsq", nonfinite)
     _kernels.segment_sumsq(flat, offsets, sumsq, nonfinite)
 
 
@@ -30,19 +30,18 @@ def segment_absmax(
     flat: np.ndarray, offsets: np.ndarray, absmax: np.ndarray, nonfinite: np.ndarray
 ) -> None:
     """Per-segment max |x| (NaN if the segment holds a NaN; 0 if empty) and non-finite counts."""
-    check_segments(flat, offsets, absmax, "absmax", nonfinite)
+    check_segments("segment_absmax", flat, offsets, absmax, "absmax", nonfinite)
     _kernels.segment_absmax(flat, offsets, absmax, nonfinite)
 
 
 def scale_(flat: np.ndarray, alpha: float) -> None:
     """``flat *= alpha`` in place (alpha rounded to flat's dtype first)."""
-    check_flat(flat, inplace=True)
+    check_flat("scale_", flat, inplace=True)
     _kernels.scale_(flat, float(alpha))
 
 
 def clip_value_(flat: np.ndarray, clip: float) -> None:
     """``flat = clamp(flat, -clip, clip)`` in place; NaN stays NaN; ``clip >= 0``."""
-    check_flat(flat, inplace=True)
-    if not clip >= 0:
-        raise ValueError(f"clip must be >= 0, got {clip}")
+    check_flat("clip_value_", flat, inplace=True)
+    check_clip(clip)
     _kernels.clip_value_(flat, float(clip))

@@ -23,55 +23,17 @@ except Exception as exc:  # pragma: no cover - exercised only without a working 
         f"{type(exc).__name__}: {exc}"
     ) from exc
 
+from .._contract import OPS, ieee_silent, ops_of
+from . import activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, stats
 from ._jit import CHUNK, PARALLEL_THRESHOLD, cache_disabled_functions
-from .activations import act_backward, act_forward
-from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
-from .dense import dense_backward, dense_forward
-from .layernorm import layernorm_backward, layernorm_forward
-from .loss import bce_with_logits, mse, softmax_xent
-from .lstm import lstm_backward, lstm_forward
-from .norms import clip_value_, scale_, segment_absmax, segment_sumsq
-from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step
-from .stats import act_stats, segment_delta_sumsq
+
+_FAMILIES = (activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, stats)
 
 NAME = "numba"
 
-__all__ = [
-    "CHUNK",
-    "NAME",
-    "PARALLEL_THRESHOLD",
-    "act_backward",
-    "act_forward",
-    "act_stats",
-    "adagrad_step",
-    "adam_step",
-    "batchnorm_backward",
-    "batchnorm_forward_eval",
-    "batchnorm_forward_train",
-    "bce_with_logits",
-    "cache_disabled_functions",
-    "clip_value_",
-    "dense_backward",
-    "dense_forward",
-    "layernorm_backward",
-    "layernorm_forward",
-    "lstm_backward",
-    "lstm_forward",
-    "mse",
-    "rmsprop_step",
-    "scale_",
-    "segment_absmax",
-    "segment_delta_sumsq",
-    "segment_sumsq",
-    "sgd_step",
-    "softmax_xent",
-]
+# Every op of the contract (docs/kernels.md), bound here under its name. The Python wrappers
+# do some NumPy math (GEMMs via np.matmul, small reductions): keep it silent about IEEE events,
+# like the kernels themselves and the other backends.
+globals().update(ops_of(*_FAMILIES, wrap=ieee_silent))
 
-# The Python wrappers do some NumPy math (GEMMs via np.matmul, small reductions): keep it
-# silent about IEEE events, like the kernels themselves and the other backends.
-from .. import ieee_silent as _ieee_silent  # noqa: E402
-
-for _name in __all__:
-    if _name not in ("CHUNK", "NAME", "PARALLEL_THRESHOLD", "cache_disabled_functions"):
-        globals()[_name] = _ieee_silent(globals()[_name])
-del _name
+__all__ = ["CHUNK", "NAME", "PARALLEL_THRESHOLD", "cache_disabled_functions", *OPS]

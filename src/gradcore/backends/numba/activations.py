@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .. import ACTIVATIONS
+from .._contract import ACTIVATIONS
 from .._validate import activation_code, check_array, check_float, check_out
 from ._jit import InOut, c, jit
 
@@ -161,8 +161,8 @@ def apply_backward(dy1, x1, y1, code: int, dx1) -> None:
 def act_forward(x: np.ndarray, act: str, y: np.ndarray) -> None:
     """``y = act(x)`` elementwise, any shape; ``y`` may be ``x``. See the reference."""
     code = activation_code(act)
-    dt = check_float("x", x)
-    check_out("y", y, x.shape, dt)
+    dt = check_float("act_forward", "x", x)
+    check_out("act_forward", "y", y, x.shape, dt)
     out = InOut(y, copy=False)
     apply_forward(c(x).reshape(-1), code, out.buf.reshape(-1))
     out.done()
@@ -171,8 +171,8 @@ def act_forward(x: np.ndarray, act: str, y: np.ndarray) -> None:
 def act_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, act: str, dx: np.ndarray) -> None:
     """``dx = dy * act'(x)`` elementwise (overwrites ``dx``; may be ``dy``). See the reference."""
     code = activation_code(act)
-    dt = check_float("x", x)
-    check_out("dx", dx, x.shape, dt)
+    dt = check_float("act_backward", "x", x)
+    check_out("act_backward", "dx", dx, x.shape, dt)
     _same("dy", dy, x)
     _same("y", y, x)
     out = InOut(dx, copy=False)
@@ -181,4 +181,4 @@ def act_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, act: str, dx: np.
 
 
 def _same(name: str, a: object, x: np.ndarray) -> None:
-    check_array(name, a, x.shape, x.dtype)
+    check_array("act_backward", name, a, x.shape, x.dtype)

@@ -11,17 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_array, check_float, check_out
+from .._validate import check_batchnorm_eval, check_batchnorm_train, check_norm_backward
 from ._jit import InOut, c, jit
 
 __all__ = ["batchnorm_backward", "batchnorm_forward_eval", "batchnorm_forward_train"]
-
-
-def _check_2d(x) -> tuple[int, int, np.dtype]:
-    dt = check_float("x", x)
-    if x.ndim != 2:
-        raise ValueError(f"batchnorm expects x of shape [N, C], got {list(x.shape)}")
-    return x.shape[0], x.shape[1], dt
 
 
 @jit()
@@ -98,19 +91,7 @@ def batchnorm_forward_train(
     inv_std: np.ndarray,
 ) -> None:
     """Training forward (batch statistics; running stats updated in place). See the reference."""
-    N, C, dt = _check_2d(x)
-    if N < 2:
-        raise ValueError(
-            f"batchnorm in training mode needs more than 1 value per feature, got input of "
-            f"shape {list(x.shape)} (N={N}); use eval mode or a batch of at least 2"
-        )
-    for name, a in (("gamma", gamma), ("beta", beta)):
-        check_array(name, a, (C,), dt)
-    for name, a in (("running_mean", running_mean), ("running_var", running_var)):
-        check_out(name, a, (C,), dt)
-    check_out("y", y, (N, C), dt)
-    check_out("mean", mean, (C,), dt)
-    check_out("inv_std", inv_std, (C,), dt)
+    check_batchnorm_train(x, gamma, beta, running_mean, running_var, y, mean, inv_std)
     bufs = [InOut(a) for a in (running_mean, running_var, y, mean, inv_std)]
     rm, rv, yb, mb, sb = (b.buf for b in bufs)
     _train_kernel(c(x), c(gamma), c(beta), rm, rv, float(momentum), float(eps), yb, mb, sb)
@@ -128,15 +109,7 @@ def batchnorm_forward_eval(
     y: np.ndarray,
 ) -> None:
     """Eval forward with the running statistics. See the reference."""
-    N, C, dt = _check_2d(x)
-    for name, a in (
-        ("gamma", gamma),
-        ("beta", beta),
-        ("running_mean", running_mean),
-        ("running_var", running_var),
-    ):
-        check_array(name, a, (C,), dt)
-    check_out("y", y, (N, C), dt)
+    check_batchnorm_eval(x, gamma, beta, running_mean, running_var, y)
     yo = InOut(y, copy=False)
     _eval_kernel(c(x), c(gamma), c(beta), c(running_mean), c(running_var), float(eps), yo.buf)
     yo.done()
@@ -154,13 +127,9 @@ def batchnorm_backward(
 ) -> None:
     """Backward of the training forward; ``dx`` overwritten, ``dgamma``/``dbeta`` accumulate.
     See the reference."""
-    N, C, dt = _check_2d(x)
-    check_array("dy", dy, (N, C), dt)
-    for name, a in (("gamma", gamma), ("mean", mean), ("inv_std", inv_std)):
-        check_array(name, a, (C,), dt)
-    check_out("dx", dx, (N, C), dt)
-    check_out("dgamma", dgamma, (C,), dt)
-    check_out("dbeta", dbeta, (C,), dt)
+    _, C, dt = check_norm_backward(
+        "batchnorm_backward", dy, x, gamma, mean, inv_std, dx, dgamma, dbeta
+    )
     sum_dy = np.zeros(C, np.float64)
     sum_dy_xhat = np.zeros(C, np.float64)
     xo = InOut(dx, copy=False)

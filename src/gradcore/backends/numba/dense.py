@@ -11,31 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import activation_code, check_array, check_float, check_out
+from .._validate import check_dense_backward, check_dense_forward
 from ._jit import InOut, c, jit, scratch
 from .activations import apply_backward, apply_forward
 
 __all__ = ["dense_backward", "dense_forward"]
-
-
-def _check_shapes(x, W, b) -> tuple[int, int, int, np.dtype]:
-    dt = check_float("x", x)
-    if not isinstance(W, np.ndarray) or not isinstance(b, np.ndarray):
-        raise TypeError("dense expects numpy arrays x, W, b")
-    if x.ndim != 2 or W.ndim != 2 or b.ndim != 1:
-        raise ValueError(
-            f"dense expects x[N,I], W[I,O], b[O]; got x{list(x.shape)}, W{list(W.shape)}, "
-            f"b{list(b.shape)}"
-        )
-    N, I = x.shape
-    if W.shape[0] != I or b.shape[0] != W.shape[1]:
-        raise ValueError(
-            f"dense shape mismatch: x{list(x.shape)} @ W{list(W.shape)} + b{list(b.shape)} "
-            "(W is [in, out])"
-        )
-    check_array("W", W, W.shape, dt)
-    check_array("b", b, b.shape, dt)
-    return N, I, W.shape[1], dt
 
 
 @jit()
@@ -60,10 +40,7 @@ def dense_forward(
     x: np.ndarray, W: np.ndarray, b: np.ndarray, act: str, z: np.ndarray, y: np.ndarray
 ) -> None:
     """``z = x @ W + b``, ``y = act(z)``; ``y`` may be ``z`` for ``linear``. See the reference."""
-    code = activation_code(act)
-    N, _, O, dt = _check_shapes(x, W, b)
-    check_out("z", z, (N, O), dt)
-    check_out("y", y, (N, O), dt)
+    code, _, _, _ = check_dense_forward(x, W, b, act, z, y)
     zo = InOut(z, copy=False)
     yo = zo if y is z else InOut(y, copy=False)
     np.matmul(c(x), c(W), out=zo.buf)  # z = x W   (BLAS)
@@ -87,15 +64,7 @@ def dense_backward(
 ) -> None:
     """``dz = dy act'(z)``; ``dW += x^T dz``; ``db += sum_n dz``; ``dx = dz W^T`` (if not None).
     See the reference."""
-    code = activation_code(act)
-    N, I, O, dt = _check_shapes(x, W, db)
-    check_array("dy", dy, (N, O), dt)
-    check_array("z", z, (N, O), dt)
-    check_array("y", y, (N, O), dt)
-    check_out("dW", dW, (I, O), dt)
-    check_out("db", db, (O,), dt)
-    if dx is not None:
-        check_out("dx", dx, (N, I), dt)
+    code, N, I, O, dt = check_dense_backward(dy, x, W, z, y, act, dx, dW, db)
     dz = scratch(ws, "dense_dz", (N, O), dt)
     db64 = np.zeros(O, np.float64)
     apply_backward(

@@ -10,20 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_array, check_float, check_out
+from .._validate import check_layernorm_forward, check_norm_backward
 from ._jit import InOut, c, jit
 
 __all__ = ["layernorm_backward", "layernorm_forward"]
-
-
-def _check_2d(x) -> tuple[int, int, np.dtype]:
-    dt = check_float("x", x)
-    if x.ndim != 2:
-        raise ValueError(f"layernorm expects x of shape [N, C], got {list(x.shape)}")
-    N, C = x.shape
-    if C < 1:
-        raise ValueError(f"layernorm needs at least one feature, got x of shape {list(x.shape)}")
-    return N, C, dt
 
 
 @jit()
@@ -79,12 +69,7 @@ def layernorm_forward(
     inv_std: np.ndarray,
 ) -> None:
     """``y = gamma (x - mean) inv_std + beta`` per row. See the reference."""
-    N, C, dt = _check_2d(x)
-    check_array("gamma", gamma, (C,), dt)
-    check_array("beta", beta, (C,), dt)
-    check_out("y", y, (N, C), dt)
-    check_out("mean", mean, (N,), dt)
-    check_out("inv_std", inv_std, (N,), dt)
+    check_layernorm_forward(x, gamma, beta, y, mean, inv_std)
     bufs = [InOut(a, copy=False) for a in (y, mean, inv_std)]
     _forward_kernel(c(x), c(gamma), c(beta), float(eps), *(b.buf for b in bufs))
     for b in bufs:
@@ -103,14 +88,9 @@ def layernorm_backward(
 ) -> None:
     """Gradients of :func:`layernorm_forward`; ``dx`` overwritten, ``dgamma``/``dbeta``
     accumulate. See the reference."""
-    N, C, dt = _check_2d(x)
-    check_array("dy", dy, (N, C), dt)
-    check_array("gamma", gamma, (C,), dt)
-    check_array("mean", mean, (N,), dt)
-    check_array("inv_std", inv_std, (N,), dt)
-    check_out("dx", dx, (N, C), dt)
-    check_out("dgamma", dgamma, (C,), dt)
-    check_out("dbeta", dbeta, (C,), dt)
+    _, C, dt = check_norm_backward(
+        "layernorm_backward", dy, x, gamma, mean, inv_std, dx, dgamma, dbeta
+    )
     dgamma64 = np.zeros(C, np.float64)
     dbeta64 = np.zeros(C, np.float64)
     xo = InOut(dx, copy=False)

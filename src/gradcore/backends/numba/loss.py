@@ -11,35 +11,17 @@ import math
 
 import numpy as np
 
-from .._validate import check_array, check_float, check_labels, check_out
+from .._validate import check_grad_out, check_pair, check_xent
 from ._jit import InOut, c, jit
 
 __all__ = ["bce_with_logits", "mse", "softmax_xent"]
 
 
-def _check_same_shape(name_a: str, a, name_b: str, b) -> None:
-    if not isinstance(b, np.ndarray):
-        raise TypeError(f"{name_b} must be a numpy.ndarray, got {type(b).__name__}")
-    if a.shape != b.shape:
-        raise ValueError(
-            f"{name_a} and {name_b} must have the same shape, got {list(a.shape)} and "
-            f"{list(b.shape)} (no broadcasting)"
-        )
-
-
-def _check_nonempty(name: str, a: np.ndarray) -> None:
-    if a.size == 0:
-        raise ValueError(
-            f"{name} is empty (shape {list(a.shape)}): the mean over zero elements is undefined"
-        )
-
-
-def _grad_buf(name: str, g, like: np.ndarray):
+def _grad_buf(op: str, name: str, g, like_name: str, like: np.ndarray):
     """(InOut or None, kernel array, flag) for an optional gradient output."""
     if g is None:
         return None, np.empty((0,) * like.ndim, like.dtype), False
-    _check_same_shape(name, g, "input", like)
-    check_out(name, g, like.shape, like.dtype)
+    check_grad_out(op, name, g, like_name, like)
     out = InOut(g, copy=False)
     return out, out.buf, True
 
@@ -95,17 +77,19 @@ def _bce_kernel(z, t, dz, want_grad):
 
 def softmax_xent(logits: np.ndarray, labels: np.ndarray, dlogits: np.ndarray | None) -> float:
     """Mean softmax cross-entropy; ``dlogits = (softmax - onehot) / N``. See the reference."""
-    check_float("logits", logits)
-    if logits.ndim != 2:
-        raise ValueError(f"logits must have shape [N, K], got {list(logits.shape)}")
-    N, K = logits.shape
-    if N == 0:
-        raise ValueError(
-            "logits has an empty batch (N = 0): the mean over zero samples is undefined"
-        )
-    check_labels(labels, N, K)
-    out, buf, want = _grad_buf("dlogits", dlogits, logits)
+    check_xent(logits, labels)
+    out, buf, want = _grad_buf("softmax_xent", "dlogits", dlogits, "logits", logits)
     loss = _xent_kernel(c(logits), np.ascontiguousarray(labels, np.int64), buf, want)
+    if out is not None:
+        out.done()
+    return float(loss)
+
+
+def _elementwise(op: str, kernel, name: str, a, t, gname: str, g) -> float:
+    """``mse`` / ``bce_with_logits``: checks, then ``kernel`` over the flattened arrays."""
+    check_pair(op, name, a, "target", t)
+    out, buf, want = _grad_buf(op, gname, g, name, a)
+    loss = kernel(c(a).reshape(-1), c(t).reshape(-1), buf.reshape(-1), want)
     if out is not None:
         out.done()
     return float(loss)
@@ -113,25 +97,11 @@ def softmax_xent(logits: np.ndarray, labels: np.ndarray, dlogits: np.ndarray | N
 
 def mse(pred: np.ndarray, target: np.ndarray, dpred: np.ndarray | None) -> float:
     """Mean squared error; ``dpred = 2 (p - t) / M``. See the reference."""
-    dt = check_float("pred", pred)
-    _check_same_shape("pred", pred, "target", target)
-    check_array("target", target, pred.shape, dt)
-    _check_nonempty("pred", pred)
-    out, buf, want = _grad_buf("dpred", dpred, pred)
-    loss = _mse_kernel(c(pred).reshape(-1), c(target).reshape(-1), buf.reshape(-1), want)
-    if out is not None:
-        out.done()
-    return float(loss)
+    return _elementwise("mse", _mse_kernel, "pred", pred, target, "dpred", dpred)
 
 
 def bce_with_logits(logits: np.ndarray, target: np.ndarray, dlogits: np.ndarray | None) -> float:
     """Mean BCE on logits; ``dlogits = (σ(z) - t) / M``. See the reference."""
-    dt = check_float("logits", logits)
-    _check_same_shape("logits", logits, "target", target)
-    check_array("target", target, logits.shape, dt)
-    _check_nonempty("logits", logits)
-    out, buf, want = _grad_buf("dlogits", dlogits, logits)
-    loss = _bce_kernel(c(logits).reshape(-1), c(target).reshape(-1), buf.reshape(-1), want)
-    if out is not None:
-        out.done()
-    return float(loss)
+    return _elementwise(
+        "bce_with_logits", _bce_kernel, "logits", logits, target, "dlogits", dlogits
+    )

@@ -22,27 +22,11 @@ import math
 
 import numpy as np
 
-from .._validate import FLOATS, check_array, check_out
+from .._validate import check_lstm_backward, check_lstm_forward
 from ._jit import InOut, c, jit, scratch
 from .activations import sigmoid
 
 __all__ = ["lstm_backward", "lstm_forward"]
-
-
-def _dims(x, Wh) -> tuple[int, int, int, int, np.dtype]:
-    if not isinstance(x, np.ndarray) or x.ndim != 3:
-        raise ValueError("x must be a 3-d numpy array [N, T, D]")
-    if x.dtype not in FLOATS:
-        raise TypeError(f"x has dtype {x.dtype}, expected float32 or float64")
-    if not isinstance(Wh, np.ndarray) or Wh.ndim != 2:
-        raise ValueError("Wh must be a 2-d numpy array [H, 4H]")
-    N, T, D = x.shape
-    H = Wh.shape[0]
-    if T < 1:
-        raise ValueError(f"sequence length T must be >= 1, got x.shape={x.shape}")
-    if H < 1:
-        raise ValueError(f"hidden size H must be >= 1, got Wh.shape={Wh.shape}")
-    return N, T, D, H, x.dtype
 
 
 @jit()
@@ -128,15 +112,7 @@ def lstm_forward(
     ws: object = None,
 ) -> None:
     """Run the LSTM over the whole sequence (writes hs, cs, gates). See the reference."""
-    N, T, D, H, dt = _dims(x, Wh)
-    check_array("Wx", Wx, (D, 4 * H), dt)
-    check_array("Wh", Wh, (H, 4 * H), dt)
-    check_array("b", b, (4 * H,), dt)
-    check_array("h0", h0, (N, H), dt)
-    check_array("c0", c0, (N, H), dt)
-    check_out("hs", hs, (N, T, H), dt)
-    check_out("cs", cs, (N, T, H), dt)
-    check_out("gates", gates, (N, T, 4 * H), dt)
+    N, T, D, H, dt = check_lstm_forward(x, Wx, Wh, b, h0, c0, hs, cs, gates)
 
     xw = scratch(ws, "lstm_xw", (N, T, 4 * H), dt)
     np.matmul(c(x).reshape(N * T, D), c(Wx), out=xw.reshape(N * T, 4 * H))  # all steps
@@ -175,28 +151,8 @@ def lstm_backward(
 ) -> None:
     """Backpropagation through time; dx, dh0, dc0 overwritten, dWx, dWh, db accumulate,
     dh_norm/dc_norm (float64 [T]) = norms of the total dL/dh_t, dL/dc_t. See the reference."""
-    N, T, D, H, dt = _dims(x, Wh)
-    check_array("dhs", dhs, (N, T, H), dt)
-    if dhT is not None:
-        check_array("dhT", dhT, (N, H), dt)
-    if dcT is not None:
-        check_array("dcT", dcT, (N, H), dt)
-    check_array("Wx", Wx, (D, 4 * H), dt)
-    check_array("Wh", Wh, (H, 4 * H), dt)
-    check_array("h0", h0, (N, H), dt)
-    check_array("c0", c0, (N, H), dt)
-    check_array("hs", hs, (N, T, H), dt)
-    check_array("cs", cs, (N, T, H), dt)
-    check_array("gates", gates, (N, T, 4 * H), dt)
-    check_out("dx", dx, (N, T, D), dt)
-    check_out("dWx", dWx, (D, 4 * H), dt)
-    check_out("dWh", dWh, (H, 4 * H), dt)
-    check_out("db", db, (4 * H,), dt)
-    check_out("dh0", dh0, (N, H), dt)
-    check_out("dc0", dc0, (N, H), dt)
-    f64 = np.dtype(np.float64)
-    check_out("dh_norm", dh_norm, (T,), f64)
-    check_out("dc_norm", dc_norm, (T,), f64)
+    N, T, D, H, dt = check_lstm_backward(dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates,
+                                         dx, dWx, dWh, db, dh0, dc0, dh_norm, dc_norm)  # fmt: skip
 
     dh_next = scratch(ws, "lstm_dh", (N, H), dt)
     dc_next = scratch(ws, "lstm_dc", (N, H), dt)

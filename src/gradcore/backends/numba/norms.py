@@ -7,7 +7,8 @@ segment gives 0 and 0.
 Parallelism: a segment with at least ``PARALLEL_THRESHOLD`` elements is split into fixed
 ``CHUNK``-element chunks reduced in parallel (``prange``) into per-chunk partials, combined in
 order -- so the result does not depend on the thread count. Smaller segments run serially.
-``scale_`` and ``clip_value_`` use ``prange`` over the elements above the threshold.
+``scale_`` and ``clip_value_`` run the serial loop on fixed ``CHUNK``-element slices under
+``prange`` above the threshold (elementwise: the same result on any thread count).
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ import math
 
 import numpy as np
 
-from .._validate import FLOATS, check_segments
-from ._jit import CHUNK, PARALLEL_LOCK, PARALLEL_THRESHOLD, jit, prange
+from .._validate import check_clip, check_flat, check_segments
+from ._jit import CHUNK, PARALLEL_LOCK, PARALLEL_THRESHOLD, c, jit, prange
 
 __all__ = ["clip_value_", "scale_", "segment_absmax", "segment_sumsq"]
+
+#: which reduction the segment kernels run
+SUMSQ, ABSMAX = 0, 1
+_OPS = ("segment_sumsq", "segment_absmax")
 
 
 # --------------------------------------------------------------------- range kernels (serial)
@@ -51,23 +56,42 @@ def _absmax_range(flat, lo, hi):
     return m, bad
 
 
+@jit()
+def _range(kind, flat, lo, hi):
+    """(value, non-finite count) of ``flat[lo:hi]``: sum of squares or absmax (``kind``)."""
+    if kind == SUMSQ:
+        return _sumsq_range(flat, lo, hi)
+    return _absmax_range(flat, lo, hi)
+
+
+@jit()
+def _merge(kind, acc, part):
+    """Two partial values combined: summed (sumsq) or the max with NaN winning (absmax)."""
+    if kind == SUMSQ:
+        return acc + part
+    if part > acc or part != part:
+        if acc == acc:
+            acc = part
+    return acc
+
+
 # --------------------------------------------------------------------- segment kernels
 
 
 @jit()
-def _sumsq_serial(flat, offsets, sumsq, nonfinite):
+def _segments_serial(kind, flat, offsets, values, nonfinite):
     for s in range(offsets.shape[0] - 1):
-        sumsq[s], nonfinite[s] = _sumsq_range(flat, offsets[s], offsets[s + 1])
+        values[s], nonfinite[s] = _range(kind, flat, offsets[s], offsets[s + 1])
 
 
 @jit(parallel=True)
-def _sumsq_parallel(flat, offsets, sumsq, nonfinite, threshold, chunk):
+def _segments_parallel(kind, flat, offsets, values, nonfinite, threshold, chunk):
     for s in range(offsets.shape[0] - 1):
         lo = offsets[s]
         hi = offsets[s + 1]
         n = hi - lo
         if n < threshold:
-            sumsq[s], nonfinite[s] = _sumsq_range(flat, lo, hi)
+            values[s], nonfinite[s] = _range(kind, flat, lo, hi)
             continue
         nch = (n + chunk - 1) // chunk
         part = np.empty(nch, np.float64)
@@ -75,46 +99,13 @@ def _sumsq_parallel(flat, offsets, sumsq, nonfinite, threshold, chunk):
         for q in prange(nch):
             a = lo + q * chunk
             b = min(hi, a + chunk)
-            part[q], cnt[q] = _sumsq_range(flat, a, b)
+            part[q], cnt[q] = _range(kind, flat, a, b)
         tot = 0.0
         bad = 0
-        for q in range(nch):
-            tot += part[q]
+        for q in range(nch):  # in chunk order: the result does not depend on the threads
+            tot = _merge(kind, tot, part[q])
             bad += cnt[q]
-        sumsq[s] = tot
-        nonfinite[s] = bad
-
-
-@jit()
-def _absmax_serial(flat, offsets, absmax, nonfinite):
-    for s in range(offsets.shape[0] - 1):
-        absmax[s], nonfinite[s] = _absmax_range(flat, offsets[s], offsets[s + 1])
-
-
-@jit(parallel=True)
-def _absmax_parallel(flat, offsets, absmax, nonfinite, threshold, chunk):
-    for s in range(offsets.shape[0] - 1):
-        lo = offsets[s]
-        hi = offsets[s + 1]
-        n = hi - lo
-        if n < threshold:
-            absmax[s], nonfinite[s] = _absmax_range(flat, lo, hi)
-            continue
-        nch = (n + chunk - 1) // chunk
-        part = np.empty(nch, np.float64)
-        cnt = np.empty(nch, np.int64)
-        for q in prange(nch):
-            a = lo + q * chunk
-            b = min(hi, a + chunk)
-            part[q], cnt[q] = _absmax_range(flat, a, b)
-        m = 0.0
-        bad = 0
-        for q in range(nch):
-            if part[q] > m or part[q] != part[q]:
-                if m == m:
-                    m = part[q]
-            bad += cnt[q]
-        absmax[s] = m
+        values[s] = tot
         nonfinite[s] = bad
 
 
@@ -125,9 +116,11 @@ def _scale_serial(flat, alpha):
 
 
 @jit(parallel=True)
-def _scale_parallel(flat, alpha):
-    for k in prange(flat.shape[0]):
-        flat[k] *= alpha
+def _scale_parallel(flat, alpha, chunk):
+    n = flat.shape[0]
+    for q in prange((n + chunk - 1) // chunk):  # the serial loop on each chunk
+        lo = q * chunk
+        _scale_serial(flat[lo : min(n, lo + chunk)], alpha)
 
 
 @jit()
@@ -141,76 +134,53 @@ def _clip_serial(flat, lo, hi):
 
 
 @jit(parallel=True)
-def _clip_parallel(flat, lo, hi):
-    for k in prange(flat.shape[0]):
-        v = flat[k]
-        if v > hi:
-            flat[k] = hi
-        elif v < lo:
-            flat[k] = lo
+def _clip_parallel(flat, lo, hi, chunk):
+    n = flat.shape[0]
+    for q in prange((n + chunk - 1) // chunk):  # the serial loop on each chunk
+        a = q * chunk
+        _clip_serial(flat[a : min(n, a + chunk)], lo, hi)
 
 
 # --------------------------------------------------------------------- wrappers
 
 
-def _inplace_flat(flat: object, what: str) -> np.ndarray:
-    if not isinstance(flat, np.ndarray) or flat.ndim != 1:
-        raise ValueError("flat must be a 1-d numpy array")
-    if flat.dtype not in FLOATS:
-        raise TypeError(f"flat has dtype {flat.dtype}, expected float32 or float64")
-    if not flat.flags.writeable:
-        raise ValueError(f"flat must be writeable (it is {what} in place)")
-    return flat
-
-
-def _c(a: np.ndarray) -> np.ndarray:
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+def _segments(kind: int, flat, offsets, values, vname: str, nonfinite) -> None:
+    check_segments(_OPS[kind], flat, offsets, values, vname, nonfinite)
+    f, o = c(flat), c(offsets)
+    v, n = c(values), c(nonfinite)
+    if np.any(np.diff(offsets) >= PARALLEL_THRESHOLD):
+        with PARALLEL_LOCK:
+            _segments_parallel(kind, f, o, v, n, PARALLEL_THRESHOLD, CHUNK)
+    else:
+        _segments_serial(kind, f, o, v, n)
+    if v is not values:
+        values[...] = v
+    if n is not nonfinite:
+        nonfinite[...] = n
 
 
 def segment_sumsq(
     flat: np.ndarray, offsets: np.ndarray, sumsq: np.ndarray, nonfinite: np.ndarray
 ) -> None:
     """Per-segment float64 sum of squares and non-finite count. See the reference."""
-    check_segments(flat, offsets, sumsq, "sumsq", nonfinite)
-    f, o = _c(flat), _c(offsets)
-    s, n = _c(sumsq), _c(nonfinite)
-    if np.any(np.diff(offsets) >= PARALLEL_THRESHOLD):
-        with PARALLEL_LOCK:
-            _sumsq_parallel(f, o, s, n, PARALLEL_THRESHOLD, CHUNK)
-    else:
-        _sumsq_serial(f, o, s, n)
-    if s is not sumsq:
-        sumsq[...] = s
-    if n is not nonfinite:
-        nonfinite[...] = n
+    _segments(SUMSQ, flat, offsets, sumsq, "sumsq", nonfinite)
 
 
 def segment_absmax(
     flat: np.ndarray, offsets: np.ndarray, absmax: np.ndarray, nonfinite: np.ndarray
 ) -> None:
     """Per-segment max |x| (float64; NaN wins) and non-finite count. See the reference."""
-    check_segments(flat, offsets, absmax, "absmax", nonfinite)
-    f, o = _c(flat), _c(offsets)
-    m, n = _c(absmax), _c(nonfinite)
-    if np.any(np.diff(offsets) >= PARALLEL_THRESHOLD):
-        with PARALLEL_LOCK:
-            _absmax_parallel(f, o, m, n, PARALLEL_THRESHOLD, CHUNK)
-    else:
-        _absmax_serial(f, o, m, n)
-    if m is not absmax:
-        absmax[...] = m
-    if n is not nonfinite:
-        nonfinite[...] = n
+    _segments(ABSMAX, flat, offsets, absmax, "absmax", nonfinite)
 
 
 def scale_(flat: np.ndarray, alpha: float) -> None:
     """``flat *= alpha`` in place (alpha rounded to flat's dtype first). See the reference."""
-    _inplace_flat(flat, "scaled")
-    buf = _c(flat)
+    check_flat("scale_", flat, inplace=True)
+    buf = c(flat)
     a = flat.dtype.type(alpha)
     if buf.shape[0] >= PARALLEL_THRESHOLD:
         with PARALLEL_LOCK:
-            _scale_parallel(buf, a)
+            _scale_parallel(buf, a, CHUNK)
     else:
         _scale_serial(buf, a)
     if buf is not flat:
@@ -220,14 +190,13 @@ def scale_(flat: np.ndarray, alpha: float) -> None:
 def clip_value_(flat: np.ndarray, clip: float) -> None:
     """``flat = clamp(flat, -clip, clip)`` in place; NaN stays NaN; ``clip >= 0`` (ValueError
     otherwise). See the reference."""
-    _inplace_flat(flat, "clipped")
-    if not clip >= 0:
-        raise ValueError(f"clip must be >= 0, got {clip}")
-    buf = _c(flat)
+    check_flat("clip_value_", flat, inplace=True)
+    check_clip(clip)
+    buf = c(flat)
     cv = flat.dtype.type(clip)
     if buf.shape[0] >= PARALLEL_THRESHOLD:
         with PARALLEL_LOCK:
-            _clip_parallel(buf, -cv, cv)
+            _clip_parallel(buf, -cv, cv, CHUNK)
     else:
         _clip_serial(buf, -cv, cv)
     if buf is not flat:

@@ -9,62 +9,39 @@ float32 math stays float32 (numba types ``float32 * float32`` as float32) and fl
 bitwise equal to the reference (no fused multiply-add: numba does not contract without
 ``fastmath``).
 
+Each optimizer's update is written once, as a loop kernel taking ``(p, g, s0, s1, s2, hp, fl)``:
+the state arrays (unused ones empty), ``hp`` the hyper-parameters and derived constants as an
+array of p's dtype, ``fl`` the option flags as a bool array (the C kernels bundle the same in a
+struct). :func:`_update` picks the optimizer's kernel; the serial path calls it on the whole
+buffers, the parallel driver :func:`_update_par` on each chunk.
+
 Parallelism: at ``PARALLEL_THRESHOLD`` elements or more the loop is split into ``CHUNK``-sized
 slices run under ``prange`` (elementwise, so results do not depend on the thread count). The
 loop kernels run over whole (sliced) arrays, ``for k in range(p.shape[0])``: LLVM vectorizes
-that form (packed ``sqrtps``/``divps``), not a ``for k in range(lo, hi)`` loop.
+that form (packed ``sqrtps``/``divps``), not a ``for k in range(lo, hi)`` loop. The scalars
+are read out of ``hp``/``fl`` once, before the loop.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_param, check_state, check_step
+from .._validate import check_adagrad, check_adam, check_rmsprop, check_sgd
 from ._jit import CHUNK, PARALLEL_LOCK, PARALLEL_THRESHOLD, jit, prange
 
 __all__ = ["adagrad_step", "adam_step", "rmsprop_step", "sgd_step"]
 
-
-# --------------------------------------------------------------------------- checks
-
-
-class _Flat:
-    """1-d C-contiguous views of p and its state arrays (copies written back if needed);
-    an unused state is replaced by an empty array of p's dtype."""
-
-    def __init__(self, p: np.ndarray, g: np.ndarray, *states: np.ndarray | None) -> None:
-        self._pairs: list[tuple[np.ndarray, np.ndarray]] = []
-        self.p = self._inout(p)
-        self.g = (g if g.flags.c_contiguous else np.ascontiguousarray(g)).reshape(-1)
-        empty = np.empty(0, p.dtype)
-        self.states = [empty if s is None else self._inout(s) for s in states]
-        self.n = self.p.shape[0]
-
-    def _inout(self, a: np.ndarray) -> np.ndarray:
-        if a.flags.c_contiguous:
-            return a.reshape(-1)
-        buf = np.ascontiguousarray(a)
-        self._pairs.append((a, buf))
-        return buf.reshape(-1)
-
-    def done(self) -> None:
-        for a, buf in self._pairs:
-            a[...] = buf
+#: which update :func:`_update` runs
+SGD, RMSPROP, ADAGRAD, ADAM = range(4)
 
 
-def _run(serial, parallel, n: int, *args) -> None:
-    if n >= PARALLEL_THRESHOLD:
-        with PARALLEL_LOCK:
-            parallel(n, CHUNK, *args)
-    else:
-        serial(*args)
-
-
-# --------------------------------------------------------------------------- SGD
+# --------------------------------------------------------------------------- the updates
 
 
 @jit()
-def _sgd_range(p, g, buf, lr, mom, one_m_damp, wd, has_wd, has_mom, nesterov, first):
+def _sgd(p, g, buf, hp, fl):
+    lr, mom, one_m_damp, wd = hp[0], hp[1], hp[2], hp[3]
+    has_wd, has_mom, nesterov, first = fl[0], fl[1], fl[2], fl[3]
     for k in range(p.shape[0]):  # 0..len: lets LLVM vectorize (lo..hi did not)
         d = g[k]
         if has_wd:
@@ -83,90 +60,12 @@ def _sgd_range(p, g, buf, lr, mom, one_m_damp, wd, has_wd, has_mom, nesterov, fi
         p[k] = p[k] - lr * d
 
 
-@jit(parallel=True)
-def _sgd_par(n, chunk, p, g, buf, lr, mom, one_m_damp, wd, has_wd, has_mom, nesterov, first):
-    for q in prange((n + chunk - 1) // chunk):
-        lo = q * chunk
-        hi = min(n, lo + chunk)
-        _sgd_range(
-            p[lo:hi],
-            g[lo:hi],
-            buf[lo:hi],
-            lr,
-            mom,
-            one_m_damp,
-            wd,
-            has_wd,
-            has_mom,
-            nesterov,
-            first,
-        )
-
-
-def sgd_step(
-    p: np.ndarray,
-    g: np.ndarray,
-    buf: np.ndarray,
-    lr: float,
-    momentum: float,
-    dampening: float,
-    nesterov: bool,
-    weight_decay: float,
-    first: bool,
-) -> None:
-    """One SGD step (torch ``_single_tensor_sgd``). See the reference."""
-    check_param(p, g)
-    lr, momentum, dampening, weight_decay = (
-        float(v) for v in (lr, momentum, dampening, weight_decay)
-    )
-    if nesterov and (momentum <= 0 or dampening != 0):
-        raise ValueError("nesterov momentum requires momentum > 0 and dampening == 0")
-    if momentum != 0:
-        check_state("buf", buf, p)
-    t = p.dtype.type
-    f = _Flat(p, g, buf if momentum != 0 else None)
-    _run(
-        _sgd_range,
-        _sgd_par,
-        f.n,
-        f.p,
-        f.g,
-        f.states[0],
-        t(lr),
-        t(momentum),
-        t(1 - dampening),
-        t(weight_decay),
-        weight_decay != 0,
-        momentum != 0,
-        bool(nesterov),
-        bool(first),
-    )
-    f.done()
-
-
-# --------------------------------------------------------------------------- RMSprop
-
-
 @jit()
-def _rmsprop_range(
-    p,
-    g,
-    sq,
-    ga,
-    mb,
-    lr,
-    alpha,
-    one_m_alpha,
-    w,
-    one_m_w,
-    w_small,
-    eps,
-    wd,
-    has_wd,
-    momentum,
-    has_mom,
-    centered,
-):
+def _rmsprop(p, g, sq, ga, mb, hp, fl):
+    lr, alpha, one_m_alpha, w, one_m_w, eps, wd, momentum = (
+        hp[0], hp[1], hp[2], hp[3], hp[4], hp[5], hp[6], hp[7]
+    )  # fmt: skip
+    has_wd, has_mom, centered, w_small = fl[0], fl[1], fl[2], fl[3]
     for k in range(p.shape[0]):  # 0..len: lets LLVM vectorize (lo..hi did not)
         d = g[k]
         if has_wd:
@@ -194,106 +93,10 @@ def _rmsprop_range(
             p[k] = p[k] - lr * d / avg
 
 
-@jit(parallel=True)
-def _rmsprop_par(
-    n,
-    chunk,
-    p,
-    g,
-    sq,
-    ga,
-    mb,
-    lr,
-    alpha,
-    one_m_alpha,
-    w,
-    one_m_w,
-    w_small,
-    eps,
-    wd,
-    has_wd,
-    momentum,
-    has_mom,
-    centered,
-):
-    for q in prange((n + chunk - 1) // chunk):
-        lo = q * chunk
-        hi = min(n, lo + chunk)
-        _rmsprop_range(
-            p[lo:hi],
-            g[lo:hi],
-            sq[lo:hi],
-            ga[lo:hi],
-            mb[lo:hi],
-            lr,
-            alpha,
-            one_m_alpha,
-            w,
-            one_m_w,
-            w_small,
-            eps,
-            wd,
-            has_wd,
-            momentum,
-            has_mom,
-            centered,
-        )
-
-
-def rmsprop_step(
-    p: np.ndarray,
-    g: np.ndarray,
-    square_avg: np.ndarray,
-    grad_avg: np.ndarray,
-    mom_buf: np.ndarray,
-    lr: float,
-    alpha: float,
-    eps: float,
-    weight_decay: float,
-    momentum: float,
-    centered: bool,
-) -> None:
-    """One RMSprop step (torch ``_single_tensor_rmsprop``). See the reference."""
-    check_param(p, g)
-    check_state("square_avg", square_avg, p)
-    lr, alpha, eps, weight_decay, momentum = (
-        float(v) for v in (lr, alpha, eps, weight_decay, momentum)
-    )
-    if centered:
-        check_state("grad_avg", grad_avg, p)
-    if momentum > 0:
-        check_state("mom_buf", mom_buf, p)
-    t = p.dtype.type
-    w = t(1 - alpha)  # lerp weight, rounded like the reference's _lerp_
-    f = _Flat(p, g, square_avg, grad_avg if centered else None, mom_buf if momentum > 0 else None)
-    _run(
-        _rmsprop_range,
-        _rmsprop_par,
-        f.n,
-        f.p,
-        f.g,
-        *f.states,
-        t(lr),
-        t(alpha),
-        t(1 - alpha),
-        w,
-        t(1) - w,
-        bool(abs(w) < 0.5),
-        t(eps),
-        t(weight_decay),
-        weight_decay != 0,
-        t(momentum),
-        momentum > 0,
-        bool(centered),
-    )
-    f.done()
-
-
-# --------------------------------------------------------------------------- AdaGrad
-
-
 @jit()
-def _adagrad_range(p, g, ss, clr, eps, wd, has_wd):
+def _adagrad(p, g, ss, hp, fl):
+    clr, eps, wd = hp[0], hp[1], hp[2]
+    has_wd = fl[0]
     for k in range(p.shape[0]):  # 0..len: lets LLVM vectorize (lo..hi did not)
         d = g[k]
         if has_wd:
@@ -304,71 +107,12 @@ def _adagrad_range(p, g, ss, clr, eps, wd, has_wd):
         p[k] = p[k] - clr * d / std
 
 
-@jit(parallel=True)
-def _adagrad_par(n, chunk, p, g, ss, clr, eps, wd, has_wd):
-    for q in prange((n + chunk - 1) // chunk):
-        lo = q * chunk
-        hi = min(n, lo + chunk)
-        _adagrad_range(p[lo:hi], g[lo:hi], ss[lo:hi], clr, eps, wd, has_wd)
-
-
-def adagrad_step(
-    p: np.ndarray,
-    g: np.ndarray,
-    state_sum: np.ndarray,
-    lr: float,
-    lr_decay: float,
-    weight_decay: float,
-    eps: float,
-    step: int,
-) -> None:
-    """One AdaGrad step (torch ``_single_tensor_adagrad``). See the reference."""
-    check_param(p, g)
-    check_state("state_sum", state_sum, p)
-    lr, lr_decay, weight_decay, eps = (float(v) for v in (lr, lr_decay, weight_decay, eps))
-    step = check_step(step)
-    t = p.dtype.type
-    clr = lr / (1 + (step - 1) * lr_decay)
-    f = _Flat(p, g, state_sum)
-    _run(
-        _adagrad_range,
-        _adagrad_par,
-        f.n,
-        f.p,
-        f.g,
-        f.states[0],
-        t(clr),
-        t(eps),
-        t(weight_decay),
-        weight_decay != 0,
-    )
-    f.done()
-
-
-# --------------------------------------------------------------------------- Adam / AdamW
-
-
 @jit()
-def _adam_range(
-    p,
-    g,
-    m,
-    v,
-    vmax,
-    w,
-    one_m_w,
-    w_small,
-    beta2,
-    one_m_beta2,
-    eps,
-    wd,
-    decay_mul,
-    coupled,
-    decoupled,
-    step_size,
-    bc2_sqrt,
-    amsgrad,
-):
+def _adam(p, g, m, v, vmax, hp, fl):
+    w, one_m_w, beta2, one_m_beta2, eps, wd, decay_mul, step_size, bc2_sqrt = (
+        hp[0], hp[1], hp[2], hp[3], hp[4], hp[5], hp[6], hp[7], hp[8]
+    )  # fmt: skip
+    w_small, coupled, decoupled, amsgrad = fl[0], fl[1], fl[2], fl[3]
     for k in range(p.shape[0]):  # 0..len: lets LLVM vectorize (lo..hi did not)
         d = g[k]
         if decoupled:
@@ -396,52 +140,134 @@ def _adam_range(
         p[k] = p[k] - step_size * a / denom
 
 
+@jit()
+def _update(which, p, g, s0, s1, s2, hp, fl):
+    """Run optimizer ``which`` over (a slice of) the flat buffers."""
+    if which == SGD:
+        _sgd(p, g, s0, hp, fl)
+    elif which == RMSPROP:
+        _rmsprop(p, g, s0, s1, s2, hp, fl)
+    elif which == ADAGRAD:
+        _adagrad(p, g, s0, hp, fl)
+    else:
+        _adam(p, g, s0, s1, s2, hp, fl)
+
+
 @jit(parallel=True)
-def _adam_par(
-    n,
-    chunk,
-    p,
-    g,
-    m,
-    v,
-    vmax,
-    w,
-    one_m_w,
-    w_small,
-    beta2,
-    one_m_beta2,
-    eps,
-    wd,
-    decay_mul,
-    coupled,
-    decoupled,
-    step_size,
-    bc2_sqrt,
-    amsgrad,
-):
+def _update_par(which, n, chunk, p, g, s0, s1, s2, hp, fl):
+    """:func:`_update` on fixed ``chunk``-element slices, in parallel."""
     for q in prange((n + chunk - 1) // chunk):
         lo = q * chunk
         hi = min(n, lo + chunk)
-        _adam_range(
-            p[lo:hi],
-            g[lo:hi],
-            m[lo:hi],
-            v[lo:hi],
-            vmax[lo:hi],
-            w,
-            one_m_w,
-            w_small,
-            beta2,
-            one_m_beta2,
-            eps,
-            wd,
-            decay_mul,
-            coupled,
-            decoupled,
-            step_size,
-            bc2_sqrt,
-            amsgrad,
-        )
+        _update(which, p[lo:hi], g[lo:hi], s0[lo:hi], s1[lo:hi], s2[lo:hi], hp, fl)
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+def _inout(a: np.ndarray, pairs: list) -> np.ndarray:
+    """1-d C-contiguous view of ``a``; a copy (remembered in ``pairs``, written back) if needed."""
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
+    buf = np.ascontiguousarray(a)
+    pairs.append((a, buf))
+    return buf.reshape(-1)
+
+
+def _step(which: int, p, g, states, hp, fl) -> None:
+    """Run update ``which`` on ``p`` with its ``states`` (``None`` for an unused one: an empty
+    array is passed), the hyper-parameters ``hp`` (rounded to p's dtype) and the flags ``fl``."""
+    pairs: list = []
+    pf = _inout(p, pairs)
+    gf = (g if g.flags.c_contiguous else np.ascontiguousarray(g)).reshape(-1)
+    empty = np.empty(0, p.dtype)
+    s = [empty if a is None else _inout(a, pairs) for a in states]
+    s += [empty] * (3 - len(s))
+    hpa = np.array(hp, p.dtype)
+    fla = np.array(fl, np.bool_)
+    n = pf.shape[0]
+    if n >= PARALLEL_THRESHOLD:
+        with PARALLEL_LOCK:
+            _update_par(which, n, CHUNK, pf, gf, s[0], s[1], s[2], hpa, fla)
+    else:
+        _update(which, pf, gf, s[0], s[1], s[2], hpa, fla)
+    for a, buf in pairs:
+        a[...] = buf
+
+
+# --------------------------------------------------------------------------- the ops
+
+
+def sgd_step(
+    p: np.ndarray,
+    g: np.ndarray,
+    buf: np.ndarray,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    nesterov: bool,
+    weight_decay: float,
+    first: bool,
+) -> None:
+    """One SGD step (torch ``_single_tensor_sgd``). See the reference."""
+    lr, momentum, dampening, weight_decay = check_sgd(
+        p, g, buf, lr, momentum, dampening, nesterov, weight_decay
+    )
+    _step(
+        SGD,
+        p,
+        g,
+        (buf if momentum != 0 else None,),
+        (lr, momentum, 1 - dampening, weight_decay),
+        (weight_decay != 0, momentum != 0, bool(nesterov), bool(first)),
+    )
+
+
+def rmsprop_step(
+    p: np.ndarray,
+    g: np.ndarray,
+    square_avg: np.ndarray,
+    grad_avg: np.ndarray,
+    mom_buf: np.ndarray,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    centered: bool,
+) -> None:
+    """One RMSprop step (torch ``_single_tensor_rmsprop``). See the reference."""
+    lr, alpha, eps, weight_decay, momentum = check_rmsprop(
+        p, g, square_avg, grad_avg, mom_buf, lr, alpha, eps, weight_decay, momentum, centered
+    )
+    t = p.dtype.type
+    w = t(1 - alpha)  # lerp weight, rounded like the reference's _lerp_
+    _step(
+        RMSPROP,
+        p,
+        g,
+        (square_avg, grad_avg if centered else None, mom_buf if momentum > 0 else None),
+        (lr, alpha, 1 - alpha, w, t(1) - w, eps, weight_decay, momentum),
+        (weight_decay != 0, momentum > 0, bool(centered), bool(abs(w) < 0.5)),
+    )
+
+
+def adagrad_step(
+    p: np.ndarray,
+    g: np.ndarray,
+    state_sum: np.ndarray,
+    lr: float,
+    lr_decay: float,
+    weight_decay: float,
+    eps: float,
+    step: int,
+) -> None:
+    """One AdaGrad step (torch ``_single_tensor_adagrad``). See the reference."""
+    lr, lr_decay, weight_decay, eps, step = check_adagrad(
+        p, g, state_sum, lr, lr_decay, weight_decay, eps, step
+    )
+    clr = lr / (1 + (step - 1) * lr_decay)
+    _step(ADAGRAD, p, g, (state_sum,), (clr, eps, weight_decay), (weight_decay != 0,))
 
 
 def adam_step(
@@ -461,13 +287,9 @@ def adam_step(
 ) -> None:
     """One Adam / AdamW (``decoupled``) step, optionally amsgrad (torch
     ``_single_tensor_adam``). See the reference."""
-    check_param(p, g)
-    check_state("m", m, p)
-    check_state("v", v, p)
-    lr, beta1, beta2, eps, weight_decay = (float(x) for x in (lr, beta1, beta2, eps, weight_decay))
-    if amsgrad:
-        check_state("vmax", vmax, p)
-    step = check_step(step)
+    lr, beta1, beta2, eps, weight_decay, step = check_adam(
+        p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, amsgrad
+    )
     t = p.dtype.type
     w = t(1 - beta1)
     bias_correction1 = 1 - beta1**step
@@ -475,26 +297,12 @@ def adam_step(
     step_size = lr / bias_correction1
     bc2_sqrt = bias_correction2**0.5
     has_wd = weight_decay != 0
-    f = _Flat(p, g, m, v, vmax if amsgrad else None)
-    _run(
-        _adam_range,
-        _adam_par,
-        f.n,
-        f.p,
-        f.g,
-        *f.states,
-        w,
-        t(1) - w,
-        bool(abs(w) < 0.5),
-        t(beta2),
-        t(1 - beta2),
-        t(eps),
-        t(weight_decay),
-        t(1 - lr * weight_decay),
-        has_wd and not decoupled,
-        has_wd and bool(decoupled),
-        t(step_size),
-        t(bc2_sqrt),
-        bool(amsgrad),
-    )
-    f.done()
+    _step(
+        ADAM,
+        p,
+        g,
+        (m, v, vmax if amsgrad else None),
+        (w, t(1) - w, beta2, 1 - beta2, eps, weight_decay, 1 - lr * weight_decay, step_size,
+         bc2_sqrt),
+        (bool(abs(w) < 0.5), has_wd and not decoupled, has_wd and bool(decoupled), bool(amsgrad)),
+    )  # fmt: skip

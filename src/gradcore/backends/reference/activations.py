@@ -30,7 +30,8 @@ import math
 
 import numpy as np
 
-from .. import ACTIVATIONS  # the contract's list, defined once for every backend
+from .._contract import ACTIVATIONS  # the contract's list, defined once for every backend
+from .._validate import activation_code, check_float
 
 __all__ = ["ACTIVATIONS", "act_backward", "act_forward", "check_activation"]
 
@@ -42,17 +43,10 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def check_activation(act: str) -> str:
-    """Return ``act`` if it names a known activation, else raise ``ValueError`` listing them."""
-    if not isinstance(act, str) or act not in ACTIVATIONS:
-        valid = ", ".join(repr(a) for a in ACTIVATIONS)
-        raise ValueError(f"unknown activation {act!r}; valid activations are: {valid}")
+    """Return ``act`` if it names a known activation, else raise ``ValueError`` listing them
+    (the contract's check, :func:`gradcore.backends._contract.activation_code`)."""
+    activation_code(act)
     return act
-
-
-def _check_float(name: str, a: np.ndarray) -> None:
-    if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
-        got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
-        raise TypeError(f"{name} must be a float32 or float64 ndarray, got {got}")
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -201,8 +195,8 @@ def act_forward(x: np.ndarray, act: str, y: np.ndarray) -> None:
 
     Raises ``ValueError`` for an unknown activation name.
     """
-    check_activation(act)
-    _check_float("x", x)
+    activation_code(act)
+    check_float("act_forward", "x", x)
     y[...] = _FORWARD[act](x)
 
 
@@ -222,7 +216,7 @@ def act_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, act: str, dx: np.
 
     Raises ``ValueError`` for an unknown activation name.
     """
-    check_activation(act)
-    _check_float("x", x)
+    activation_code(act)
+    check_float("act_backward", "x", x)
     local = _DERIVATIVE[act](x, y)
     np.multiply(dy, local, out=dx)

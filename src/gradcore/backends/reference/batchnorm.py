@@ -26,13 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_batchnorm_eval, check_batchnorm_train, check_norm_backward
+
 __all__ = ["batchnorm_backward", "batchnorm_forward_eval", "batchnorm_forward_train"]
-
-
-def _check_2d(x: np.ndarray) -> tuple[int, int]:
-    if x.ndim != 2:
-        raise ValueError(f"batchnorm expects x of shape [N, C], got {list(x.shape)}")
-    return x.shape
 
 
 def batchnorm_forward_train(
@@ -63,12 +59,7 @@ def batchnorm_forward_train(
 
     Raises ``ValueError`` if N < 2 (as torch: the unbiased variance needs two values).
     """
-    N, _ = _check_2d(x)
-    if N < 2:
-        raise ValueError(
-            f"batchnorm in training mode needs more than 1 value per feature, got input of "
-            f"shape {list(x.shape)} (N={N}); use eval mode or a batch of at least 2"
-        )
+    N, _, _ = check_batchnorm_train(x, gamma, beta, running_mean, running_var, y, mean, inv_std)
     x64 = x.astype(np.float64)
     mu = np.sum(x64, axis=0) / N  # mean over the batch
     var = np.sum((x64 - mu) ** 2, axis=0) / N  # biased variance (two-pass)
@@ -100,7 +91,7 @@ def batchnorm_forward_eval(
     eps : float.
     y : ndarray [N, C], written.
     """
-    _check_2d(x)
+    check_batchnorm_eval(x, gamma, beta, running_mean, running_var, y)
     istd = 1.0 / np.sqrt(running_var.astype(np.float64) + eps)
     y[...] = gamma.astype(np.float64) * (x.astype(np.float64) - running_mean) * istd + beta
 
@@ -128,7 +119,9 @@ def batchnorm_backward(
     dx : ndarray [N, C], OVERWRITTEN.
     dgamma, dbeta : ndarray [C], ACCUMULATE (sums in float64, cast to the dtype, then added).
     """
-    N, _ = _check_2d(x)
+    N, _, _ = check_norm_backward(
+        "batchnorm_backward", dy, x, gamma, mean, inv_std, dx, dgamma, dbeta
+    )
     xhat = (x.astype(np.float64) - mean) * inv_std.astype(np.float64)
     dy64 = dy.astype(np.float64)
     sum_dy = np.sum(dy64, axis=0)  # sum_n dy

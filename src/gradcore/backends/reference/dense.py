@@ -19,24 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import act_backward, act_forward, check_activation
+from .._validate import check_dense_backward, check_dense_forward
+from .activations import act_backward, act_forward
 
 __all__ = ["dense_backward", "dense_forward"]
-
-
-def _check_shapes(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[int, int, int]:
-    if x.ndim != 2 or W.ndim != 2 or b.ndim != 1:
-        raise ValueError(
-            f"dense expects x[N,I], W[I,O], b[O]; got x{list(x.shape)}, W{list(W.shape)}, "
-            f"b{list(b.shape)}"
-        )
-    N, I = x.shape
-    if W.shape[0] != I or b.shape[0] != W.shape[1]:
-        raise ValueError(
-            f"dense shape mismatch: x{list(x.shape)} @ W{list(W.shape)} + b{list(b.shape)} "
-            "(W is [in, out])"
-        )
-    return N, I, W.shape[1]
 
 
 def dense_forward(
@@ -58,8 +44,7 @@ def dense_forward(
     z : ndarray [N, O], written: the pre-activation (kept for the backward pass).
     y : ndarray [N, O], written: the output. For ``act == "linear"`` it may be ``z`` itself.
     """
-    check_activation(act)
-    _check_shapes(x, W, b)
+    check_dense_forward(x, W, b, act, z, y)
     np.matmul(x, W, out=z)  # z = x W
     z += b  # z = x W + b
     act_forward(z, act, y)  # y = act(z)
@@ -93,8 +78,7 @@ def dense_backward(
     db : ndarray [O], ACCUMULATES ``sum_n dz`` (summed in float64, then cast to the dtype).
     ws : optional ``Workspace`` for the ``dz`` scratch (``"dense_dz"``); else allocated.
     """
-    check_activation(act)
-    N, _, O = _check_shapes(x, W, db)
+    _, N, _, O, _ = check_dense_backward(dy, x, W, z, y, act, dx, dW, db)
     if ws is not None:
         dz = ws.get("dense_dz", (N, O), dy.dtype)
     else:

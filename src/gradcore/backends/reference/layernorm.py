@@ -23,13 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_layernorm_forward, check_norm_backward
+
 __all__ = ["layernorm_backward", "layernorm_forward"]
-
-
-def _check_2d(x: np.ndarray) -> tuple[int, int]:
-    if x.ndim != 2:
-        raise ValueError(f"layernorm expects x of shape [N, C], got {list(x.shape)}")
-    return x.shape
 
 
 def layernorm_forward(
@@ -52,9 +48,7 @@ def layernorm_forward(
     mean, inv_std : ndarray [N], written: row mean and ``1/sqrt(var + eps)``, saved for
         :func:`layernorm_backward`.
     """
-    _, C = _check_2d(x)
-    if C < 1:
-        raise ValueError(f"layernorm needs at least one feature, got x of shape {list(x.shape)}")
+    _, C, _ = check_layernorm_forward(x, gamma, beta, y, mean, inv_std)
     x64 = x.astype(np.float64)
     mu = np.sum(x64, axis=1, keepdims=True) / C  # row mean
     var = np.sum((x64 - mu) ** 2, axis=1, keepdims=True) / C  # biased row variance (two-pass)
@@ -89,9 +83,9 @@ def layernorm_backward(
     dx : ndarray [N, C], OVERWRITTEN.
     dgamma, dbeta : ndarray [C], ACCUMULATE (sums in float64, cast to the dtype, then added).
     """
-    _, C = _check_2d(x)
-    if C < 1:
-        raise ValueError(f"layernorm needs at least one feature, got x of shape {list(x.shape)}")
+    _, C, _ = check_norm_backward(
+        "layernorm_backward", dy, x, gamma, mean, inv_std, dx, dgamma, dbeta
+    )
     mu = mean.astype(np.float64)[:, None]
     istd = inv_std.astype(np.float64)[:, None]
     xhat = (x.astype(np.float64) - mu) * istd

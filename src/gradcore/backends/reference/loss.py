@@ -25,30 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_labels
+from .._validate import check_grad_out, check_labels, check_pair, check_xent
 
 __all__ = ["bce_with_logits", "check_labels", "mse", "softmax_xent"]
-
-
-def _check_float(name: str, a: np.ndarray) -> None:
-    if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
-        got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
-        raise TypeError(f"{name} must be a float32 or float64 ndarray, got {got}")
-
-
-def _check_same_shape(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
-    if a.shape != b.shape:
-        raise ValueError(
-            f"{name_a} and {name_b} must have the same shape, got {list(a.shape)} and "
-            f"{list(b.shape)} (no broadcasting)"
-        )
-
-
-def _check_nonempty(name: str, a: np.ndarray) -> None:
-    if a.size == 0:
-        raise ValueError(
-            f"{name} is empty (shape {list(a.shape)}): the mean over zero elements is undefined"
-        )
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -73,22 +52,14 @@ def softmax_xent(logits: np.ndarray, labels: np.ndarray, dlogits: np.ndarray | N
     Returns the loss as a Python float. Raises ``TypeError`` for non-integer labels and
     ``ValueError`` for a wrong labels shape, a label out of range or an empty batch.
     """
-    _check_float("logits", logits)
-    if logits.ndim != 2:
-        raise ValueError(f"logits must have shape [N, K], got {list(logits.shape)}")
-    N, K = logits.shape
-    if N == 0:
-        raise ValueError(
-            "logits has an empty batch (N = 0): the mean over zero samples is undefined"
-        )
-    check_labels(labels, N, K)
+    N, _ = check_xent(logits, labels)
     z = logits.astype(np.float64)
     m = np.max(z, axis=1, keepdims=True)  # row max
     lse = m + np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))  # logsumexp(z_n), [N,1]
     rows = np.arange(N)
     loss = np.sum(lse[:, 0] - z[rows, labels]) / N
     if dlogits is not None:
-        _check_same_shape("dlogits", dlogits, "logits", logits)
+        check_grad_out("softmax_xent", "dlogits", dlogits, "logits", logits)
         g = np.exp(z - lse)  # softmax(z)
         g[rows, labels] -= 1.0  # - onehot(y)
         dlogits[...] = g / N
@@ -107,14 +78,12 @@ def mse(pred: np.ndarray, target: np.ndarray, dpred: np.ndarray | None) -> float
 
     Returns the loss as a Python float.
     """
-    _check_float("pred", pred)
-    _check_same_shape("pred", pred, "target", target)
-    _check_nonempty("pred", pred)
+    check_pair("mse", "pred", pred, "target", target)
     M = pred.size
     d = pred.astype(np.float64) - target  # p - t
     loss = np.sum(d * d) / M
     if dpred is not None:
-        _check_same_shape("dpred", dpred, "pred", pred)
+        check_grad_out("mse", "dpred", dpred, "pred", pred)
         dpred[...] = 2.0 * d / M
     return float(loss)
 
@@ -134,14 +103,12 @@ def bce_with_logits(logits: np.ndarray, target: np.ndarray, dlogits: np.ndarray 
 
     Returns the loss as a Python float.
     """
-    _check_float("logits", logits)
-    _check_same_shape("logits", logits, "target", target)
-    _check_nonempty("logits", logits)
+    check_pair("bce_with_logits", "logits", logits, "target", target)
     M = logits.size
     z = logits.astype(np.float64)
     t = target.astype(np.float64)
     loss = np.sum(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))) / M
     if dlogits is not None:
-        _check_same_shape("dlogits", dlogits, "logits", logits)
+        check_grad_out("bce_with_logits", "dlogits", dlogits, "logits", logits)
         dlogits[...] = (_sigmoid(z) - t) / M
     return float(loss)

@@ -30,44 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_lstm_backward, check_lstm_forward
+
 __all__ = ["lstm_backward", "lstm_forward"]
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _check(name: str, a: object, shape: tuple[int, ...], dtype: np.dtype) -> None:
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
-    if a.dtype != dtype:
-        raise TypeError(f"{name} has dtype {a.dtype}, expected {dtype}")
-    if a.shape != shape:
-        raise ValueError(f"{name} has shape {a.shape}, expected {shape}")
-
-
-def _check_out(name: str, a: object, shape: tuple[int, ...], dtype: np.dtype) -> None:
-    _check(name, a, shape, dtype)
-    if not a.flags.writeable:  # type: ignore[union-attr]
-        raise ValueError(f"{name} is an output and must be writeable")
-
-
-def _dims(x: object, Wh: object) -> tuple[int, int, int, int, np.dtype]:
-    """(N, T, D, H, dtype) from x[N,T,D] and Wh[H,4H]; T >= 1 and H >= 1."""
-    if not isinstance(x, np.ndarray) or x.ndim != 3:
-        raise ValueError("x must be a 3-d numpy array [N, T, D]")
-    if x.dtype not in _FLOATS:
-        raise TypeError(f"x has dtype {x.dtype}, expected float32 or float64")
-    if not isinstance(Wh, np.ndarray) or Wh.ndim != 2:
-        raise ValueError("Wh must be a 2-d numpy array [H, 4H]")
-    N, T, D = x.shape
-    H = Wh.shape[0]
-    if T < 1:
-        raise ValueError(f"sequence length T must be >= 1, got x.shape={x.shape}")
-    if H < 1:
-        raise ValueError(f"hidden size H must be >= 1, got Wh.shape={Wh.shape}")
-    return N, T, D, H, x.dtype
 
 
 # --------------------------------------------------------------------------- gate math
@@ -119,15 +84,7 @@ def lstm_forward(
         c_t = f c_{t-1} + i g
         h_t = o tanh(c_t)
     """
-    N, T, D, H, dt = _dims(x, Wh)
-    _check("Wx", Wx, (D, 4 * H), dt)
-    _check("Wh", Wh, (H, 4 * H), dt)
-    _check("b", b, (4 * H,), dt)
-    _check("h0", h0, (N, H), dt)
-    _check("c0", c0, (N, H), dt)
-    _check_out("hs", hs, (N, T, H), dt)
-    _check_out("cs", cs, (N, T, H), dt)
-    _check_out("gates", gates, (N, T, 4 * H), dt)
+    _, T, _, H, _ = check_lstm_forward(x, Wx, Wh, b, h0, c0, hs, cs, gates)
 
     h_prev = h0.copy()  # copies: an output may alias an input of a later step
     c_prev = c0.copy()
@@ -189,28 +146,8 @@ def lstm_backward(
 
     Mirrors the autograd backward of ``torch.nn.LSTM(batch_first=True)``.
     """
-    N, T, D, H, dt = _dims(x, Wh)
-    _check("dhs", dhs, (N, T, H), dt)
-    if dhT is not None:
-        _check("dhT", dhT, (N, H), dt)
-    if dcT is not None:
-        _check("dcT", dcT, (N, H), dt)
-    _check("Wx", Wx, (D, 4 * H), dt)
-    _check("Wh", Wh, (H, 4 * H), dt)
-    _check("h0", h0, (N, H), dt)
-    _check("c0", c0, (N, H), dt)
-    _check("hs", hs, (N, T, H), dt)
-    _check("cs", cs, (N, T, H), dt)
-    _check("gates", gates, (N, T, 4 * H), dt)
-    _check_out("dx", dx, (N, T, D), dt)
-    _check_out("dWx", dWx, (D, 4 * H), dt)
-    _check_out("dWh", dWh, (H, 4 * H), dt)
-    _check_out("db", db, (4 * H,), dt)
-    _check_out("dh0", dh0, (N, H), dt)
-    _check_out("dc0", dc0, (N, H), dt)
-    f64 = np.dtype(np.float64)
-    _check_out("dh_norm", dh_norm, (T,), f64)
-    _check_out("dc_norm", dc_norm, (T,), f64)
+    N, T, D, H, dt = check_lstm_backward(dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates,
+                                         dx, dWx, dWh, db, dh0, dc0, dh_norm, dc_norm)  # fmt: skip
 
     # Gradient flowing into step t from step t+1 (for t = T-1: the extra final-state terms).
     dh_next = np.zeros((N, H), dt) if dhT is None else dhT.copy()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_flat, check_segments
+from .._validate import check_clip, check_flat, check_segments
 
 __all__ = ["clip_value_", "scale_", "segment_absmax", "segment_sumsq"]
 
@@ -37,7 +37,7 @@ def segment_sumsq(
     Mirrors ``torch.linalg.vector_norm(t, 2) ** 2`` per tensor (as used by
     ``clip_grad_norm_``): inf -> inf, NaN -> NaN, float64 overflow -> inf.
     """
-    S = check_segments(flat, offsets, sumsq, "sumsq", nonfinite)
+    S = check_segments("segment_sumsq", flat, offsets, sumsq, "sumsq", nonfinite)
     for s in range(S):
         seg = flat[offsets[s] : offsets[s + 1]].astype(np.float64)
         with np.errstate(over="ignore"):  # |x| > 1.3e154 squares to inf, like torch
@@ -57,7 +57,7 @@ def segment_absmax(
 
     Mirrors ``torch.linalg.vector_norm(t, float('inf'))`` per tensor.
     """
-    S = check_segments(flat, offsets, absmax, "absmax", nonfinite)
+    S = check_segments("segment_absmax", flat, offsets, absmax, "absmax", nonfinite)
     for s in range(S):
         seg = flat[offsets[s] : offsets[s + 1]].astype(np.float64)
         # np.max propagates NaN (np.nanmax would skip it), matching torch's max.
@@ -69,7 +69,7 @@ def scale_(flat: np.ndarray, alpha: float) -> None:
     """``flat *= alpha`` in place; ``flat[P]`` float32/float64, ``alpha`` a Python float
     (rounded to flat's dtype first, as torch's ``mul_`` does). Mirrors ``grad.mul_(coef)`` in
     ``clip_grad_norm_``."""
-    check_flat(flat, inplace=True)
+    check_flat("scale_", flat, inplace=True)
     with np.errstate(all="ignore"):  # IEEE results silently, like torch: inf * 0 = NaN
         flat *= flat.dtype.type(alpha)
 
@@ -82,8 +82,7 @@ def clip_value_(flat: np.ndarray, clip: float) -> None:
     ``-|clip|``). ``clip`` is rounded to flat's dtype. Mirrors
     ``torch.nn.utils.clip_grad_value_`` (``grad.clamp_(min=-clip, max=clip)``).
     """
-    check_flat(flat, inplace=True)
-    if not clip >= 0:
-        raise ValueError(f"clip must be >= 0, got {clip}")
+    check_flat("clip_value_", flat, inplace=True)
+    check_clip(clip)
     c = flat.dtype.type(clip)
     np.clip(flat, -c, c, out=flat)  # minimum/maximum propagate NaN, like torch.clamp

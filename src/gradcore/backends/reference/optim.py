@@ -24,18 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_param, check_state, check_step
+from .._validate import check_adagrad, check_adam, check_rmsprop, check_sgd
 
 __all__ = ["adagrad_step", "adam_step", "rmsprop_step", "sgd_step"]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _floats(*values: float) -> tuple[float, ...]:
-    """Hyper-parameters as Python floats: NumPy then rounds them to the array dtype (a
-    ``np.float64`` scalar would instead promote float32 math to float64)."""
-    return tuple(float(v) for v in values)
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
@@ -77,12 +71,9 @@ def sgd_step(
 
     ``nesterov`` requires ``momentum > 0`` and ``dampening == 0`` (ValueError).
     """
-    check_param(p, g)
-    lr, momentum, dampening, weight_decay = _floats(lr, momentum, dampening, weight_decay)
-    if nesterov and (momentum <= 0 or dampening != 0):
-        raise ValueError("nesterov momentum requires momentum > 0 and dampening == 0")
-    if momentum != 0:
-        check_state("buf", buf, p)
+    lr, momentum, dampening, weight_decay = check_sgd(
+        p, g, buf, lr, momentum, dampening, nesterov, weight_decay
+    )
     with np.errstate(all="ignore"):
         d = g
         if weight_decay != 0:
@@ -128,13 +119,9 @@ def rmsprop_step(
 
     (If rounding makes ``square_avg - grad_avg²`` negative, ``avg`` is NaN, as in torch.)
     """
-    check_param(p, g)
-    check_state("square_avg", square_avg, p)
-    lr, alpha, eps, weight_decay, momentum = _floats(lr, alpha, eps, weight_decay, momentum)
-    if centered:
-        check_state("grad_avg", grad_avg, p)
-    if momentum > 0:
-        check_state("mom_buf", mom_buf, p)
+    lr, alpha, eps, weight_decay, momentum = check_rmsprop(
+        p, g, square_avg, grad_avg, mom_buf, lr, alpha, eps, weight_decay, momentum, centered
+    )
     with np.errstate(all="ignore"):
         d = g
         if weight_decay != 0:
@@ -179,10 +166,9 @@ def adagrad_step(
         state_sum = state_sum + d²
         p = p - clr d / (sqrt(state_sum) + eps)
     """
-    check_param(p, g)
-    check_state("state_sum", state_sum, p)
-    lr, lr_decay, weight_decay, eps = _floats(lr, lr_decay, weight_decay, eps)
-    step = check_step(step)
+    lr, lr_decay, weight_decay, eps, step = check_adagrad(
+        p, g, state_sum, lr, lr_decay, weight_decay, eps, step
+    )
     with np.errstate(all="ignore"):
         d = g
         if weight_decay != 0:
@@ -228,13 +214,9 @@ def adam_step(
         denom = sqrt(vmax or v) / sqrt(bc2) + eps
         p = p - (lr / bc1) m / denom
     """
-    check_param(p, g)
-    check_state("m", m, p)
-    check_state("v", v, p)
-    lr, beta1, beta2, eps, weight_decay = _floats(lr, beta1, beta2, eps, weight_decay)
-    if amsgrad:
-        check_state("vmax", vmax, p)
-    step = check_step(step)
+    lr, beta1, beta2, eps, weight_decay, step = check_adam(
+        p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, amsgrad
+    )
     with np.errstate(all="ignore"):
         d = g
         if weight_decay != 0:

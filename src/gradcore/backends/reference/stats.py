@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import SATURATION, STATS_FIELDS, check_delta_args, check_stats_args
+from .._contract import SATURATION, STATS_FIELDS
+from .._validate import check_delta_args, check_stats_args
 
 __all__ = ["SATURATION", "STATS_FIELDS", "act_stats", "segment_delta_sumsq"]
 
