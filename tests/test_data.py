@@ -27,10 +27,12 @@ def _same(a, b):
 def test_all_exports():
     assert sorted(data.__all__) == sorted(
         [
+            "DatasetNotFound",
             "adding_problem",
             "batches",
             "copy_task",
             "digits",
+            "mnist",
             "mnist1d",
             "spirals",
             "teacher_student",
