@@ -4,7 +4,6 @@ of malformed file. Every file is written here, in ``tmp_path``; HOME, the curren
 environment variables are redirected, so the real home is never read; no network."""
 
 import gzip
-import importlib
 import io
 import os
 import re
@@ -19,8 +18,7 @@ from hypothesis import strategies as st
 
 from gradcore import data
 from gradcore.data import DatasetNotFound
-
-mnist_module = importlib.import_module("gradcore.data.mnist")  # the function shadows the module
+from gradcore.data import _mnist as mnist_module
 
 IDX = (
     "train-images-idx3-ubyte",

@@ -10,7 +10,7 @@ Arrays are float64 features and int64 class labels (or float64 regression target
 with ``.astype(np.float32)`` for float32 models. Nothing here downloads or writes files.
 """
 
-from .mnist import DatasetNotFound, mnist
+from ._mnist import DatasetNotFound, mnist
 from .real import digits, mnist1d
 from .sequences import adding_problem, copy_task
 from .splits import batches, train_test_split
