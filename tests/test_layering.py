@@ -18,7 +18,7 @@ FLOORS = {
     "threads": 2,
     "callbacks": 3,
     "params": 3.0,
-    "init": 3.0,
+    "init": 3.2,  # gradcore.init is gradcore.nn.init
     "losses": 3.1,
     "nn": 3.2,
     "optim": 3.3,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import init as _init
-from .._args import check_bool, check_real, describe
-from .base import Layer, check_array
-from .dense import activation_property, check_layer_dtype
+from .._args import check_bool, describe
+from . import init as _init
+from ._checks import activation_property, check_array, check_layer_dtype, real_property
+from .base import Layer
 
 __all__ = ["Activation", "Dropout"]
 
@@ -63,14 +63,14 @@ class Dropout(Layer):
         self.p = p
         self.rng = _init._make_rng(seed, owner="Dropout")
 
-    @property
-    def p(self) -> float:
-        """The drop probability, in ``[0, 1)`` (checked when set)."""
-        return self._p
-
-    @p.setter
-    def p(self, value) -> None:
-        self._p = check_real("p", value, owner="Dropout", min=0, max=1, max_open=True)
+    p = real_property(
+        "p",
+        "Dropout",
+        "The drop probability, in ``[0, 1)`` (checked when set).",
+        min=0,
+        max=1,
+        max_open=True,
+    )
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         if isinstance(x, np.ndarray) and x.ndim == 0:  # run a 0-d x as shape (1,), hand back 0-d

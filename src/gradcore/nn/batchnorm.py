@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args import check_bool, check_real
-from .base import Layer, check_array
-from .dense import check_layer_dtype, check_size
+from .._args import check_bool
+from ._checks import check_array, check_layer_dtype, check_size, real_property
+from .base import Layer
 
 __all__ = ["BatchNorm"]
 
@@ -29,23 +29,20 @@ class BatchNorm(Layer):
     constant feature). ``momentum`` and ``eps`` can be set later and are checked when set.
     """
 
-    @property
-    def momentum(self) -> float:
-        """Weight of the new batch in the running statistics, in ``[0, 1]`` (checked when set)."""
-        return self._momentum
-
-    @momentum.setter
-    def momentum(self, value) -> None:
-        self._momentum = check_real("momentum", value, owner="BatchNorm", min=0, max=1)
-
-    @property
-    def eps(self) -> float:
-        """Added to the variance before the square root, finite > 0 (checked when set)."""
-        return self._eps
-
-    @eps.setter
-    def eps(self, value) -> None:
-        self._eps = check_real("eps", value, owner="BatchNorm", min=0, min_open=True)
+    momentum = real_property(
+        "momentum",
+        "BatchNorm",
+        "Weight of the new batch in the running statistics, in ``[0, 1]`` (checked when set).",
+        min=0,
+        max=1,
+    )
+    eps = real_property(
+        "eps",
+        "BatchNorm",
+        "Added to the variance before the square root, finite > 0 (checked when set).",
+        min=0,
+        min_open=True,
+    )
 
     def __init__(
         self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args import check_real
-from .base import Layer, check_array
-from .dense import check_layer_dtype, check_size
+from ._checks import check_array, check_layer_dtype, check_size, real_property
+from .base import Layer
 
 __all__ = ["LayerNorm"]
 
@@ -22,14 +21,13 @@ class LayerNorm(Layer):
     checked when set); ``dtype`` float32/float64.
     """
 
-    @property
-    def eps(self) -> float:
-        """Added to the variance before the square root, finite > 0 (checked when set)."""
-        return self._eps
-
-    @eps.setter
-    def eps(self, value) -> None:
-        self._eps = check_real("eps", value, owner="LayerNorm", min=0, min_open=True)
+    eps = real_property(
+        "eps",
+        "LayerNorm",
+        "Added to the variance before the square root, finite > 0 (checked when set).",
+        min=0,
+        min_open=True,
+    )
 
     def __init__(self, num_features: int, eps: float = 1e-5, dtype=np.float32) -> None:
         super().__init__(check_layer_dtype(dtype, "LayerNorm"))

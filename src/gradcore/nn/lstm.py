@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import init as _init
 from .._args import check_bool, check_real
-from .base import Layer, check_array, read_only
-from .dense import check_layer_dtype, check_size
+from . import init as _init
+from ._checks import check_array, check_layer_dtype, check_size, read_only
+from .base import Layer
 
 __all__ = ["LSTM"]
 
