@@ -3,8 +3,8 @@
 Constructor arguments and settable attributes (``check_activation``, ``check_layer_dtype``,
 ``check_size``, ``activation_property``, ``real_property``) use the ``gradcore._args`` wording
 ``"{owner}: {name} must be {expected}, got {given}"``; ``check_array`` validates the arrays
-``forward``/``backward`` receive. One module below the layers, so a layer imports only this,
-``nn.base`` and ``nn.init``, never a sibling layer.
+``forward``/``backward`` receive, ``check_samples`` the ``X`` of ``predict``. One module below
+the layers, so a layer imports only this, ``nn.base`` and ``nn.init``, never a sibling layer.
 
 Input conventions of every layer (``forward``/``backward``): ``x`` must be a ``numpy.ndarray``
 of the layer's dtype (no silent casts: an integer or float64 array given to a float32 layer is
@@ -23,7 +23,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from .._args import check_choice, check_int, check_real
+from .._args import check_choice, check_int, check_real, describe
 from ..backends import ACTIVATIONS
 from . import init as _init
 
@@ -33,6 +33,7 @@ __all__ = [
     "check_array",
     "check_dtype",
     "check_layer_dtype",
+    "check_samples",
     "check_size",
     "read_only",
     "real_property",
@@ -157,3 +158,25 @@ def read_only(y: np.ndarray) -> np.ndarray:
     v = y.view()
     v.flags.writeable = False
     return v
+
+
+def check_samples(X, dtype: np.dtype, *, owner: str) -> np.ndarray:
+    """A batch of samples for a whole-model call (``predict``): a real ``numpy.ndarray`` with a
+    batch axis of at least 1 row, returned cast to the model's ``dtype`` (``ValueError`` if a
+    value overflows it)."""
+    if not isinstance(X, np.ndarray):
+        raise TypeError(f"{owner}: X must be a numpy.ndarray, got {describe(X)}")
+    if X.ndim == 0:
+        raise ValueError(f"{owner}: X must have a batch axis (at least 1-D), got a 0-d array")
+    if len(X) == 0:
+        raise ValueError(f"{owner}: X must have at least 1 row, got shape {X.shape}")
+    if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
+        raise TypeError(f"{owner}: X must hold real numbers, got dtype {X.dtype}")
+    try:
+        with np.errstate(over="raise"):
+            return np.asarray(X, dtype=dtype)
+    except FloatingPointError:
+        raise ValueError(
+            f"{owner}: X holds values beyond the range of the model's dtype {dtype} "
+            f"(largest |x| = {float(np.max(np.abs(X))):.3g})"
+        ) from None

@@ -1,4 +1,10 @@
-"""The Layer base class and the input checks every layer shares.
+"""The Layer base class: the layer protocol.
+
+The input checks every layer shares (``check_array``, ``check_dtype``, ``read_only``) live in
+``nn._checks`` and the registry of layer classes (``LAYER_TYPES``, ``layer_from_config``) in
+``nn.registry``; both are re-exported here, where custom layers have always found them. A
+model's side of the parameter arena (building it, rebinding ``params``/``grads`` to its views,
+telling it when the model no longer matches) is ``nn._arena``.
 
 A layer is small and explicit: ``params`` and ``grads`` dicts with the same keys (gradients
 ACCUMULATE across backward calls until ``zero_grad``), optional ``buffers`` (state that is not
@@ -33,7 +39,7 @@ from .._args import check_int, describe
 from ..backends import Workspace, get_backend
 from ..params import TrackedDict, structure_changed
 from ._arena import build_arena
-from ._checks import check_array, check_dtype, read_only
+from ._checks import check_array, check_dtype, check_samples, read_only
 from .registry import LAYER_TYPES, layer_from_config, register_layer_class
 
 __all__ = [
@@ -267,22 +273,7 @@ class Layer:
         ``X`` is cast to the model's dtype (as in ``fit``); the result is a new array.
         """
         batch_size = check_int("batch_size", batch_size, owner="predict", min=1)
-        if not isinstance(X, np.ndarray):
-            raise TypeError(f"predict: X must be a numpy.ndarray, got {describe(X)}")
-        if X.ndim == 0:
-            raise ValueError("predict: X must have a batch axis (at least 1-D), got a 0-d array")
-        if len(X) == 0:
-            raise ValueError(f"predict: X must have at least 1 row, got shape {X.shape}")
-        if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
-            raise TypeError(f"predict: X must hold real numbers, got dtype {X.dtype}")
-        try:
-            with np.errstate(over="raise"):
-                X = np.asarray(X, dtype=self.dtype)
-        except FloatingPointError:
-            raise ValueError(
-                f"predict: X holds values beyond the range of the model's dtype {self.dtype} "
-                f"(largest |x| = {float(np.max(np.abs(X))):.3g})"
-            ) from None
+        X = check_samples(X, self.dtype, owner="predict")
         outs = [
             self.forward(X[i : i + batch_size], training=False)
             for i in range(0, len(X), batch_size)

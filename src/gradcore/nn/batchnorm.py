@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from .._args import check_bool
-from ._checks import check_array, check_layer_dtype, check_size, real_property
-from .base import Layer
+from ._checks import check_array, real_property
+from ._norm import _AffineNorm
 
 __all__ = ["BatchNorm"]
 
 
-class BatchNorm(Layer):
+class BatchNorm(_AffineNorm):
     """Batch normalization ``y = gamma (x - mean) / sqrt(var + eps) + beta`` per feature.
 
     Training: batch mean and *biased* variance normalise; the running statistics are updated
@@ -47,11 +47,8 @@ class BatchNorm(Layer):
     def __init__(
         self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32
     ) -> None:
-        super().__init__(check_layer_dtype(dtype, "BatchNorm"))
-        self.num_features = check_size("num_features", num_features, "BatchNorm")
+        super().__init__(num_features, dtype, "BatchNorm")
         self.momentum, self.eps = momentum, eps
-        self._add_param("gamma", np.ones(self.num_features))
-        self._add_param("beta", np.zeros(self.num_features))
         self.buffers["running_mean"] = np.zeros(self.num_features, self.dtype)
         self.buffers["running_var"] = np.ones(self.num_features, self.dtype)
         self.buffers["num_batches_tracked"] = np.zeros((), np.int64)
@@ -99,25 +96,15 @@ class BatchNorm(Layer):
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
         dy = self._check_dy(dy, c["x"].shape)
-        dx = np.empty_like(dy)
         if c["training"]:
-            self.backend.batchnorm_backward(
-                dy,
-                c["x"],
-                self.params["gamma"],
-                c["mean"],
-                c["inv_std"],
-                dx,
-                self.grads["gamma"],
-                self.grads["beta"],
-            )
-        else:
-            # Evaluation mode is a per-feature affine map with fixed statistics:
-            # dx = dy gamma inv_std, dgamma += sum dy xhat, dbeta += sum dy.
-            xhat = (c["x"] - c["mean"]) * c["inv_std"]
-            self.grads["beta"] += dy.sum(axis=0, dtype=np.float64).astype(self.dtype)
-            self.grads["gamma"] += (dy * xhat).sum(axis=0, dtype=np.float64).astype(self.dtype)
-            np.multiply(dy, self.params["gamma"] * c["inv_std"], out=dx)
+            return self._backward_op(self.backend.batchnorm_backward, c, dy)
+        dx = np.empty_like(dy)
+        # Evaluation mode is a per-feature affine map with fixed statistics:
+        # dx = dy gamma inv_std, dgamma += sum dy xhat, dbeta += sum dy.
+        xhat = (c["x"] - c["mean"]) * c["inv_std"]
+        self.grads["beta"] += dy.sum(axis=0, dtype=np.float64).astype(self.dtype)
+        self.grads["gamma"] += (dy * xhat).sum(axis=0, dtype=np.float64).astype(self.dtype)
+        np.multiply(dy, self.params["gamma"] * c["inv_std"], out=dx)
         return dx
 
     def _config_args(self) -> dict:

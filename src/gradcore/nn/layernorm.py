@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_array, check_layer_dtype, check_size, real_property
-from .base import Layer
+from ._checks import check_array, real_property
+from ._norm import _AffineNorm
 
 __all__ = ["LayerNorm"]
 
 
-class LayerNorm(Layer):
+class LayerNorm(_AffineNorm):
     """Layer normalization ``y = gamma (x - mean) / sqrt(var + eps) + beta`` per sample.
 
     Statistics over the ``C`` features of each row (biased variance, as torch); the same in
@@ -30,11 +30,8 @@ class LayerNorm(Layer):
     )
 
     def __init__(self, num_features: int, eps: float = 1e-5, dtype=np.float32) -> None:
-        super().__init__(check_layer_dtype(dtype, "LayerNorm"))
-        self.num_features = check_size("num_features", num_features, "LayerNorm")
+        super().__init__(num_features, dtype, "LayerNorm")
         self.eps = eps
-        self._add_param("gamma", np.ones(self.num_features))
-        self._add_param("beta", np.zeros(self.num_features))
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         x = check_array(
@@ -53,18 +50,7 @@ class LayerNorm(Layer):
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
         dy = self._check_dy(dy, c["x"].shape)
-        dx = np.empty_like(dy)
-        self.backend.layernorm_backward(
-            dy,
-            c["x"],
-            self.params["gamma"],
-            c["mean"],
-            c["inv_std"],
-            dx,
-            self.grads["gamma"],
-            self.grads["beta"],
-        )
-        return dx
+        return self._backward_op(self.backend.layernorm_backward, c, dy)
 
     def _config_args(self) -> dict:
         return {"num_features": self.num_features, "eps": self.eps, "dtype": self.dtype.name}
