@@ -21,6 +21,8 @@ class Activation(Layer):
     fused with the matrix product.
     """
 
+    _config_fields = ("activation", "dtype")
+
     def __init__(self, activation: str, dtype=np.float32) -> None:
         super().__init__(check_layer_dtype(dtype, "Activation"))
         self.activation = activation
@@ -41,9 +43,6 @@ class Activation(Layer):
         self.backend.act_backward(dy, c["x"], c["y"], self.activation, dx)
         return dx
 
-    def _config_args(self) -> dict:
-        return {"activation": self.activation, "dtype": self.dtype.name}
-
     def extra_repr(self) -> str:
         return repr(self.activation)
 
@@ -57,6 +56,8 @@ class Dropout(Layer):
     upstream, so the model would silently train nothing. ``seed`` (None, an int >= 0 or a
     ``numpy.random.Generator``) seeds the layer's own generator, so a run is reproducible.
     """
+
+    _config_fields = ("p", "dtype")
 
     def __init__(self, p: float = 0.5, dtype=np.float32, seed=None) -> None:
         super().__init__(check_layer_dtype(dtype, "Dropout"))
@@ -100,9 +101,6 @@ class Dropout(Layer):
             return dy.copy()
         with np.errstate(invalid="ignore"):
             return dy * c["scale"]
-
-    def _config_args(self) -> dict:
-        return {"p": self.p, "dtype": self.dtype.name}
 
     def get_state(self) -> dict:
         # the generator's exact state, so a resumed run draws the same masks

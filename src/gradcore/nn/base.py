@@ -295,11 +295,23 @@ class Layer:
         """JSON-able description that rebuilds this layer (without its parameter values)."""
         return {"class": type(self).__name__, "args": self._config_args()}
 
+    #: The constructor arguments :meth:`get_config` saves, in order, each read from the
+    #: attribute of the same name (``"arg=attribute"`` where they differ); ``dtype`` is saved by
+    #: its name. A layer may instead define ``_config_args`` itself.
+    _config_fields: tuple[str, ...] = ()
+
     def _config_args(self) -> dict:
-        raise NotImplementedError(
-            f"{type(self).__name__} does not implement _config_args(); define it (constructor "
-            "arguments as JSON-able values) to save this layer in a checkpoint"
-        )
+        if not self._config_fields:
+            raise NotImplementedError(
+                f"{type(self).__name__} does not implement _config_args(); define it "
+                "(constructor arguments as JSON-able values) to save this layer in a checkpoint"
+            )
+        args = {}
+        for field in self._config_fields:
+            arg, _, attr = field.partition("=")
+            value = getattr(self, attr or arg)
+            args[arg] = value.name if arg == "dtype" else value
+        return args
 
     @classmethod
     def from_config(cls, config: dict) -> Layer:

@@ -29,6 +29,8 @@ class BatchNorm(_AffineNorm):
     constant feature). ``momentum`` and ``eps`` can be set later and are checked when set.
     """
 
+    _config_fields = ("num_features", "momentum", "eps", "dtype")
+
     momentum = real_property(
         "momentum",
         "BatchNorm",
@@ -106,14 +108,6 @@ class BatchNorm(_AffineNorm):
         self.grads["gamma"] += (dy * xhat).sum(axis=0, dtype=np.float64).astype(self.dtype)
         np.multiply(dy, self.params["gamma"] * c["inv_std"], out=dx)
         return dx
-
-    def _config_args(self) -> dict:
-        return {
-            "num_features": self.num_features,
-            "momentum": self.momentum,
-            "eps": self.eps,
-            "dtype": self.dtype.name,
-        }
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"

@@ -42,6 +42,8 @@ class Dense(Layer):
     Bad arguments raise ``TypeError`` (type) or ``ValueError`` (value) naming them.
     """
 
+    _config_fields = ("in_features", "out_features", "activation", "dtype", "bias=use_bias")
+
     activation = activation_property("Dense", "fused activation")
 
     def __init__(
@@ -112,15 +114,6 @@ class Dense(Layer):
             ws=self.ws,
         )
         return dx
-
-    def _config_args(self) -> dict:
-        return {
-            "in_features": self.in_features,
-            "out_features": self.out_features,
-            "activation": self.activation,
-            "dtype": self.dtype.name,
-            "bias": self.use_bias,
-        }
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, activation={self.activation!r}"

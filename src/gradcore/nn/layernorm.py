@@ -21,6 +21,8 @@ class LayerNorm(_AffineNorm):
     checked when set); ``dtype`` float32/float64.
     """
 
+    _config_fields = ("num_features", "eps", "dtype")
+
     eps = real_property(
         "eps",
         "LayerNorm",
@@ -51,9 +53,6 @@ class LayerNorm(_AffineNorm):
         c = self._need_cache()
         dy = self._check_dy(dy, c["x"].shape)
         return self._backward_op(self.backend.layernorm_backward, c, dy)
-
-    def _config_args(self) -> dict:
-        return {"num_features": self.num_features, "eps": self.eps, "dtype": self.dtype.name}
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}"

@@ -39,6 +39,8 @@ class LSTM(Layer):
     bias).
     """
 
+    _config_fields = ("input_size", "hidden_size", "return_sequences", "dtype", "forget_bias")
+
     @property
     def return_sequences(self) -> bool:
         """Whether ``forward`` returns every hidden state or only the last (checked when set)."""
@@ -158,15 +160,6 @@ class LSTM(Layer):
         self.extra_input_grads = {"h0": dh0, "c0": dc0}
         self.grad_norms_through_time = (dh_norm, dc_norm)
         return dx
-
-    def _config_args(self) -> dict:
-        return {
-            "input_size": self.input_size,
-            "hidden_size": self.hidden_size,
-            "return_sequences": self.return_sequences,
-            "dtype": self.dtype.name,
-            "forget_bias": self.forget_bias,
-        }
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, return_sequences={self.return_sequences}"
