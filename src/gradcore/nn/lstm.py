@@ -67,15 +67,14 @@ class LSTM(Layer):
         self.input_size = check_size("input_size", input_size, owner)
         self.hidden_size = check_size("hidden_size", hidden_size, owner)
         self.return_sequences = return_sequences
-        forget_bias = check_real("forget_bias", forget_bias, owner=owner)
-        self.forget_bias = forget_bias
+        self.forget_bias = check_real("forget_bias", forget_bias, owner=owner)
         D, H = self.input_size, self.hidden_size
         rng = _init._make_rng(seed, owner=owner)
         self._add_param("Wx", _init.xavier_uniform((D, 4 * H), rng, self.dtype))
         Wh = np.concatenate([_init.orthogonal((H, H), rng, self.dtype) for _ in range(4)], axis=1)
         self._add_param("Wh", Wh)
         b = np.zeros(4 * H, self.dtype)
-        b[H : 2 * H] = forget_bias
+        b[H : 2 * H] = self.forget_bias
         self._add_param("b", b)
         self.extra_input_grads: dict[str, np.ndarray] = {}
         self.grad_norms_through_time: tuple[np.ndarray, np.ndarray] | None = None
