@@ -118,7 +118,7 @@ class Layer:
         self.buffers: dict[str, np.ndarray] = {}
         self.ws = Workspace()
         self._cache: dict | None = None
-        self.frozen: set[str] = set()  # names of params that optimizers and clipping skip
+        self._frozen: set[str] = set()  # names of params that optimizers and clipping skip
         self._arena = None
 
     # -- parameters -------------------------------------------------------------------
@@ -127,6 +127,17 @@ class Layer:
     )
     grads = _tracked_dict(
         "_grads", "Gradients, same keys and shapes as ``params`` (accumulated by ``backward``)."
+    )
+
+    def _set_frozen_names(self, names) -> None:
+        self._frozen.clear()  # (in place: the parameter arena holds this very set)
+        self._frozen.update(names)
+
+    frozen = property(
+        attrgetter("_frozen"),
+        _set_frozen_names,
+        doc="Names of this layer's parameters that optimizers and clipping skip (a set; "
+        "``freeze``/``unfreeze`` change it; assigning replaces its contents).",
     )
 
     def _add_param(self, name: str, value: np.ndarray) -> None:
