@@ -175,3 +175,16 @@ def test_an_arena_is_built_from_entries_alone():
         gc.params.ParameterArena([("w", w, gw, "yes")])
     with pytest.raises(ValueError, match="no parameters given"):
         gc.params.ParameterArena([])
+
+
+def test_freezing_after_the_arena_is_built_reaches_it():
+    """The arena asks every step: freeze(), unfreeze() and assigning layer.frozen all count."""
+    model = small_model()
+    arena = model.parameters()
+    dense = model.layers[0]
+    dense.freeze("b")
+    assert not arena["0.Dense.b"].requires_grad and arena["0.Dense.W"].requires_grad
+    dense.frozen = {"W"}  # replaces the contents of the same set
+    assert not arena["0.Dense.W"].requires_grad and arena["0.Dense.b"].requires_grad
+    dense.unfreeze()
+    assert all(s.requires_grad for s in arena) and arena.trainable_runs() == [(0, arena.size)]
