@@ -72,8 +72,10 @@ def test_lstm_forget_bias_nan_is_rejected():
 
 
 # ------------------------------------------------------- constructor arguments --
+DENSE = {"in_features": 3, "out_features": 2}
+LSTM = {"input_size": 2, "hidden_size": 3}
 BAD_CONSTRUCTORS = [
-    # (layer class, kwargs, exception, message regex)
+    # (layer class, kwargs, exception, message regex); DENSE/LSTM: valid sizes
     (
         nn.Dense,
         {"in_features": 0, "out_features": 2},
@@ -101,76 +103,41 @@ BAD_CONSTRUCTORS = [
     (nn.Dense, {"in_features": 3, "out_features": "2"}, TypeError, r"out_features .* got str"),
     (
         nn.Dense,
-        {"in_features": 3, "out_features": 2, "activation": "swish"},
+        {**DENSE, "activation": "swish"},
         ValueError,
         r"Dense: activation must be one of 'linear', .*got str \('swish'\)",
     ),
+    (nn.Dense, {**DENSE, "activation": 1}, TypeError, r"activation must be one of"),
     (
         nn.Dense,
-        {"in_features": 3, "out_features": 2, "activation": 1},
-        TypeError,
-        r"activation must be one of",
-    ),
-    (
-        nn.Dense,
-        {"in_features": 3, "out_features": 2, "init": "glorot"},
+        {**DENSE, "init": "glorot"},
         ValueError,
         r"Dense: init must be one of .*'xavier_uniform'.*got str \('glorot'\)",
     ),
+    (nn.Dense, {**DENSE, "init": 0.1}, TypeError, r"Dense: init must be a callable"),
     (
         nn.Dense,
-        {"in_features": 3, "out_features": 2, "init": 0.1},
-        TypeError,
-        r"Dense: init must be a callable",
-    ),
-    (
-        nn.Dense,
-        {"in_features": 3, "out_features": 2, "dtype": None},
+        {**DENSE, "dtype": None},
         TypeError,
         r"Dense: dtype must be np.float32 or np.float64, got NoneType",
     ),
+    (nn.Dense, {**DENSE, "dtype": np.float16}, TypeError, r"dtype must be .* got dtype float16"),
+    (nn.Dense, {**DENSE, "dtype": "banana"}, TypeError, r"dtype must be .* got str \('banana'\)"),
     (
         nn.Dense,
-        {"in_features": 3, "out_features": 2, "dtype": np.float16},
-        TypeError,
-        r"dtype must be .* got dtype float16",
-    ),
-    (
-        nn.Dense,
-        {"in_features": 3, "out_features": 2, "dtype": "banana"},
-        TypeError,
-        r"dtype must be .* got str \('banana'\)",
-    ),
-    (
-        nn.Dense,
-        {"in_features": 3, "out_features": 2, "dtype": ","},  # np.dtype(",") is a SyntaxError
+        {**DENSE, "dtype": ","},  # np.dtype(",") is a SyntaxError
         TypeError,
         r"dtype must be .* got str \(','\)",
     ),
+    (nn.Dense, {**DENSE, "seed": -1}, ValueError, r"Dense: seed must be an integer >= 0, got -1"),
     (
         nn.Dense,
-        {"in_features": 3, "out_features": 2, "seed": -1},
-        ValueError,
-        r"Dense: seed must be an integer >= 0, got -1",
-    ),
-    (
-        nn.Dense,
-        {"in_features": 3, "out_features": 2, "seed": 1.5},
+        {**DENSE, "seed": 1.5},
         TypeError,
         r"seed must be None, an integer >= 0 or a numpy.random.Generator, got float",
     ),
-    (
-        nn.Dense,
-        {"in_features": 3, "out_features": 2, "bias": "yes"},
-        TypeError,
-        r"Dense: bias must be True or False, got str",
-    ),
-    (
-        nn.Dense,
-        {"in_features": 3, "out_features": 2, "bias": 1},
-        TypeError,
-        r"bias must be True or False, got int",
-    ),
+    (nn.Dense, {**DENSE, "bias": "yes"}, TypeError, r"Dense: bias must be True or False, got str"),
+    (nn.Dense, {**DENSE, "bias": 1}, TypeError, r"bias must be True or False, got int"),
     (
         nn.Activation,
         {"activation": "softplus"},
@@ -270,28 +237,18 @@ BAD_CONSTRUCTORS = [
     ),
     (
         nn.LSTM,
-        {"input_size": 2, "hidden_size": 3, "return_sequences": "no"},
+        {**LSTM, "return_sequences": "no"},
         TypeError,
         r"LSTM: return_sequences must be True or False, got str",
     ),
     (
         nn.LSTM,
-        {"input_size": 2, "hidden_size": 3, "return_sequences": 0},
+        {**LSTM, "return_sequences": 0},
         TypeError,
         r"return_sequences must be True or False, got int",
     ),
-    (
-        nn.LSTM,
-        {"input_size": 2, "hidden_size": 3, "seed": [1, 2]},
-        TypeError,
-        r"LSTM: seed must be None",
-    ),
-    (
-        nn.LSTM,
-        {"input_size": 2, "hidden_size": 3, "dtype": "int8"},
-        TypeError,
-        r"LSTM: dtype must be",
-    ),
+    (nn.LSTM, {**LSTM, "seed": [1, 2]}, TypeError, r"LSTM: seed must be None"),
+    (nn.LSTM, {**LSTM, "dtype": "int8"}, TypeError, r"LSTM: dtype must be"),
 ]
 
 
@@ -762,15 +719,7 @@ def test_elementwise_losses_take_zero_d_and_nd(rng):
 
 
 # ------------------------------------------------------------------- initializers --
-RANDOM_INITS = [
-    "normal",
-    "uniform",
-    "xavier_uniform",
-    "xavier_normal",
-    "he_uniform",
-    "he_normal",
-    "orthogonal",
-]
+RANDOM_INITS = "normal uniform xavier_uniform xavier_normal he_uniform he_normal orthogonal".split()
 BAD_INIT_CALLS = [
     # (callable, args, kwargs, exception, regex)
     (

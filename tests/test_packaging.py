@@ -7,6 +7,7 @@ never timings.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -128,6 +129,58 @@ def test_lazy_submodules_work_and_dir_is_complete():
         """
     )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+# The public names before issue 12's refactor (the floors were cut: init moved under nn, the
+# layer registry and checks into their own modules, _version.py): none may go missing.
+PUBLIC = {
+    "gradcore": """Checkpoint CheckpointError GradcheckError GradcheckResult StaleArenaError
+        TensorCheck Workspace __version__ available_backends backends callbacks checkpoint
+        clip_grad_norm clip_grad_value data experiments get_backend get_backend_name
+        get_num_threads gradcheck init load losses monitor nn optim params save set_backend
+        set_num_threads threads train use_backend""",
+    "gradcore.nn": """Activation BatchNorm Dense Dropout LAYER_TYPES LSTM Layer LayerNorm Residual
+        Sequential activation base batchnorm container dense layer_from_config layernorm lstm""",
+    "gradcore.init": """Initializer calculate_gain constant get he_normal he_uniform lsuv normal
+        ones orthogonal uniform xavier_normal xavier_uniform zeros""",
+    "gradcore.nn.base": """LAYER_TYPES Layer backward_without_input_grad check_array check_dtype
+        layer_from_config read_only register_training_loop""",
+    "gradcore.nn.dense": "Dense activation_property check_activation check_layer_dtype check_size",
+    "gradcore.params": """ParameterArena Segment StaleArenaError TrackedDict structure_changed
+        structure_token""",
+}
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_the_public_api_did_not_shrink(module):
+    import importlib
+
+    names = set(dir(importlib.import_module(module)))
+    assert set(PUBLIC[module].split()) <= names, sorted(set(PUBLIC[module].split()) - names)
+
+
+def test_moved_names_are_the_same_objects():
+    import gradcore.init
+    from gradcore.init import lsuv
+    from gradcore.nn import base, dense, registry
+
+    assert gradcore.init is gc.init is gc.nn.init and lsuv is gc.nn.init.lsuv
+    assert gc.init.he_normal.__module__ == "gradcore.nn.init"
+    assert base.LAYER_TYPES is registry.LAYER_TYPES is gc.nn.LAYER_TYPES
+    assert base.layer_from_config is registry.layer_from_config is gc.nn.layer_from_config
+    assert dense.check_size is gc.nn._checks.check_size
+
+
+def test_the_version_is_written_once():
+    """``_version.py`` is what the build reads (pyproject: the regex metadata provider), and
+    it imports nothing, so checkpoint can record it without importing the package."""
+    from importlib.metadata import version
+
+    from gradcore import _version
+
+    assert gc.__version__ == _version.__version__ == version("gradcore")
+    tree = ast.parse(Path(_version.__file__).read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
 
 
 @pytest.mark.parametrize("name", ["c", "numba"])

@@ -31,7 +31,7 @@ def test_arena_is_flat_views_with_named_segments(rng):
     assert arena.names == list(before)
     assert arena.size == sum(v.size for v in before.values()) == model.num_params
     for s in arena:
-        p, g = s.layer.params[s.key], s.layer.grads[s.key]
+        p, g = model.params[s.name], model.grads[s.name]  # the layers' own dict entries
         np.testing.assert_array_equal(p, before[s.name])  # values carried over
         assert p.base is arena.data and g.base is arena.grad
         assert np.shares_memory(p, arena.data[s.offset : s.stop])
@@ -148,7 +148,43 @@ def test_lsuv_gives_unit_variance_preactivations(rng):
 
 
 def test_arena_of_a_non_model_is_a_type_error():
-    with pytest.raises(TypeError, match="ParameterArena: model must be a gradcore layer"):
-        gc.params.ParameterArena(
-            3
-        )  # was: AttributeError 'int' object has no attribute 'named_layers'
+    # (was: AttributeError 'int' object has no attribute 'named_layers'); a model itself is
+    # not an entry list either: its arena comes from model.parameters()
+    for bad in (3, small_model()):
+        with pytest.raises(TypeError, match=r"ParameterArena: entries must be .*model\.parameters"):
+            gc.params.ParameterArena(bad)
+
+
+def test_an_arena_is_built_from_entries_alone():
+    """params knows no layers: (name, param, grad[, requires_grad]) entries are enough."""
+    w, gw = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
+    b, gb = np.zeros(3), np.zeros(3)
+    frozen = {"b"}
+    arena = gc.params.ParameterArena([("w", w, gw), ("b", b, gb, lambda: "b" not in frozen)])
+    np.testing.assert_array_equal(arena.param("w"), w)
+    np.testing.assert_array_equal(arena.grad_of("w"), gw)
+    assert arena.trainable_runs() == [(0, 6)] and list(arena.trainable) == [True, False]
+    frozen.clear()  # asked at every use
+    assert arena.trainable_runs() == [(0, 9)]
+    assert arena.stale() is None and arena.model is None
+    with pytest.raises(ValueError, match="two entries are named 'w'"):
+        gc.params.ParameterArena([("w", w, gw), ("w", b, gb)])
+    with pytest.raises(ValueError, match=r"grad must have the param's shape \(2, 3\)"):
+        gc.params.ParameterArena([("w", w, gb)])
+    with pytest.raises(TypeError, match=r"entries\[0\] \('w'\) requires_grad must be a bool"):
+        gc.params.ParameterArena([("w", w, gw, "yes")])
+    with pytest.raises(ValueError, match="no parameters given"):
+        gc.params.ParameterArena([])
+
+
+def test_freezing_after_the_arena_is_built_reaches_it():
+    """The arena asks every step: freeze(), unfreeze() and assigning layer.frozen all count."""
+    model = small_model()
+    arena = model.parameters()
+    dense = model.layers[0]
+    dense.freeze("b")
+    assert not arena["0.Dense.b"].requires_grad and arena["0.Dense.W"].requires_grad
+    dense.frozen = {"W"}  # replaces the contents of the same set
+    assert not arena["0.Dense.W"].requires_grad and arena["0.Dense.b"].requires_grad
+    dense.unfreeze()
+    assert all(s.requires_grad for s in arena) and arena.trainable_runs() == [(0, arena.size)]

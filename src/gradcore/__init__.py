@@ -18,6 +18,7 @@ Kernels run on the active backend (``gc.available_backends()``, ``gc.set_backend
 import importlib as _importlib
 
 from . import init, losses, nn, optim, params, threads, train
+from ._version import __version__
 from .backends import (
     Workspace,
     available_backends,
@@ -44,20 +45,11 @@ def __getattr__(name: str):
         module = _importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module
         return module
-    if name == "__version__":  # importlib.metadata costs ~30 ms: read it when asked
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            value = version("gradcore")
-        except PackageNotFoundError:  # running from a source tree
-            value = "0+unknown"
-        globals()["__version__"] = value
-        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_SUBMODULES) | {"__version__"})
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
 
 
 __all__ = [

@@ -8,6 +8,11 @@ its threading layer set to GNU (the libgomp that gradcore's kernels already use,
 one thread pool) and its thread count to 1 *before its first call*; gradcore's own OpenMP
 threads split large GEMMs. No import-time micro-benchmark decides (timings here vary up to
 2.5x run to run): the choice is the environment's.
+
+Its floor (the import contract in ``pyproject.toml``): below ``backends`` (the ``c`` backend
+calls :func:`select` when it loads), above ``threads`` (whose ``pin_gemm_blas`` is the fallback
+for an OpenBLAS without a thread-local switch) and the compiled ``_kernels``; it never imports
+upwards.
 """
 
 from __future__ import annotations

@@ -65,7 +65,9 @@ from typing import Any
 import numpy as np
 
 from ._args import describe
-from .nn.base import LAYER_TYPES, Layer, layer_from_config
+from ._version import __version__
+from .nn.base import Layer
+from .nn.registry import LAYER_TYPES, layer_from_config
 
 __all__ = ["FORMAT_VERSION", "Checkpoint", "CheckpointError", "load", "save"]
 
@@ -98,12 +100,6 @@ class Checkpoint:
     optimizer: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def _check_path(owner: str, path) -> Path:
@@ -190,7 +186,7 @@ def save(path, model: Layer, optimizer=None, extra: dict[str, Any] | None = None
     manifest: dict[str, Any] = {
         "format": "gradcore-checkpoint",
         "format_version": FORMAT_VERSION,
-        "gradcore_version": _version(),
+        "gradcore_version": __version__,
         "model": model.get_config(),
         "dtype": arena.dtype.name,
         "layout": [
@@ -799,9 +795,11 @@ def load(path, model: Layer | None = None, optimizer=None) -> Checkpoint:
                     f"{path}: manifest['layer_states'][{p!r}] does not fit "
                     f"{type(layers[p]).__name__} ({type(exc).__name__}: {exc})"
                 ) from None
-        for s in arena.segments:  # frozen flags travel with the model
+        # frozen flags travel with the model (the arena's segments are in model order)
+        owners = [(la, key) for _, la in model.named_layers() for key in la.own_params()]
+        for s, (layer, key) in zip(arena.segments, owners, strict=True):
             frozen = manifest["layout"][s.index].get("frozen", False)
-            (s.layer.frozen.add if frozen else s.layer.frozen.discard)(s.key)
+            (layer.frozen.add if frozen else layer.frozen.discard)(key)
         if opt_meta is not None:
             _load_optimizer(path, opt_meta, arrays, optimizer)
     except BaseException:

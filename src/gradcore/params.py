@@ -1,9 +1,10 @@
 """The flat parameter arena: every parameter of a model in ONE buffer, every gradient in another.
 
-``model.parameters()`` builds (once) a :class:`ParameterArena`: the current values of all
-parameters are copied into one contiguous ``data`` array (and the gradients into ``grad``), and
-every layer's ``params[name]`` / ``grads[name]`` is rebound to a *view* into them. Each tensor is
-a named :class:`Segment` (``"2.Dense.W"``: layer path, class, name) with an offset and a shape.
+An arena is built from ``(name, param, grad[, requires_grad])`` entries: the current values of
+all parameters are copied into one contiguous ``data`` array (and the gradients into ``grad``),
+each tensor a named :class:`Segment` (``"2.Dense.W"``: layer path, class, name) with an offset
+and a shape. ``model.parameters()`` builds (once) a model's arena from the model's entries and
+rebinds every layer's ``params[name]`` / ``grads[name]`` to a *view* into it.
 
 So an optimizer step is one kernel call over the whole model (not a Python loop over tensors),
 ``zero_grad`` is one fill, one pass of the norms kernel gives the global gradient norm (for
@@ -20,20 +21,25 @@ values in, so nothing is lost), and everything bound to the old one (an optimize
 the model no longer reads. Containers (every change of their children) and the layers'
 ``params``/``grads`` dicts (:class:`TrackedDict`: every new key or replaced array) report it
 through :func:`structure_changed`, which replaces one global token; the per-step check is an
-identity test of that token and walks the model only after some change.
+identity test of that token and asks the model to verify itself (the ``verify`` callable it
+gave) only after some change.
 
-This module sits below ``nn`` and never imports it: the arena sees a model only through the
-layer protocol (``named_layers()``, each layer's ``own_params()``, ``params``/``grads`` dicts
-and ``frozen`` set), so ``nn`` -> ``params`` is the only direction.
+This module sits below ``nn`` and knows nothing of layers: it sees tensors (the entries), a
+``bind`` callable that points the model at the views and a ``verify`` callable that says why
+the model no longer matches; ``gradcore.nn`` (``nn/_arena.py``) supplies all three, so
+``nn`` -> ``params`` is the only direction.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ._args import describe
 
 __all__ = [
     "ParameterArena",
@@ -100,22 +106,13 @@ class StaleArenaError(RuntimeError):
     """An optimizer/clip/monitor is bound to an arena whose model has changed structure."""
 
 
-def _leaves(model) -> list[tuple[str, Any, str, np.ndarray, np.ndarray]]:
-    """Every parameter as ``(name, layer, key, p, g)`` in model order; ``ValueError`` if one
-    layer instance appears twice in the model (its one forward cache would be overwritten)."""
-    leaves: list[tuple[str, Any, str, np.ndarray, np.ndarray]] = []
-    seen: dict[int, str] = {}
-    for path, layer in model.named_layers():
-        if id(layer) in seen:
-            raise ValueError(
-                f"the same {type(layer).__name__} instance is at {seen[id(layer)] or '(model)'!r} "
-                f"and at {path!r}: a layer instance may appear only once in a model (it keeps "
-                "one forward cache, so its gradients would be wrong); build distinct instances"
-            )
-        seen[id(layer)] = path
-        for key, p in layer.own_params().items():
-            leaves.append((f"{path}.{key}" if path else key, layer, key, p, layer.grads[key]))
-    return leaves
+#: the trainability of an entry given without one (or as ``True``)
+def _always() -> bool:
+    return True
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -126,8 +123,8 @@ class Segment:
     index: int  # position in the arena's segment list
     offset: int
     shape: tuple[int, ...]
-    layer: Any  # the gradcore layer holding it (anything with params/grads/frozen)
-    key: str  # the name inside ``layer.params``
+    #: asked every step (freezing may change after the arena is built): True if trained
+    requires_grad_fn: Callable[[], bool] = field(default=_always, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -139,7 +136,40 @@ class Segment:
 
     @property
     def requires_grad(self) -> bool:
-        return self.key not in self.layer.frozen
+        """Whether optimizers and clipping update this tensor now (``False``: frozen)."""
+        return self.requires_grad_fn()
+
+
+def _entry(i: int, entry) -> tuple[str, np.ndarray, np.ndarray, Callable[[], bool]]:
+    """``(name, param, grad, requires_grad)`` checked: a str name, two arrays of one shape,
+    ``requires_grad`` a bool or a zero-argument callable (default ``True``)."""
+    if not isinstance(entry, tuple) or len(entry) not in (3, 4):
+        raise TypeError(
+            "ParameterArena: entries must be (name, param, grad[, requires_grad]) tuples, "
+            f"got entries[{i}] = {type(entry).__name__}"
+        )
+    name, p, g, req = (*entry, True) if len(entry) == 3 else entry
+    if not isinstance(name, str):
+        raise TypeError(f"ParameterArena: entries[{i}] name must be a str, got {describe(name)}")
+    for what, a in (("param", p), ("grad", g)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(
+                f"ParameterArena: entries[{i}] ({name!r}) {what} must be a numpy.ndarray, "
+                f"got {describe(a)}"
+            )
+    if g.shape != p.shape:
+        raise ValueError(
+            f"ParameterArena: entries[{i}] ({name!r}) grad must have the param's shape "
+            f"{p.shape}, got {g.shape}"
+        )
+    if isinstance(req, bool | np.bool_):
+        req = _always if req else _never
+    elif not callable(req):
+        raise TypeError(
+            f"ParameterArena: entries[{i}] ({name!r}) requires_grad must be a bool or a "
+            f"zero-argument callable, got {describe(req)}"
+        )
+    return name, p, g, req
 
 
 class ParameterArena:
@@ -166,43 +196,77 @@ class ParameterArena:
         clipped; NaN: unknown, e.g. ``AGC``'s per-unit factors).
     """
 
-    def __init__(self, model) -> None:
-        if not callable(getattr(model, "named_layers", None)):
+    def __init__(
+        self,
+        entries: Iterable[tuple],
+        *,
+        model: Any = None,
+        bind: Callable[[ParameterArena], None] | None = None,
+        verify: Callable[[ParameterArena], str | None] | None = None,
+    ) -> None:
+        """Copy ``entries`` into two flat buffers.
+
+        Parameters
+        ----------
+        entries : iterable of ``(name, param, grad)`` or ``(name, param, grad, requires_grad)``
+            One per tensor, in order; ``param``/``grad`` arrays of one shape (all of one float
+            dtype), ``requires_grad`` a bool or a zero-argument callable asked at every use
+            (``False``: frozen; default ``True``). Names must be distinct.
+        model : anything, optional
+            What the entries came from (``model.parameters()`` passes the model), kept as
+            :attr:`model`.
+        bind : callable ``(arena) -> None``, optional
+            Called once the buffers hold the values, before the arena records the structure
+            token (the model points its tensors at :meth:`param`/:meth:`grad_of` views here;
+            that rebinding is itself a structure change).
+        verify : callable ``(arena) -> str | None``, optional
+            Called by :meth:`stale` after some structure change anywhere: why the model no
+            longer matches this arena, or ``None`` if it still does.
+        """
+        if (
+            isinstance(entries, str | bytes)
+            or not isinstance(entries, Iterable)
+            or callable(getattr(entries, "named_parameters", None))
+        ):
             raise TypeError(
-                "ParameterArena: model must be a gradcore layer or model (use "
-                f"model.parameters()), got {type(model).__name__}"
+                "ParameterArena: entries must be an iterable of (name, param, grad"
+                "[, requires_grad]) tuples (a model's arena comes from model.parameters()), "
+                f"got {describe(entries)}"
             )
-        leaves = _leaves(model)
-        if not leaves:
-            raise ValueError(f"{type(model).__name__} has no parameters")
-        dtypes = {p.dtype for _, _, _, p, _ in leaves}
+        checked = [_entry(i, e) for i, e in enumerate(entries)]
+        if not checked:
+            raise ValueError("ParameterArena: no parameters given (entries is empty)")
+        dtypes = {p.dtype for _, p, _, _ in checked}
         if len(dtypes) != 1:
             raise TypeError(f"all parameters must share one dtype, got {sorted(map(str, dtypes))}")
         self.dtype = dtypes.pop()
-        total = sum(p.size for _, _, _, p, _ in leaves)
+        total = sum(p.size for _, p, _, _ in checked)
         self.data = np.empty(total, self.dtype)
         self.grad = np.zeros(total, self.dtype)
         self.segments: list[Segment] = []
+        self._by_name: dict[str, Segment] = {}
         offset = 0
-        for i, (name, layer, key, p, g) in enumerate(leaves):
-            seg = Segment(name, i, offset, tuple(p.shape), layer, key)
+        for i, (name, p, g, req) in enumerate(checked):
+            if name in self._by_name:
+                raise ValueError(f"ParameterArena: two entries are named {name!r}")
+            seg = Segment(name, i, offset, tuple(p.shape), req)
             self.data[seg.offset : seg.stop] = p.ravel()
             self.grad[seg.offset : seg.stop] = g.ravel()
-            layer.params[key] = self.data[seg.offset : seg.stop].reshape(seg.shape)
-            layer.grads[key] = self.grad[seg.offset : seg.stop].reshape(seg.shape)
             self.segments.append(seg)
+            self._by_name[name] = seg
             offset = seg.stop
         self.offsets = np.array([s.offset for s in self.segments] + [total], np.int64)
-        self._by_name = {s.name: s for s in self.segments}
         self.grad_norms: np.ndarray | None = None
         self.total_grad_norm: float | None = None
         self.grad_nonfinite: np.ndarray | None = None
         self.norms_version = 0
         self.clip_coef = 1.0
         self.model = model
-        self._token = _TOKEN[0]  # after the rebinding above (our own change)
-        self._layout = [(s.layer, s.key, s.shape) for s in self.segments]
+        self._verify = verify
         self._superseded: str | None = None  # why, once model.parameters() built a newer one
+        if bind is not None:
+            bind(self)
+        self._token = _TOKEN[0]  # after the binding above (our own change)
 
     # -- lookup ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -264,39 +328,19 @@ class ParameterArena:
 
         Cheap enough to run every step (optimizers, clips, ``zero_grad`` and
         ``model.parameters()`` call it): one identity test while no model changed anywhere
-        (~50 ns). After a change, it walks the model once: the layout (layer instances, keys,
-        shapes) must be the one it was built with, every parameter and gradient still a view
-        into this arena, no instance twice.
+        (~50 ns). After a change, it asks the ``verify`` callable once (for a gradcore model:
+        the layout of layer instances, keys and shapes must be the one it was built with, every
+        parameter and gradient still a view into this arena, no instance twice).
         """
         if self._superseded is not None:
             return self._superseded
         if self._token is _TOKEN[0]:  # nothing changed anywhere since the last look
             return None
         token = _TOKEN[0]
-        try:
-            leaves = _leaves(self.model)
-        except ValueError as e:
-            return str(e)
-        layout = [(layer, key, tuple(p.shape)) for _, layer, key, p, _ in leaves]
-        if len(layout) != len(self._layout) or any(
-            a[0] is not b[0] or a[1] != b[1] or a[2] != b[2]
-            for a, b in zip(layout, self._layout, strict=True)
-        ):
-            return (
-                "its layers or parameters changed (a layer added, removed or replaced, a "
-                "params entry added, removed or reshaped)"
-            )
-        data, grad = self.data, self.grad
-        for s in self.segments:
-            p, g = s.layer.params.get(s.key), s.layer.grads.get(s.key)
-            if p is None or g is None or p.base is not data or g.base is not grad:
-                return (
-                    f"parameter {s.name!r} was replaced by an array outside the model's arena; "
-                    f"assign in place (params[{s.key!r}][...] = value) instead, or adopt the "
-                    "new array by creating a new optimizer from model.parameters()"
-                )
-        self._token = token
-        return None
+        why = None if self._verify is None else self._verify(self)
+        if why is None:
+            self._token = token
+        return why
 
     def supersede(self, why: str) -> None:
         """Mark this arena replaced (``model.parameters()`` built a new one because of ``why``):

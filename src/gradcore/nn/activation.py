@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import init as _init
-from .._args import check_bool, check_real, describe
-from .base import Layer, check_array
-from .dense import activation_property, check_layer_dtype
+from .._args import check_bool, describe
+from . import init as _init
+from ._checks import activation_property, check_array, check_layer_dtype, real_property
+from .base import Layer
 
 __all__ = ["Activation", "Dropout"]
 
@@ -20,6 +20,8 @@ class Activation(Layer):
     when set. Prefer ``Dense(..., activation=...)`` where possible: there the activation is
     fused with the matrix product.
     """
+
+    _config_fields = ("activation", "dtype")
 
     def __init__(self, activation: str, dtype=np.float32) -> None:
         super().__init__(check_layer_dtype(dtype, "Activation"))
@@ -41,9 +43,6 @@ class Activation(Layer):
         self.backend.act_backward(dy, c["x"], c["y"], self.activation, dx)
         return dx
 
-    def _config_args(self) -> dict:
-        return {"activation": self.activation, "dtype": self.dtype.name}
-
     def extra_repr(self) -> str:
         return repr(self.activation)
 
@@ -58,19 +57,21 @@ class Dropout(Layer):
     ``numpy.random.Generator``) seeds the layer's own generator, so a run is reproducible.
     """
 
+    _config_fields = ("p", "dtype")
+
     def __init__(self, p: float = 0.5, dtype=np.float32, seed=None) -> None:
         super().__init__(check_layer_dtype(dtype, "Dropout"))
         self.p = p
         self.rng = _init._make_rng(seed, owner="Dropout")
 
-    @property
-    def p(self) -> float:
-        """The drop probability, in ``[0, 1)`` (checked when set)."""
-        return self._p
-
-    @p.setter
-    def p(self, value) -> None:
-        self._p = check_real("p", value, owner="Dropout", min=0, max=1, max_open=True)
+    p = real_property(
+        "p",
+        "Dropout",
+        "The drop probability, in ``[0, 1)`` (checked when set).",
+        min=0,
+        max=1,
+        max_open=True,
+    )
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         if isinstance(x, np.ndarray) and x.ndim == 0:  # run a 0-d x as shape (1,), hand back 0-d
@@ -100,9 +101,6 @@ class Dropout(Layer):
             return dy.copy()
         with np.errstate(invalid="ignore"):
             return dy * c["scale"]
-
-    def _config_args(self) -> dict:
-        return {"p": self.p, "dtype": self.dtype.name}
 
     def get_state(self) -> dict:
         # the generator's exact state, so a resumed run draws the same masks

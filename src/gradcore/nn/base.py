@@ -1,4 +1,10 @@
-"""The Layer base class and the input checks every layer shares.
+"""The Layer base class: the layer protocol.
+
+The input checks every layer shares (``check_array``, ``check_dtype``, ``read_only``) live in
+``nn._checks`` and the registry of layer classes (``LAYER_TYPES``, ``layer_from_config``) in
+``nn.registry``; both are re-exported here, where custom layers have always found them. A
+model's side of the parameter arena (building it, rebinding ``params``/``grads`` to its views,
+telling it when the model no longer matches) is ``nn._arena``.
 
 A layer is small and explicit: ``params`` and ``grads`` dicts with the same keys (gradients
 ACCUMULATE across backward calls until ``zero_grad``), optional ``buffers`` (state that is not
@@ -25,12 +31,16 @@ Misuse that would give silently wrong gradients is refused:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from operator import attrgetter
 
 import numpy as np
 
 from .._args import check_int, describe
 from ..backends import Workspace, get_backend
-from ..params import ParameterArena, TrackedDict, structure_changed
+from ..params import TrackedDict, structure_changed
+from ._arena import build_arena
+from ._checks import check_array, check_dtype, check_samples, read_only
+from .registry import LAYER_TYPES, layer_from_config, register_layer_class
 
 __all__ = [
     "LAYER_TYPES",
@@ -41,12 +51,6 @@ __all__ = [
     "read_only",
     "register_training_loop",
 ]
-
-#: Every Layer subclass by class name (filled by ``Layer.__init_subclass__``). Checkpoints
-#: rebuild models only from this table: a file names a class, it never supplies code.
-LAYER_TYPES: dict[str, type] = {}
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 #: ``fit`` and ``evaluate`` of the training loop, plugged in by ``gradcore.train`` when it is
 #: imported (``import gradcore`` does). The loop sits floors above the layers: ``Layer.fit``
@@ -66,86 +70,17 @@ def _loop(name: str) -> Callable:
     return fn
 
 
-def check_dtype(dtype) -> np.dtype:
-    """Normalise a layer dtype argument; only float32 and float64 are supported."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from None
-    if dt not in _FLOATS:
-        raise TypeError(f"dtype must be np.float32 or np.float64, got {dt}")
-    return dt
+def _tracked_dict(attr: str, doc: str) -> property:
+    """``Layer.params`` / ``Layer.grads``: assigning a dict stores it as a
+    :class:`~gradcore.params.TrackedDict` (every later change of an entry is seen by the arena)
+    and is itself a structure change. (attrgetter: read per op call; a C getter costs no more
+    than the attribute.)"""
 
+    def set(self, value) -> None:
+        setattr(self, attr, TrackedDict(value))
+        structure_changed()
 
-def check_array(
-    x,
-    name: str,
-    *,
-    owner: str,
-    dtype: np.dtype,
-    ndim: int | None = None,
-    shape: tuple[int | None, ...] | None = None,
-) -> np.ndarray:
-    """Validate an input array and return it C-contiguous.
-
-    ``shape`` entries of ``None`` are free; a non-contiguous array is copied once (documented
-    behaviour; a 0-d array keeps its shape); an ndarray subclass is viewed as a plain ndarray;
-    a read-only array is accepted as it is (layers only read their inputs); a wrong
-    type, dtype, rank or size raises with a message naming ``owner`` and ``name``, what was
-    expected and what was given. Empty axes (a batch of 0 samples) pass here: a layer that
-    cannot handle them checks ``x.shape[0]`` itself.
-    """
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{owner}: {name} must be a numpy.ndarray, got {type(x).__name__}")
-    if x.dtype != dtype:
-        raise TypeError(
-            f"{owner}: {name} has dtype {x.dtype}, expected {dtype} (the layer's dtype); "
-            f"convert with {name}.astype(np.{dtype})"
-        )
-    if shape is not None:
-        ndim = len(shape)
-    if ndim is not None and x.ndim != ndim:
-        raise ValueError(f"{owner}: {name} must be {ndim}-D, got shape {x.shape}")
-    if shape is not None:
-        for axis, (want, got) in enumerate(zip(shape, x.shape, strict=True)):
-            if want is not None and want != got:
-                pretty = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
-                raise ValueError(
-                    f"{owner}: {name} must have shape {pretty}, got {x.shape} "
-                    f"(axis {axis}: expected {want}, got {got})"
-                )
-    if type(x) is not np.ndarray:  # a subclass (np.matrix, a memmap): plain ndarray semantics
-        x = np.asarray(x)
-    # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
-    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
-
-
-def read_only(y: np.ndarray) -> np.ndarray:
-    """A read-only view of ``y`` (the base stays writeable for the layer's own use).
-
-    Layers return their training-mode outputs through this: ``backward`` reads them (as this
-    layer's saved output or the next layer's saved input), so an in-place edit between
-    ``forward`` and ``backward`` would silently change the gradient; NumPy now refuses it.
-    """
-    v = y.view()
-    v.flags.writeable = False
-    return v
-
-
-def layer_from_config(config: dict) -> Layer:
-    """Rebuild a layer (or model) from :meth:`Layer.get_config` output.
-
-    Only classes registered in :data:`LAYER_TYPES` can be built; anything else is an error.
-    """
-    if not isinstance(config, dict) or not isinstance(config.get("class"), str):
-        raise ValueError(f"a layer config must be a dict with a 'class' name, got {config!r:.80}")
-    cls = LAYER_TYPES.get(config["class"])
-    if cls is None:
-        raise ValueError(
-            f"unknown layer class {config['class']!r}; known: {sorted(LAYER_TYPES)} "
-            "(define or import a custom layer class before loading)"
-        )
-    return cls.from_config(config)
+    return property(attrgetter(attr), set, doc=doc)
 
 
 class Layer:
@@ -170,27 +105,11 @@ class Layer:
 
     def __init_subclass__(cls, *, register: bool = True, replace: bool = False, **kwargs):
         """Register the class in :data:`LAYER_TYPES` under its name (not ``_private`` ones, nor
-        with ``class X(Layer, register=False)``). A name already taken by another class is an
-        error (a checkpoint names a class by name only: a user ``Dense`` would silently replace
-        gradcore's) unless the class statement says ``replace=True``; the same class defined
-        again (same module and qualified name: a reload, a re-run notebook cell) replaces it."""
+        with ``class X(Layer, register=False)``); see :func:`~gradcore.nn.registry.
+        register_layer_class` (a name taken by another class needs ``replace=True``)."""
         super().__init_subclass__(**kwargs)
-        if not register or cls.__name__.startswith("_"):
-            return
-        old = LAYER_TYPES.get(cls.__name__)
-        same = old is not None and (old.__module__, old.__qualname__) == (
-            cls.__module__,
-            cls.__qualname__,
-        )
-        if old is not None and not same and not replace:
-            raise TypeError(
-                f"a layer class named {cls.__name__!r} is already registered "
-                f"({old.__module__}.{old.__qualname__}); checkpoints find classes by name, so "
-                f"{cls.__module__}.{cls.__qualname__} would silently replace it: rename it, or "
-                f"say so explicitly: class {cls.__name__}(..., replace=True) (or "
-                "register=False to keep it out of checkpoints)"
-            )
-        LAYER_TYPES[cls.__name__] = cls
+        if register and not cls.__name__.startswith("_"):
+            register_layer_class(cls, replace=replace)
 
     def __init__(self, dtype=np.float32) -> None:
         self.dtype = check_dtype(dtype)
@@ -199,29 +118,27 @@ class Layer:
         self.buffers: dict[str, np.ndarray] = {}
         self.ws = Workspace()
         self._cache: dict | None = None
-        self.frozen: set[str] = set()  # names of params that optimizers and clipping skip
+        self._frozen: set[str] = set()  # names of params that optimizers and clipping skip
         self._arena = None
 
     # -- parameters -------------------------------------------------------------------
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """Trainable arrays by name (a dict that reports every change to the arena)."""
-        return self._params
+    params = _tracked_dict(
+        "_params", "Trainable arrays by name (a dict that reports every change to the arena)."
+    )
+    grads = _tracked_dict(
+        "_grads", "Gradients, same keys and shapes as ``params`` (accumulated by ``backward``)."
+    )
 
-    @params.setter
-    def params(self, value) -> None:
-        self._params = TrackedDict(value)
-        structure_changed()
+    def _set_frozen_names(self, names) -> None:
+        self._frozen.clear()  # (in place: the parameter arena holds this very set)
+        self._frozen.update(names)
 
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        """Gradients, same keys and shapes as ``params`` (accumulated by ``backward``)."""
-        return self._grads
-
-    @grads.setter
-    def grads(self, value) -> None:
-        self._grads = TrackedDict(value)
-        structure_changed()
+    frozen = property(
+        attrgetter("_frozen"),
+        _set_frozen_names,
+        doc="Names of this layer's parameters that optimizers and clipping skip (a set; "
+        "``freeze``/``unfreeze`` change it; assigning replaces its contents).",
+    )
 
     def _add_param(self, name: str, value: np.ndarray) -> None:
         value = np.ascontiguousarray(value, dtype=self.dtype)
@@ -249,7 +166,7 @@ class Layer:
         arena = self._arena
         why = None if arena is None else arena.stale()
         if arena is None or why is not None:
-            new = ParameterArena(self)
+            new = build_arena(self)
             if arena is not None:
                 arena.supersede(why)
             self._arena = arena = new
@@ -367,22 +284,7 @@ class Layer:
         ``X`` is cast to the model's dtype (as in ``fit``); the result is a new array.
         """
         batch_size = check_int("batch_size", batch_size, owner="predict", min=1)
-        if not isinstance(X, np.ndarray):
-            raise TypeError(f"predict: X must be a numpy.ndarray, got {describe(X)}")
-        if X.ndim == 0:
-            raise ValueError("predict: X must have a batch axis (at least 1-D), got a 0-d array")
-        if len(X) == 0:
-            raise ValueError(f"predict: X must have at least 1 row, got shape {X.shape}")
-        if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
-            raise TypeError(f"predict: X must hold real numbers, got dtype {X.dtype}")
-        try:
-            with np.errstate(over="raise"):
-                X = np.asarray(X, dtype=self.dtype)
-        except FloatingPointError:
-            raise ValueError(
-                f"predict: X holds values beyond the range of the model's dtype {self.dtype} "
-                f"(largest |x| = {float(np.max(np.abs(X))):.3g})"
-            ) from None
+        X = check_samples(X, self.dtype, owner="predict")
         outs = [
             self.forward(X[i : i + batch_size], training=False)
             for i in range(0, len(X), batch_size)
@@ -404,11 +306,23 @@ class Layer:
         """JSON-able description that rebuilds this layer (without its parameter values)."""
         return {"class": type(self).__name__, "args": self._config_args()}
 
+    #: The constructor arguments :meth:`get_config` saves, in order, each read from the
+    #: attribute of the same name (``"arg=attribute"`` where they differ); ``dtype`` is saved by
+    #: its name. A layer may instead define ``_config_args`` itself.
+    _config_fields: tuple[str, ...] = ()
+
     def _config_args(self) -> dict:
-        raise NotImplementedError(
-            f"{type(self).__name__} does not implement _config_args(); define it (constructor "
-            "arguments as JSON-able values) to save this layer in a checkpoint"
-        )
+        if not self._config_fields:
+            raise NotImplementedError(
+                f"{type(self).__name__} does not implement _config_args(); define it "
+                "(constructor arguments as JSON-able values) to save this layer in a checkpoint"
+            )
+        args = {}
+        for field in self._config_fields:
+            arg, _, attr = field.partition("=")
+            value = getattr(self, attr or arg)
+            args[arg] = value.name if arg == "dtype" else value
+        return args
 
     @classmethod
     def from_config(cls, config: dict) -> Layer:

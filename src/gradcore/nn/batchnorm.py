@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args import check_bool, check_real
-from .base import Layer, check_array
-from .dense import check_layer_dtype, check_size
+from .._args import check_bool
+from ._checks import check_array, real_property
+from ._norm import _AffineNorm
 
 __all__ = ["BatchNorm"]
 
 
-class BatchNorm(Layer):
+class BatchNorm(_AffineNorm):
     """Batch normalization ``y = gamma (x - mean) / sqrt(var + eps) + beta`` per feature.
 
     Training: batch mean and *biased* variance normalise; the running statistics are updated
@@ -29,32 +29,28 @@ class BatchNorm(Layer):
     constant feature). ``momentum`` and ``eps`` can be set later and are checked when set.
     """
 
-    @property
-    def momentum(self) -> float:
-        """Weight of the new batch in the running statistics, in ``[0, 1]`` (checked when set)."""
-        return self._momentum
+    _config_fields = ("num_features", "momentum", "eps", "dtype")
 
-    @momentum.setter
-    def momentum(self, value) -> None:
-        self._momentum = check_real("momentum", value, owner="BatchNorm", min=0, max=1)
-
-    @property
-    def eps(self) -> float:
-        """Added to the variance before the square root, finite > 0 (checked when set)."""
-        return self._eps
-
-    @eps.setter
-    def eps(self, value) -> None:
-        self._eps = check_real("eps", value, owner="BatchNorm", min=0, min_open=True)
+    momentum = real_property(
+        "momentum",
+        "BatchNorm",
+        "Weight of the new batch in the running statistics, in ``[0, 1]`` (checked when set).",
+        min=0,
+        max=1,
+    )
+    eps = real_property(
+        "eps",
+        "BatchNorm",
+        "Added to the variance before the square root, finite > 0 (checked when set).",
+        min=0,
+        min_open=True,
+    )
 
     def __init__(
         self, num_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32
     ) -> None:
-        super().__init__(check_layer_dtype(dtype, "BatchNorm"))
-        self.num_features = check_size("num_features", num_features, "BatchNorm")
+        super().__init__(num_features, dtype, "BatchNorm")
         self.momentum, self.eps = momentum, eps
-        self._add_param("gamma", np.ones(self.num_features))
-        self._add_param("beta", np.zeros(self.num_features))
         self.buffers["running_mean"] = np.zeros(self.num_features, self.dtype)
         self.buffers["running_var"] = np.ones(self.num_features, self.dtype)
         self.buffers["num_batches_tracked"] = np.zeros((), np.int64)
@@ -102,34 +98,16 @@ class BatchNorm(Layer):
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
         dy = self._check_dy(dy, c["x"].shape)
-        dx = np.empty_like(dy)
         if c["training"]:
-            self.backend.batchnorm_backward(
-                dy,
-                c["x"],
-                self.params["gamma"],
-                c["mean"],
-                c["inv_std"],
-                dx,
-                self.grads["gamma"],
-                self.grads["beta"],
-            )
-        else:
-            # Evaluation mode is a per-feature affine map with fixed statistics:
-            # dx = dy gamma inv_std, dgamma += sum dy xhat, dbeta += sum dy.
-            xhat = (c["x"] - c["mean"]) * c["inv_std"]
-            self.grads["beta"] += dy.sum(axis=0, dtype=np.float64).astype(self.dtype)
-            self.grads["gamma"] += (dy * xhat).sum(axis=0, dtype=np.float64).astype(self.dtype)
-            np.multiply(dy, self.params["gamma"] * c["inv_std"], out=dx)
+            return self._backward_op(self.backend.batchnorm_backward, c, dy)
+        dx = np.empty_like(dy)
+        # Evaluation mode is a per-feature affine map with fixed statistics:
+        # dx = dy gamma inv_std, dgamma += sum dy xhat, dbeta += sum dy.
+        xhat = (c["x"] - c["mean"]) * c["inv_std"]
+        self.grads["beta"] += dy.sum(axis=0, dtype=np.float64).astype(self.dtype)
+        self.grads["gamma"] += (dy * xhat).sum(axis=0, dtype=np.float64).astype(self.dtype)
+        np.multiply(dy, self.params["gamma"] * c["inv_std"], out=dx)
         return dx
-
-    def _config_args(self) -> dict:
-        return {
-            "num_features": self.num_features,
-            "momentum": self.momentum,
-            "eps": self.eps,
-            "dtype": self.dtype.name,
-        }
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"

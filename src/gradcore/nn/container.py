@@ -45,29 +45,11 @@ class _Container(Layer):
                 out[f"{path}.{key}"] = arr
         return out
 
-    @property
-    def params(self):
-        return self._collect("params")
-
-    @params.setter
-    def params(self, value):  # Layer.__init__ assigns {}; containers derive theirs
-        pass
-
-    @property
-    def grads(self):
-        return self._collect("grads")
-
-    @grads.setter
-    def grads(self, value):
-        pass
-
-    @property
-    def buffers(self):
-        return self._collect("buffers")
-
-    @buffers.setter
-    def buffers(self, value):
-        pass
+    # containers derive these from their sub-layers (assigning, as Layer.__init__ does, is a
+    # no-op)
+    params = property(lambda self: self._collect("params"), lambda self, value: None)
+    grads = property(lambda self: self._collect("grads"), lambda self, value: None)
+    buffers = property(lambda self: self._collect("buffers"), lambda self, value: None)
 
     def named_parameters(self):
         for path, layer in self.named_layers():

@@ -1,69 +1,28 @@
 """Dense (fully connected) layer with a fused activation: ``y = act(x @ W + b)``.
 
-Also the constructor-argument checks the layers of ``gradcore.nn`` share (``check_activation``,
-``check_layer_dtype``, ``check_size``), in the ``gradcore._args`` wording
-``"{owner}: {name} must be {expected}, got {given}"``.
-
-Input conventions of every layer (``forward``/``backward``): ``x`` must be a ``numpy.ndarray``
-of the layer's dtype (no silent casts: an integer or float64 array given to a float32 layer is
-a ``TypeError`` saying how to convert) and of the documented rank and feature sizes
-(``ValueError``); non-contiguous and read-only arrays are accepted (copied once if not
-C-contiguous) and give exactly the results of plain ones. A batch of 0 rows goes through
-(0 rows out, nothing added to the gradients), except ``BatchNorm`` in training, which needs
-2 rows or more (as torch). Layers do not scan inputs for NaN/inf: that is a pass over the data
-per step, and detecting non-finite values is the gradient monitor's job (``gc.monitor``) and
-``fit``'s (it checks the data once).
+The constructor-argument checks the layers share (``check_activation``, ``check_layer_dtype``,
+``check_size``, ``activation_property``) live in ``gradcore.nn._checks`` (with the input
+conventions of every layer); they are re-exported here for code that imported them from this
+module.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import init as _init
-from .._args import check_bool, check_choice, check_int
-from ..backends import ACTIVATIONS
-from .base import Layer, check_array, read_only
+from .._args import check_bool
+from . import init as _init
+from ._checks import (
+    activation_property,
+    check_activation,
+    check_array,
+    check_layer_dtype,
+    check_size,
+    read_only,
+)
+from .base import Layer
 
 __all__ = ["Dense", "activation_property", "check_activation", "check_layer_dtype", "check_size"]
-
-
-def check_activation(activation: str | None, owner: str | None = None) -> str:
-    """An activation name of ``gc.backends.ACTIVATIONS`` (``None`` means ``'linear'``)."""
-    if activation is None:
-        return "linear"
-    return check_choice("activation", activation, ACTIVATIONS, owner=owner)
-
-
-def activation_property(owner: str, what: str = "activation") -> property:
-    """The settable ``activation`` of a layer (Dense, Activation): checked when set, and a
-    change discards the last forward, so ``backward`` cannot mix the old activation's outputs
-    with the new one. Stored in ``self._activation``."""
-
-    def get(self) -> str:
-        return self._activation
-
-    def set(self, value) -> None:
-        act = check_activation(value, owner=owner)
-        if act != getattr(self, "_activation", act):
-            self._cache = None
-        self._activation = act
-
-    return property(
-        get,
-        set,
-        doc=f"The {what}'s name (settable; checked when set; a change discards the last forward).",
-    )
-
-
-def check_layer_dtype(dtype, owner: str) -> np.dtype:
-    """A layer dtype: float32 or float64, given as a NumPy type, dtype or name. ``None`` is
-    refused (``np.dtype(None)`` would silently be float64)."""
-    return _init._check_dtype(dtype, owner)
-
-
-def check_size(name: str, value, owner: str) -> int:
-    """A feature/unit count: an integer >= 1 (NumPy integers too, never bool)."""
-    return check_int(name, value, owner=owner, min=1)
 
 
 class Dense(Layer):
@@ -82,6 +41,8 @@ class Dense(Layer):
     float32/float64; ``seed`` None, an int >= 0 or a ``numpy.random.Generator``; ``bias`` bool.
     Bad arguments raise ``TypeError`` (type) or ``ValueError`` (value) naming them.
     """
+
+    _config_fields = ("in_features", "out_features", "activation", "dtype", "bias=use_bias")
 
     activation = activation_property("Dense", "fused activation")
 
@@ -153,15 +114,6 @@ class Dense(Layer):
             ws=self.ws,
         )
         return dx
-
-    def _config_args(self) -> dict:
-        return {
-            "in_features": self.in_features,
-            "out_features": self.out_features,
-            "activation": self.activation,
-            "dtype": self.dtype.name,
-            "bias": self.use_bias,
-        }
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, activation={self.activation!r}"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args import check_real
-from .base import Layer, check_array
-from .dense import check_layer_dtype, check_size
+from ._checks import check_array, real_property
+from ._norm import _AffineNorm
 
 __all__ = ["LayerNorm"]
 
 
-class LayerNorm(Layer):
+class LayerNorm(_AffineNorm):
     """Layer normalization ``y = gamma (x - mean) / sqrt(var + eps) + beta`` per sample.
 
     Statistics over the ``C`` features of each row (biased variance, as torch); the same in
@@ -22,21 +21,19 @@ class LayerNorm(Layer):
     checked when set); ``dtype`` float32/float64.
     """
 
-    @property
-    def eps(self) -> float:
-        """Added to the variance before the square root, finite > 0 (checked when set)."""
-        return self._eps
+    _config_fields = ("num_features", "eps", "dtype")
 
-    @eps.setter
-    def eps(self, value) -> None:
-        self._eps = check_real("eps", value, owner="LayerNorm", min=0, min_open=True)
+    eps = real_property(
+        "eps",
+        "LayerNorm",
+        "Added to the variance before the square root, finite > 0 (checked when set).",
+        min=0,
+        min_open=True,
+    )
 
     def __init__(self, num_features: int, eps: float = 1e-5, dtype=np.float32) -> None:
-        super().__init__(check_layer_dtype(dtype, "LayerNorm"))
-        self.num_features = check_size("num_features", num_features, "LayerNorm")
+        super().__init__(num_features, dtype, "LayerNorm")
         self.eps = eps
-        self._add_param("gamma", np.ones(self.num_features))
-        self._add_param("beta", np.zeros(self.num_features))
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         x = check_array(
@@ -55,21 +52,7 @@ class LayerNorm(Layer):
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
         c = self._need_cache()
         dy = self._check_dy(dy, c["x"].shape)
-        dx = np.empty_like(dy)
-        self.backend.layernorm_backward(
-            dy,
-            c["x"],
-            self.params["gamma"],
-            c["mean"],
-            c["inv_std"],
-            dx,
-            self.grads["gamma"],
-            self.grads["beta"],
-        )
-        return dx
-
-    def _config_args(self) -> dict:
-        return {"num_features": self.num_features, "eps": self.eps, "dtype": self.dtype.name}
+        return self._backward_op(self.backend.layernorm_backward, c, dy)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import init as _init
 from .._args import check_bool, check_real
-from .base import Layer, check_array, read_only
-from .dense import check_layer_dtype, check_size
+from . import init as _init
+from ._checks import check_array, check_layer_dtype, check_size, read_only
+from .base import Layer
 
 __all__ = ["LSTM"]
 
@@ -39,6 +39,8 @@ class LSTM(Layer):
     bias).
     """
 
+    _config_fields = ("input_size", "hidden_size", "return_sequences", "dtype", "forget_bias")
+
     @property
     def return_sequences(self) -> bool:
         """Whether ``forward`` returns every hidden state or only the last (checked when set)."""
@@ -65,15 +67,14 @@ class LSTM(Layer):
         self.input_size = check_size("input_size", input_size, owner)
         self.hidden_size = check_size("hidden_size", hidden_size, owner)
         self.return_sequences = return_sequences
-        forget_bias = check_real("forget_bias", forget_bias, owner=owner)
-        self.forget_bias = forget_bias
+        self.forget_bias = check_real("forget_bias", forget_bias, owner=owner)
         D, H = self.input_size, self.hidden_size
         rng = _init._make_rng(seed, owner=owner)
         self._add_param("Wx", _init.xavier_uniform((D, 4 * H), rng, self.dtype))
         Wh = np.concatenate([_init.orthogonal((H, H), rng, self.dtype) for _ in range(4)], axis=1)
         self._add_param("Wh", Wh)
         b = np.zeros(4 * H, self.dtype)
-        b[H : 2 * H] = forget_bias
+        b[H : 2 * H] = self.forget_bias
         self._add_param("b", b)
         self.extra_input_grads: dict[str, np.ndarray] = {}
         self.grad_norms_through_time: tuple[np.ndarray, np.ndarray] | None = None
@@ -158,15 +159,6 @@ class LSTM(Layer):
         self.extra_input_grads = {"h0": dh0, "c0": dc0}
         self.grad_norms_through_time = (dh_norm, dc_norm)
         return dx
-
-    def _config_args(self) -> dict:
-        return {
-            "input_size": self.input_size,
-            "hidden_size": self.hidden_size,
-            "return_sequences": self.return_sequences,
-            "dtype": self.dtype.name,
-            "forget_bias": self.forget_bias,
-        }
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, return_sequences={self.return_sequences}"
