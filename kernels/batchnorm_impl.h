@@ -1,5 +1,5 @@
 /* Body of the batchnorm family, included by batchnorm.c once per element type.
- * Expects: FT (element type), SFX (name suffix token: f32 / f64).
+ * Expects the type macros of gc_template.h (FT, SFX).
  *
  * Layout: x[N,C] row-major, so a feature is a column. Every pass walks whole rows (contiguous,
  * vectorised over C) and keeps per-feature accumulators in double. For threads the rows are
@@ -11,10 +11,6 @@
  * cache, so x is read from memory once), merged with Chan et al.'s update. A one-pass shifted
  * sum (shift = first row) was 1e-12 off the reference in float64 when that row was an outlier.
  */
-
-#define GC_CAT_(a, b) a##_##b
-#define GC_CAT(a, b) GC_CAT_(a, b)
-#define GC_NAME(base) GC_CAT(base, SFX)
 
 #ifndef GC_BN_HELPERS
 #define GC_BN_HELPERS
@@ -241,7 +237,3 @@ int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
     gc_par_finish(&clk);
     return GC_OK;
 }
-
-#undef GC_NAME
-#undef GC_CAT
-#undef GC_CAT_

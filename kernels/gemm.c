@@ -25,66 +25,19 @@ int gc_gemm_team(int64_t M, int64_t N, int64_t K, int nchunks) {
     return gc_par_team(nchunks, gc_par_big(w, GC_FORK_MIN_GEMM));
 }
 
-static gc_sgemm_fn g_sgemm = 0;
-static gc_dgemm_fn g_dgemm = 0;
+/* The provider, one pointer per type (gemm_impl.h calls GC_NAME(g_gemm)). */
+static gc_sgemm_fn g_gemm_f32 = 0;
+static gc_dgemm_fn g_gemm_f64 = 0;
 
 void gc_set_gemm(gc_sgemm_fn sgemm, gc_dgemm_fn dgemm) {
-    g_sgemm = sgemm;
-    g_dgemm = dgemm;
+    g_gemm_f32 = sgemm;
+    g_gemm_f64 = dgemm;
 }
 
-int gc_have_gemm(void) { return g_sgemm != 0 && g_dgemm != 0; }
+int gc_have_gemm(void) { return g_gemm_f32 != 0 && g_gemm_f64 != 0; }
 
-#define GC_DEFINE_GEMM(T, SFX, PTR)                                                            \
-    void gc_gemm_##SFX(int transa, int transb, int64_t M, int64_t N, int64_t K, T alpha,       \
-                       const T *A, int64_t lda, const T *B, int64_t ldb, T beta, T *C,         \
-                       int64_t ldc) {                                                          \
-        if (M <= 0 || N <= 0) return;                                                          \
-        int by_n;                                                                              \
-        int nth = gc_gemm_threads(M, N, K, &by_n);                                             \
-        if (nth <= 1) {                                                                        \
-            PTR(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);                 \
-            return;                                                                            \
-        }                                                                                      \
-        const int64_t ext = by_n ? N : M, bs = by_n ? GC_GEMM_NBLOCK : GC_GEMM_MBLOCK;         \
-        const int64_t nblk = (ext + bs - 1) / bs;                                              \
-        if (nth > nblk) nth = (int)nblk;                                                       \
-        const int team = gc_gemm_team(M, N, K, nth);                                           \
-        gc_par_clock clk;                                                                      \
-        gc_par_start(&clk, team);                                                              \
-        GC_GEMM_PARALLEL(team)                                                                 \
-        {                                                                                      \
-            GC_GEMM_FOR                                                                        \
-            for (int t = 0; t < nth; ++t) {                                                    \
-                int64_t e0, e1;                                                                \
-                gc_gemm_block(t, nth, nblk, bs, ext, &e0, &e1);                                \
-                if (e1 <= e0) continue;                                                        \
-                if (by_n) {                                                                    \
-                    const T *Bs = transb ? B + e0 * ldb : B + e0;                              \
-                    PTR(transa, transb, M, e1 - e0, K, alpha, A, lda, Bs, ldb, beta, C + e0,   \
-                        ldc);                                                                  \
-                } else {                                                                       \
-                    const T *As = transa ? A + e0 : A + e0 * lda;                              \
-                    PTR(transa, transb, e1 - e0, N, K, alpha, As, lda, B, ldb, beta,           \
-                        C + e0 * ldc, ldc);                                                    \
-                }                                                                              \
-            }                                                                                  \
-            GC_PAR_OWN_DONE(&clk);                                                             \
-        }                                                                                      \
-        gc_par_finish(&clk);                                                                   \
-    }
-
-#ifdef _OPENMP
-#define GC_GEMM_PRAGMA(x) _Pragma(#x)
-#define GC_GEMM_PARALLEL(team) GC_GEMM_PRAGMA(omp parallel num_threads(team) if (team > 1))
-#define GC_GEMM_FOR GC_GEMM_PRAGMA(omp for schedule(static) nowait)
-#else
-#define GC_GEMM_PARALLEL(team)
-#define GC_GEMM_FOR
-#endif
-
-GC_DEFINE_GEMM(float, f32, g_sgemm)
-GC_DEFINE_GEMM(double, f64, g_dgemm)
+#define GC_TEMPLATE "gemm_impl.h"
+#include "gc_template.h"
 
 /* ---- CBLAS providers (MKL's cblas_?gemm, loaded at run time by the binding layer) --------
  * Row-major CBLAS with LP64 (32-bit int) dimensions; enum values from cblas.h. Leading

@@ -1,15 +1,11 @@
 /* Body of the layernorm family, included by layernorm.c once per element type.
- * Expects: FT (element type), SFX (name suffix token: f32 / f64).
+ * Expects the type macros of gc_template.h (FT, SFX).
  *
  * A row is contiguous and small (it fits in L1 for any realistic C), so the statistics use two
  * passes over the row in double (as the reference) at the price of one read from memory.
  * Threads split the rows; the column sums of the backward (dgamma, dbeta) go to per-chunk
  * slots of `work`, added in chunk order afterwards (deterministic for a given nwork).
  */
-
-#define GC_CAT_(a, b) a##_##b
-#define GC_CAT(a, b) GC_CAT_(a, b)
-#define GC_NAME(base) GC_CAT(base, SFX)
 
 #ifndef GC_LN_HELPERS
 #define GC_LN_HELPERS
@@ -125,7 +121,3 @@ int GC_NAME(gc_layernorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
     gc_par_finish(&clk);
     return GC_OK;
 }
-
-#undef GC_NAME
-#undef GC_CAT
-#undef GC_CAT_
