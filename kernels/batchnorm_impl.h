@@ -213,11 +213,8 @@ int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
                                          work + k * 2 * C, work + k * 2 * C + C);
 #pragma omp for schedule(static)
         for (int64_t c = 0; c < C; ++c) {
-            double sdy = 0.0, s2 = 0.0;
-            for (int64_t k = 0; k < nch; ++k) {
-                sdy += work[k * 2 * C + c];
-                s2 += work[k * 2 * C + C + c];
-            }
+            double sdy, s2;
+            gc_par_slot_sums(work, nch, C, c, &sdy, &s2);
             const double istd = (double)inv_std[c];
             const double sdyx = s2 * istd;
             /* as the reference: the float64 sum is cast to the dtype, then added */

@@ -36,9 +36,6 @@ void gc_set_gemm(gc_sgemm_fn sgemm, gc_dgemm_fn dgemm) {
 
 int gc_have_gemm(void) { return g_gemm_f32 != 0 && g_gemm_f64 != 0; }
 
-#define GC_TEMPLATE "gemm_impl.h"
-#include "gc_template.h"
-
 /* ---- CBLAS providers (MKL's cblas_?gemm, loaded at run time by the binding layer) --------
  * Row-major CBLAS with LP64 (32-bit int) dimensions; enum values from cblas.h. Leading
  * dimensions are clamped to >= 1 (CBLAS rejects 0 even when a dimension is empty). */
@@ -50,8 +47,8 @@ typedef void (*gc_cblas_sgemm_fn)(int, int, int, int, int, int, float, const flo
                                   const float *, int, float, float *, int);
 typedef void (*gc_cblas_dgemm_fn)(int, int, int, int, int, int, double, const double *, int,
                                   const double *, int, double, double *, int);
-static gc_cblas_sgemm_fn g_cblas_sgemm = 0;
-static gc_cblas_dgemm_fn g_cblas_dgemm = 0;
+static gc_cblas_sgemm_fn g_cblas_gemm_f32 = 0;
+static gc_cblas_dgemm_fn g_cblas_gemm_f64 = 0;
 /* MKL's MKL_Set_Num_Threads_Local (thread-local count; returns the previous one, 0 = global):
  * set to 1 around every call and restored, like OpenBLAS's in the binding. A process-wide
  * mkl_set_num_threads(1) is not enough: another library in the process (torch, whose
@@ -62,32 +59,15 @@ static gc_threads_local_fn g_cblas_threads_local = 0;
 
 static int gc_ld(int64_t ld) { return ld < 1 ? 1 : (int)ld; }
 
-static void gc_cblas_sgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K,
-                                    float alpha, const float *A, int64_t lda, const float *B,
-                                    int64_t ldb, float beta, float *C, int64_t ldc) {
-    const int prev = g_cblas_threads_local ? g_cblas_threads_local(1) : 0;
-    g_cblas_sgemm(GC_CBLAS_ROW_MAJOR, transa ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS,
-                  transb ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A,
-                  gc_ld(lda), B, gc_ld(ldb), beta, C, gc_ld(ldc));
-    if (g_cblas_threads_local) g_cblas_threads_local(prev);
-}
-
-static void gc_cblas_dgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K,
-                                    double alpha, const double *A, int64_t lda, const double *B,
-                                    int64_t ldb, double beta, double *C, int64_t ldc) {
-    const int prev = g_cblas_threads_local ? g_cblas_threads_local(1) : 0;
-    g_cblas_dgemm(GC_CBLAS_ROW_MAJOR, transa ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS,
-                  transb ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A,
-                  gc_ld(lda), B, gc_ld(ldb), beta, C, gc_ld(ldc));
-    if (g_cblas_threads_local) g_cblas_threads_local(prev);
-}
+#define GC_TEMPLATE "gemm_impl.h"
+#include "gc_template.h"
 
 int gc_use_cblas(void *cblas_sgemm, void *cblas_dgemm, void *threads_local) {
     if (!cblas_sgemm || !cblas_dgemm) return GC_EBADSIZE;
     *(void **)(&g_cblas_threads_local) = threads_local; /* may be NULL */
     /* object -> function pointer: POSIX guarantees this round trip (dlsym) */
-    *(void **)(&g_cblas_sgemm) = cblas_sgemm;
-    *(void **)(&g_cblas_dgemm) = cblas_dgemm;
-    gc_set_gemm(gc_cblas_sgemm_rowmajor, gc_cblas_dgemm_rowmajor);
+    *(void **)(&g_cblas_gemm_f32) = cblas_sgemm;
+    *(void **)(&g_cblas_gemm_f64) = cblas_dgemm;
+    gc_set_gemm(gc_cblas_gemm_rowmajor_f32, gc_cblas_gemm_rowmajor_f64);
     return GC_OK;
 }

@@ -1,7 +1,10 @@
-/* Body of gc_gemm_f32 / gc_gemm_f64, included by gemm.c once per element type (the type
- * macros of gc_template.h; GC_NAME(g_gemm) is the provider of that type). Small products go
- * to the provider as they are; large ones are cut into gc_gemm_block's blocks of columns (or
- * rows: by_n == 0) and the blocks run on gradcore's threads, each a single-threaded call. */
+/* Body of gc_gemm_f32 / gc_gemm_f64 and of the CBLAS provider of each type, included by
+ * gemm.c once per element type (the type macros of gc_template.h; GC_NAME(g_gemm) is the
+ * provider of that type, GC_NAME(g_cblas_gemm) the loaded cblas_?gemm).
+ *
+ * gc_gemm: small products go to the provider as they are; large ones are cut into
+ * gc_gemm_block's blocks of columns (or rows: by_n == 0) and the blocks run on gradcore's
+ * threads, each a single-threaded call. */
 void GC_NAME(gc_gemm)(int transa, int transb, int64_t M, int64_t N, int64_t K, FT alpha,
                       const FT *A, int64_t lda, const FT *B, int64_t ldb, FT beta, FT *C,
                       int64_t ldc) {
@@ -38,4 +41,16 @@ void GC_NAME(gc_gemm)(int transa, int transb, int64_t M, int64_t N, int64_t K, F
         GC_PAR_OWN_DONE(&clk);
     }
     gc_par_finish(&clk);
+}
+
+/* The row-major CBLAS provider: thread-local thread count 1 around the call, when given. */
+static void GC_NAME(gc_cblas_gemm_rowmajor)(int transa, int transb, int64_t M, int64_t N,
+                                            int64_t K, FT alpha, const FT *A, int64_t lda,
+                                            const FT *B, int64_t ldb, FT beta, FT *C,
+                                            int64_t ldc) {
+    const int prev = g_cblas_threads_local ? g_cblas_threads_local(1) : 0;
+    GC_NAME(g_cblas_gemm)(GC_CBLAS_ROW_MAJOR, transa ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS,
+                          transb ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS, (int)M, (int)N, (int)K,
+                          alpha, A, gc_ld(lda), B, gc_ld(ldb), beta, C, gc_ld(ldc));
+    if (g_cblas_threads_local) g_cblas_threads_local(prev);
 }

@@ -108,11 +108,8 @@ int GC_NAME(gc_layernorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
                                     inv_std, dx, work + k * 2 * C, work + k * 2 * C + C);
 #pragma omp for schedule(static) nowait
         for (int64_t c = 0; c < C; ++c) {
-            double a = 0.0, b = 0.0;
-            for (int64_t k = 0; k < nch; ++k) {
-                a += work[k * 2 * C + c];
-                b += work[k * 2 * C + C + c];
-            }
+            double a, b;
+            gc_par_slot_sums(work, nch, C, c, &a, &b);
             dbeta[c] = dbeta[c] + (FT)a;
             dgamma[c] = dgamma[c] + (FT)b;
         }

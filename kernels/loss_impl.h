@@ -74,7 +74,7 @@ static double GC_NAME(xent_row)(const FT *zr, int64_t K, int64_t y, FT *dzr, dou
 }
 
 static double GC_NAME(xent_rows)(const FT *z, const int64_t *labels, int64_t K, FT *dz, double n,
-                                  int64_t lo, int64_t hi) {
+                                 int64_t lo, int64_t hi) {
     double total = 0.0;
     for (int64_t i = lo; i < hi; ++i)
         total += GC_NAME(xent_row)(z + i * K, K, labels[i], dz != NULL ? dz + i * K : NULL, n);

@@ -67,10 +67,8 @@ int GC_NAME(gc_norms_segment_sumsq)(const FT *x, const int64_t *offsets, int64_t
             {
 #pragma omp for schedule(static) nowait
             for (int64_t k = 0; k < nch; ++k) {
-                const int64_t nb = (P + 15) / 16; /* chunk edges on 16-element boundaries */
-                const int64_t c0 = nb * k / nch * 16;
-                int64_t c1 = nb * (k + 1) / nch * 16;
-                if (c1 > P) c1 = P;
+                int64_t c0, c1;
+                gc_par_chunk16(k, nch, P, &c0, &c1);
                 if (c0 < c1) {
                     GC_NAME(sumsq_chunk)(x, offsets, nseg, c0, c1, sumsq, &sf[k], &pf[k], &sl[k],
                                          &pl[k]);

@@ -37,7 +37,7 @@ static int64_t GC_NAME(gc_pg_size)(int64_t K, int64_t N) {
 /* Pack B[K, N] (row-major, leading dimension ldb; with trans, B[k, n] = S[n * ldb + k], i.e.
  * the operand is S^T) into Bp: panel q holds columns [q*NR, q*NR + NR) as K rows of NR. */
 static void GC_NAME(gc_pg_pack)(int trans, int64_t K, int64_t N, const FT *S, int64_t ldb,
-                                   FT *Bp) {
+                                FT *Bp) {
     const int64_t NR = GC_PG_NR, np = (N + NR - 1) / NR;
     for (int64_t q = 0; q < np; ++q) {
         const int64_t n0 = q * NR, w = N - n0 < NR ? N - n0 : NR;
@@ -124,8 +124,8 @@ static inline __attribute__((always_inline)) void GC_NAME(gc_pg_tile)(
 /* C[M, N] = A[M, K] @ B (beta1 = 0) or C += A @ B (beta1 = 1); Bp from gc_pg_pack(K, N).
  * A and C row-major with leading dimensions lda, ldc (any stride >= the row length). */
 GC_CLONES static void GC_NAME(gc_pg_gemm)(int64_t M, int64_t N, int64_t K, const FT *A,
-                                             int64_t lda, const FT *Bp, int beta1, FT *C,
-                                             int64_t ldc) {
+                                          int64_t lda, const FT *Bp, int beta1, FT *C,
+                                          int64_t ldc) {
     const int64_t NR = GC_PG_NR, np = (N + NR - 1) / NR;
     for (int64_t q = 0; q < np; ++q) {
         const int64_t n0 = q * NR, w = N - n0 < NR ? N - n0 : NR;

@@ -313,14 +313,12 @@ int GC_NAME(gc_stats_act_stats)(const FT *x, int64_t M, int64_t C, int sat, doub
         if (cols) GC_NAME(rows)(x, M, C, C, colnz, threshold, lo, hi, sat, &part[0]);
         else GC_NAME(bundles)(x, C, W, 0, Mb, tail, threshold, lo, hi, sat, 0, colnz, &part[0]);
     } else if (n > 0 && cols) {
-        const int64_t cb = (C + 15) / 16;
 #pragma omp parallel num_threads(team) if (team > 1)
         {
 #pragma omp for schedule(static) nowait
             for (int64_t q = 0; q < nch; ++q) {
-                const int64_t c0 = cb * q / nch * 16;
-                int64_t c1 = cb * (q + 1) / nch * 16;
-                if (c1 > C) c1 = C;
+                int64_t c0, c1;
+                gc_par_chunk16(q, nch, C, &c0, &c1);
                 if (c0 < c1)
                     GC_NAME(rows)(x + c0, M, c1 - c0, C, colnz + c0, threshold, lo, hi, sat,
                                   &part[q]);
@@ -449,7 +447,6 @@ int GC_NAME(gc_stats_segment_delta_sumsq)(const FT *new_, FT *prev, const int64_
         sf[q] = sl[q] = -1;
         pf[q][0] = pf[q][1] = pl[q][0] = pl[q][1] = 0.0;
     }
-    const int64_t nb = (P + 15) / 16; /* chunk edges on 16-element boundaries */
     const int team = gc_par_team(nch, gc_par_big(P, GC_PARALLEL_MIN));
     gc_par_clock clk;
     gc_par_start(&clk, team);
@@ -457,9 +454,8 @@ int GC_NAME(gc_stats_segment_delta_sumsq)(const FT *new_, FT *prev, const int64_
     {
 #pragma omp for schedule(static) nowait
         for (int64_t q = 0; q < nch; ++q) {
-            const int64_t c0 = nb * q / nch * 16;
-            int64_t c1 = nb * (q + 1) / nch * 16;
-            if (c1 > P) c1 = P;
+            int64_t c0, c1;
+            gc_par_chunk16(q, nch, P, &c0, &c1);
             if (c0 < c1)
                 GC_NAME(delta_chunk)(new_, prev, offsets, nseg, c0, c1, delta_sumsq, new_sumsq,
                                      &sf[q], pf[q], &sl[q], pl[q]);
