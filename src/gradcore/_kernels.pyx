@@ -86,9 +86,9 @@ BLAS_THREADS_PINNED = _blas_threads_local != NULL
 # Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
 # (The Fortran interface takes int dimensions: sizes above 2^31 are rejected by the bindings.)
 
-cdef void _sgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
-                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                          float *C, int64_t ldc) noexcept nogil:
+cdef void _gemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K,
+                         floating alpha, const floating *A, int64_t lda, const floating *B,
+                         int64_t ldb, floating beta, floating *C, int64_t ldc) noexcept nogil:
     cdef char ta = b'T' if transb else b'N'
     cdef char tb = b'T' if transa else b'N'
     cdef int m = <int>N, n = <int>M, k = <int>K
@@ -100,31 +100,16 @@ cdef void _sgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t 
     cdef int prev = 0
     if _blas_threads_local != NULL:
         prev = _blas_threads_local(1)
-    _f_sgemm(&ta, &tb, &m, &n, &k, &alpha, <float *>B, &la, <float *>A, &lb, &beta, C, &lc)
+    if floating is float:
+        _f_sgemm(&ta, &tb, &m, &n, &k, &alpha, <float *>B, &la, <float *>A, &lb, &beta, C, &lc)
+    else:
+        _f_dgemm(&ta, &tb, &m, &n, &k, &alpha, <double *>B, &la, <double *>A, &lb, &beta, C,
+                 &lc)
     if _blas_threads_local != NULL:
         _blas_threads_local(prev)
 
 
-cdef void _dgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K, double alpha,
-                          const double *A, int64_t lda, const double *B, int64_t ldb,
-                          double beta, double *C, int64_t ldc) noexcept nogil:
-    cdef char ta = b'T' if transb else b'N'
-    cdef char tb = b'T' if transa else b'N'
-    cdef int m = <int>N, n = <int>M, k = <int>K
-    cdef int la = <int>ldb, lb = <int>lda, lc = <int>ldc
-    if la < 1:
-        la = 1
-    if lb < 1:
-        lb = 1
-    cdef int prev = 0
-    if _blas_threads_local != NULL:
-        prev = _blas_threads_local(1)
-    _f_dgemm(&ta, &tb, &m, &n, &k, &alpha, <double *>B, &la, <double *>A, &lb, &beta, C, &lc)
-    if _blas_threads_local != NULL:
-        _blas_threads_local(prev)
-
-
-gc_set_gemm(_sgemm_rowmajor, _dgemm_rowmajor)
+gc_set_gemm(_gemm_rowmajor[float], _gemm_rowmajor[double])
 if not gc_have_gemm():  # gc_gemm_* call the provider unchecked: it must be set before any use
     raise ImportError("gradcore._kernels: no GEMM provider could be set")
 GEMM_PROVIDER = "openblas"
@@ -133,7 +118,7 @@ GEMM_PROVIDER = "openblas"
 def use_openblas():
     """Route every kernel GEMM to scipy's OpenBLAS (the default provider)."""
     global GEMM_PROVIDER
-    gc_set_gemm(_sgemm_rowmajor, _dgemm_rowmajor)
+    gc_set_gemm(_gemm_rowmajor[float], _gemm_rowmajor[double])
     GEMM_PROVIDER = "openblas"
 
 
