@@ -66,12 +66,10 @@ def batchnorm_forward_train(x, gamma, beta, running_mean, running_var, double mo
     updated in place (running_var with the unbiased variance). Statistics in float64.
     """
     op = "batchnorm_forward_train"
-    dt = _float_dtype(op, "x", x)
-    _check_ndim(op, "x", x, 2, "[N, C]")
-    N, C = x.shape
+    dt, N, C = _float_rows(op, x)
     if N < 2:
-        raise ValueError(f"{op}: training needs more than 1 value per feature, got x of shape "
-                         f"{x.shape} (N={N}); use eval mode or a batch of at least 2")
+        raise ValueError(f"{op}: x must have more than 1 value per feature in training, got "
+                         f"shape {x.shape} (N={N}); use eval mode or a batch of at least 2")
     _check(op, "x", x, dt, (N, C), False, "x")
     for nm, a in (("gamma", gamma), ("beta", beta)):
         _check(op, nm, a, dt, (C,), False, "x")
@@ -120,9 +118,7 @@ cdef tuple _BN_EVAL_NAMES = ("y", "x", "gamma", "beta", "running_mean", "running
 def batchnorm_forward_eval(x, gamma, beta, running_mean, running_var, double eps, y):
     """Eval-mode BatchNorm: ``y = gamma (x - running_mean) / sqrt(running_var + eps) + beta``."""
     op = "batchnorm_forward_eval"
-    dt = _float_dtype(op, "x", x)
-    _check_ndim(op, "x", x, 2, "[N, C]")
-    N, C = x.shape
+    dt, N, C = _float_rows(op, x)
     _check(op, "x", x, dt, (N, C), False, "x")
     for nm, a in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
                   ("running_var", running_var)):
@@ -164,9 +160,7 @@ cdef tuple _BN_BWD_NAMES = ("dx", "dgamma", "dbeta", "dy", "x", "gamma", "mean",
 def batchnorm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta):
     """Backward of training-mode BatchNorm: ``dx`` overwritten, ``dgamma``/``dbeta`` accumulate."""
     op = "batchnorm_backward"
-    dt = _float_dtype(op, "x", x)
-    _check_ndim(op, "x", x, 2, "[N, C]")
-    N, C = x.shape
+    dt, N, C = _float_rows(op, x)
     _check(op, "x", x, dt, (N, C), False, "x")
     _check(op, "dy", dy, dt, (N, C), False, "x")
     for nm, a in (("gamma", gamma), ("mean", mean), ("inv_std", inv_std)):

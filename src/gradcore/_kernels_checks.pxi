@@ -51,6 +51,14 @@ cdef int _check(str op, str name, object a, object dtype, object shape, bint out
     return 0
 
 
+cdef tuple _float_rows(str op, object x):
+    """(dtype, N, C) of the leading array x[N, C] of a call: a float32/float64 2-d ndarray."""
+    dt = _float_dtype(op, "x", x)
+    _check_ndim(op, "x", x, 2, "[N, C]")
+    N, C = x.shape
+    return dt, N, C
+
+
 cdef int _check_ndim(str op, str name, object a, int ndim, str what) except -1:
     """``a`` (an ndarray) has ``ndim`` dimensions; ``what`` names them ("[N, C]")."""
     if a.ndim != ndim:

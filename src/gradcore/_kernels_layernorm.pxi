@@ -42,11 +42,9 @@ def layernorm_forward(x, gamma, beta, double eps, y, mean, inv_std):
     """LayerNorm over the last axis of ``x[N,C]``: ``y[N,C]``, ``mean[N]``, ``inv_std[N]``
     written."""
     op = "layernorm_forward"
-    dt = _float_dtype(op, "x", x)
-    _check_ndim(op, "x", x, 2, "[N, C]")
-    N, C = x.shape
+    dt, N, C = _float_rows(op, x)
     if C < 1:
-        raise ValueError(f"{op}: layernorm needs at least one feature, got x of shape {x.shape}")
+        raise ValueError(f"{op}: x must have at least one feature, got shape {x.shape}")
     _check(op, "x", x, dt, (N, C), False, "x")
     _check(op, "gamma", gamma, dt, (C,), False, "x")
     _check(op, "beta", beta, dt, (C,), False, "x")
@@ -88,11 +86,9 @@ cdef tuple _LN_BWD_NAMES = ("dx", "dgamma", "dbeta", "dy", "x", "gamma", "mean",
 def layernorm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta):
     """Backward of LayerNorm: ``dx`` overwritten, ``dgamma``/``dbeta`` accumulate."""
     op = "layernorm_backward"
-    dt = _float_dtype(op, "x", x)
-    _check_ndim(op, "x", x, 2, "[N, C]")
-    N, C = x.shape
+    dt, N, C = _float_rows(op, x)
     if C < 1:
-        raise ValueError(f"{op}: layernorm needs at least one feature, got x of shape {x.shape}")
+        raise ValueError(f"{op}: x must have at least one feature, got shape {x.shape}")
     _check(op, "x", x, dt, (N, C), False, "x")
     _check(op, "dy", dy, dt, (N, C), False, "x")
     _check(op, "gamma", gamma, dt, (C,), False, "x")

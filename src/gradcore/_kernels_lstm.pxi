@@ -181,10 +181,10 @@ def lstm_backward(dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh,
 
     ``dx``, ``dh0``, ``dc0`` overwritten; ``dWx``, ``dWh``, ``db`` accumulate; ``dh_norm[T]``,
     ``dc_norm[T]`` (float64) receive the Frobenius norms of the total dL/dh_t and dL/dc_t.
-    Scratch ``da[N,T,4H]``, ``hprev[N,T,H]`` and the per-thread norm partials come from ``ws``
-    the packed ``Wh^T`` and the per-thread partial weight gradients (names ``lstm_da``,
-    ``lstm_hprev``, ``lstm_norms``, ``lstm_wpackT``, ``lstm_wpart``) come from ``ws`` when
-    given, else are allocated.
+    Scratch ``da[N,T,4H]``, ``hprev[N,T,H]``, the per-thread norm partials, the packed ``Wh^T``
+    and the per-thread partial weight gradients (names ``lstm_da``, ``lstm_hprev``,
+    ``lstm_norms``, ``lstm_wpackT``, ``lstm_wpart``) come from ``ws`` when given, else are
+    allocated.
     """
     op = "lstm_backward"
     dt = _float_dtype(op, "x", x)
