@@ -6,14 +6,5 @@
 #include "gradcore/batchnorm.h"
 #include "gc_parallel.h"
 
-#define FT float
-#define SFX f32
-#include "batchnorm_impl.h"
-#undef FT
-#undef SFX
-
-#define FT double
-#define SFX f64
-#include "batchnorm_impl.h"
-#undef FT
-#undef SFX
+#define GC_TEMPLATE "batchnorm_impl.h"
+#include "gc_template.h"

@@ -1,5 +1,5 @@
 /* Body of the batchnorm family, included by batchnorm.c once per element type.
- * Expects: FT (element type), SFX (name suffix token: f32 / f64).
+ * Expects the type macros of gc_template.h (FT, SFX).
  *
  * Layout: x[N,C] row-major, so a feature is a column. Every pass walks whole rows (contiguous,
  * vectorised over C) and keeps per-feature accumulators in double. For threads the rows are
@@ -11,10 +11,6 @@
  * cache, so x is read from memory once), merged with Chan et al.'s update. A one-pass shifted
  * sum (shift = first row) was 1e-12 off the reference in float64 when that row was an outlier.
  */
-
-#define GC_CAT_(a, b) a##_##b
-#define GC_CAT(a, b) GC_CAT_(a, b)
-#define GC_NAME(base) GC_CAT(base, SFX)
 
 #ifndef GC_BN_HELPERS
 #define GC_BN_HELPERS
@@ -217,11 +213,8 @@ int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
                                          work + k * 2 * C, work + k * 2 * C + C);
 #pragma omp for schedule(static)
         for (int64_t c = 0; c < C; ++c) {
-            double sdy = 0.0, s2 = 0.0;
-            for (int64_t k = 0; k < nch; ++k) {
-                sdy += work[k * 2 * C + c];
-                s2 += work[k * 2 * C + C + c];
-            }
+            double sdy, s2;
+            gc_par_slot_sums(work, nch, C, c, &sdy, &s2);
             const double istd = (double)inv_std[c];
             const double sdyx = s2 * istd;
             /* as the reference: the float64 sum is cast to the dtype, then added */
@@ -241,7 +234,3 @@ int GC_NAME(gc_batchnorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
     gc_par_finish(&clk);
     return GC_OK;
 }
-
-#undef GC_NAME
-#undef GC_CAT
-#undef GC_CAT_

@@ -91,6 +91,30 @@ void gc_par_start(gc_par_clock *c, int team);
 void gc_par_own_done(gc_par_clock *c);
 void gc_par_finish(gc_par_clock *c);
 
+/* Chunk k of nch over [0, n) with edges on 16-element boundaries (whole cache lines for float
+ * and double): [*lo, *hi), empty if *hi <= *lo. GC_PARALLEL_RANGES and the chunked streaming
+ * reductions (norms, stats) cut their work this way. */
+static inline void gc_par_chunk16(int64_t k, int64_t nch, int64_t n, int64_t *lo, int64_t *hi) {
+    const int64_t nb = (n + 15) / 16;
+    *lo = nb * k / nch * 16;
+    *hi = nb * (k + 1) / nch * 16;
+    if (*hi > n) *hi = n;
+}
+
+/* Column c of the per-chunk slot pairs of a reduction's scratch (work[k*2C .. k*2C+2C): two
+ * rows of C partial sums per chunk k), added in chunk order, so the result depends on the
+ * chunking only (batchnorm, layernorm backward). */
+static inline void gc_par_slot_sums(const double *work, int64_t nch, int64_t C, int64_t c,
+                                    double *a, double *b) {
+    double sa = 0.0, sb = 0.0;
+    for (int64_t k = 0; k < nch; ++k) {
+        sa += work[k * 2 * C + c];
+        sb += work[k * 2 * C + C + c];
+    }
+    *a = sa;
+    *b = sb;
+}
+
 #ifdef _OPENMP
 #define GC_PAR_OWN_DONE(c)                                          \
     do {                                                            \
@@ -108,10 +132,8 @@ void gc_par_finish(gc_par_clock *c);
             {                                                                        \
                 const int64_t gc_nt_ = omp_get_num_threads();                        \
                 const int64_t gc_t_ = omp_get_thread_num();                          \
-                const int64_t gc_blk_ = (gc_n_ + 15) / 16;                           \
-                int64_t lo = gc_blk_ * gc_t_ / gc_nt_ * 16;                          \
-                int64_t hi = gc_blk_ * (gc_t_ + 1) / gc_nt_ * 16;                    \
-                if (hi > gc_n_) hi = gc_n_;                                          \
+                int64_t lo, hi;                                                      \
+                gc_par_chunk16(gc_t_, gc_nt_, gc_n_, &lo, &hi);                      \
                 if (lo < hi) { CALL; }                                               \
                 GC_PAR_OWN_DONE(&gc_clk_);                                           \
             }                                                                        \

@@ -25,66 +25,16 @@ int gc_gemm_team(int64_t M, int64_t N, int64_t K, int nchunks) {
     return gc_par_team(nchunks, gc_par_big(w, GC_FORK_MIN_GEMM));
 }
 
-static gc_sgemm_fn g_sgemm = 0;
-static gc_dgemm_fn g_dgemm = 0;
+/* The provider, one pointer per type (gemm_impl.h calls GC_NAME(g_gemm)). */
+static gc_sgemm_fn g_gemm_f32 = 0;
+static gc_dgemm_fn g_gemm_f64 = 0;
 
 void gc_set_gemm(gc_sgemm_fn sgemm, gc_dgemm_fn dgemm) {
-    g_sgemm = sgemm;
-    g_dgemm = dgemm;
+    g_gemm_f32 = sgemm;
+    g_gemm_f64 = dgemm;
 }
 
-int gc_have_gemm(void) { return g_sgemm != 0 && g_dgemm != 0; }
-
-#define GC_DEFINE_GEMM(T, SFX, PTR)                                                            \
-    void gc_gemm_##SFX(int transa, int transb, int64_t M, int64_t N, int64_t K, T alpha,       \
-                       const T *A, int64_t lda, const T *B, int64_t ldb, T beta, T *C,         \
-                       int64_t ldc) {                                                          \
-        if (M <= 0 || N <= 0) return;                                                          \
-        int by_n;                                                                              \
-        int nth = gc_gemm_threads(M, N, K, &by_n);                                             \
-        if (nth <= 1) {                                                                        \
-            PTR(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);                 \
-            return;                                                                            \
-        }                                                                                      \
-        const int64_t ext = by_n ? N : M, bs = by_n ? GC_GEMM_NBLOCK : GC_GEMM_MBLOCK;         \
-        const int64_t nblk = (ext + bs - 1) / bs;                                              \
-        if (nth > nblk) nth = (int)nblk;                                                       \
-        const int team = gc_gemm_team(M, N, K, nth);                                           \
-        gc_par_clock clk;                                                                      \
-        gc_par_start(&clk, team);                                                              \
-        GC_GEMM_PARALLEL(team)                                                                 \
-        {                                                                                      \
-            GC_GEMM_FOR                                                                        \
-            for (int t = 0; t < nth; ++t) {                                                    \
-                int64_t e0, e1;                                                                \
-                gc_gemm_block(t, nth, nblk, bs, ext, &e0, &e1);                                \
-                if (e1 <= e0) continue;                                                        \
-                if (by_n) {                                                                    \
-                    const T *Bs = transb ? B + e0 * ldb : B + e0;                              \
-                    PTR(transa, transb, M, e1 - e0, K, alpha, A, lda, Bs, ldb, beta, C + e0,   \
-                        ldc);                                                                  \
-                } else {                                                                       \
-                    const T *As = transa ? A + e0 : A + e0 * lda;                              \
-                    PTR(transa, transb, e1 - e0, N, K, alpha, As, lda, B, ldb, beta,           \
-                        C + e0 * ldc, ldc);                                                    \
-                }                                                                              \
-            }                                                                                  \
-            GC_PAR_OWN_DONE(&clk);                                                             \
-        }                                                                                      \
-        gc_par_finish(&clk);                                                                   \
-    }
-
-#ifdef _OPENMP
-#define GC_GEMM_PRAGMA(x) _Pragma(#x)
-#define GC_GEMM_PARALLEL(team) GC_GEMM_PRAGMA(omp parallel num_threads(team) if (team > 1))
-#define GC_GEMM_FOR GC_GEMM_PRAGMA(omp for schedule(static) nowait)
-#else
-#define GC_GEMM_PARALLEL(team)
-#define GC_GEMM_FOR
-#endif
-
-GC_DEFINE_GEMM(float, f32, g_sgemm)
-GC_DEFINE_GEMM(double, f64, g_dgemm)
+int gc_have_gemm(void) { return g_gemm_f32 != 0 && g_gemm_f64 != 0; }
 
 /* ---- CBLAS providers (MKL's cblas_?gemm, loaded at run time by the binding layer) --------
  * Row-major CBLAS with LP64 (32-bit int) dimensions; enum values from cblas.h. Leading
@@ -97,8 +47,8 @@ typedef void (*gc_cblas_sgemm_fn)(int, int, int, int, int, int, float, const flo
                                   const float *, int, float, float *, int);
 typedef void (*gc_cblas_dgemm_fn)(int, int, int, int, int, int, double, const double *, int,
                                   const double *, int, double, double *, int);
-static gc_cblas_sgemm_fn g_cblas_sgemm = 0;
-static gc_cblas_dgemm_fn g_cblas_dgemm = 0;
+static gc_cblas_sgemm_fn g_cblas_gemm_f32 = 0;
+static gc_cblas_dgemm_fn g_cblas_gemm_f64 = 0;
 /* MKL's MKL_Set_Num_Threads_Local (thread-local count; returns the previous one, 0 = global):
  * set to 1 around every call and restored, like OpenBLAS's in the binding. A process-wide
  * mkl_set_num_threads(1) is not enough: another library in the process (torch, whose
@@ -109,32 +59,15 @@ static gc_threads_local_fn g_cblas_threads_local = 0;
 
 static int gc_ld(int64_t ld) { return ld < 1 ? 1 : (int)ld; }
 
-static void gc_cblas_sgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K,
-                                    float alpha, const float *A, int64_t lda, const float *B,
-                                    int64_t ldb, float beta, float *C, int64_t ldc) {
-    const int prev = g_cblas_threads_local ? g_cblas_threads_local(1) : 0;
-    g_cblas_sgemm(GC_CBLAS_ROW_MAJOR, transa ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS,
-                  transb ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A,
-                  gc_ld(lda), B, gc_ld(ldb), beta, C, gc_ld(ldc));
-    if (g_cblas_threads_local) g_cblas_threads_local(prev);
-}
-
-static void gc_cblas_dgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K,
-                                    double alpha, const double *A, int64_t lda, const double *B,
-                                    int64_t ldb, double beta, double *C, int64_t ldc) {
-    const int prev = g_cblas_threads_local ? g_cblas_threads_local(1) : 0;
-    g_cblas_dgemm(GC_CBLAS_ROW_MAJOR, transa ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS,
-                  transb ? GC_CBLAS_TRANS : GC_CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A,
-                  gc_ld(lda), B, gc_ld(ldb), beta, C, gc_ld(ldc));
-    if (g_cblas_threads_local) g_cblas_threads_local(prev);
-}
+#define GC_TEMPLATE "gemm_impl.h"
+#include "gc_template.h"
 
 int gc_use_cblas(void *cblas_sgemm, void *cblas_dgemm, void *threads_local) {
     if (!cblas_sgemm || !cblas_dgemm) return GC_EBADSIZE;
     *(void **)(&g_cblas_threads_local) = threads_local; /* may be NULL */
     /* object -> function pointer: POSIX guarantees this round trip (dlsym) */
-    *(void **)(&g_cblas_sgemm) = cblas_sgemm;
-    *(void **)(&g_cblas_dgemm) = cblas_dgemm;
-    gc_set_gemm(gc_cblas_sgemm_rowmajor, gc_cblas_dgemm_rowmajor);
+    *(void **)(&g_cblas_gemm_f32) = cblas_sgemm;
+    *(void **)(&g_cblas_gemm_f64) = cblas_dgemm;
+    gc_set_gemm(gc_cblas_gemm_rowmajor_f32, gc_cblas_gemm_rowmajor_f64);
     return GC_OK;
 }

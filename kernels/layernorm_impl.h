@@ -1,15 +1,11 @@
 /* Body of the layernorm family, included by layernorm.c once per element type.
- * Expects: FT (element type), SFX (name suffix token: f32 / f64).
+ * Expects the type macros of gc_template.h (FT, SFX).
  *
  * A row is contiguous and small (it fits in L1 for any realistic C), so the statistics use two
  * passes over the row in double (as the reference) at the price of one read from memory.
  * Threads split the rows; the column sums of the backward (dgamma, dbeta) go to per-chunk
  * slots of `work`, added in chunk order afterwards (deterministic for a given nwork).
  */
-
-#define GC_CAT_(a, b) a##_##b
-#define GC_CAT(a, b) GC_CAT_(a, b)
-#define GC_NAME(base) GC_CAT(base, SFX)
 
 #ifndef GC_LN_HELPERS
 #define GC_LN_HELPERS
@@ -112,11 +108,8 @@ int GC_NAME(gc_layernorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
                                     inv_std, dx, work + k * 2 * C, work + k * 2 * C + C);
 #pragma omp for schedule(static) nowait
         for (int64_t c = 0; c < C; ++c) {
-            double a = 0.0, b = 0.0;
-            for (int64_t k = 0; k < nch; ++k) {
-                a += work[k * 2 * C + c];
-                b += work[k * 2 * C + C + c];
-            }
+            double a, b;
+            gc_par_slot_sums(work, nch, C, c, &a, &b);
             dbeta[c] = dbeta[c] + (FT)a;
             dgamma[c] = dgamma[c] + (FT)b;
         }
@@ -125,7 +118,3 @@ int GC_NAME(gc_layernorm_backward)(const FT *dy, const FT *x, int64_t N, int64_t
     gc_par_finish(&clk);
     return GC_OK;
 }
-
-#undef GC_NAME
-#undef GC_CAT
-#undef GC_CAT_

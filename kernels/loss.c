@@ -5,14 +5,5 @@
 #include "gradcore/loss.h"
 #include "gc_parallel.h"
 
-#define T float
-#define SFX f32
-#include "loss_impl.h"
-#undef T
-#undef SFX
-
-#define T double
-#define SFX f64
-#include "loss_impl.h"
-#undef T
-#undef SFX
+#define GC_TEMPLATE "loss_impl.h"
+#include "gc_template.h"

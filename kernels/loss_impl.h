@@ -1,9 +1,6 @@
-/* Body of the loss family, included by loss.c once per element type (T, SFX).
+/* Body of the loss family, included by loss.c once per element type
+ * (gc_template.h: FT, SFX).
  * Everything is computed in double (as the reference: logits.astype(float64)). */
-
-#define GC_CAT_(a, b) a##_##b
-#define GC_CAT(a, b) GC_CAT_(a, b)
-#define GC_NAME(base) GC_CAT(base, SFX)
 
 /* exp-bound passes: threads pay off earlier than for pure streaming */
 #define GC_LOSS_PAR_MIN ((int64_t)GC_PARALLEL_MIN / 8)
@@ -57,7 +54,7 @@ static double gc_loss_sum(const double *part, int64_t nch) {
 
 /* One row of softmax cross-entropy: returns logsumexp(z) - z[y]; writes the gradient row.
  * Three passes over a row that sits in L1: max, sum exp(z - m), gradient exp(z - lse). */
-static double GC_NAME(xent_row)(const T *zr, int64_t K, int64_t y, T *dzr, double n) {
+static double GC_NAME(xent_row)(const FT *zr, int64_t K, int64_t y, FT *dzr, double n) {
     double m = (double)zr[0];
     for (int64_t k = 1; k < K; ++k) {
         const double v = (double)zr[k];
@@ -70,22 +67,22 @@ static double GC_NAME(xent_row)(const T *zr, int64_t K, int64_t y, T *dzr, doubl
         for (int64_t k = 0; k < K; ++k) {
             double g = exp((double)zr[k] - lse); /* softmax */
             if (k == y) g -= 1.0;                /* - onehot */
-            dzr[k] = (T)(g / n);
+            dzr[k] = (FT)(g / n);
         }
     }
     return lse - (double)zr[y];
 }
 
-static double GC_NAME(xent_rows)(const T *z, const int64_t *labels, int64_t K, T *dz, double n,
-                                  int64_t lo, int64_t hi) {
+static double GC_NAME(xent_rows)(const FT *z, const int64_t *labels, int64_t K, FT *dz, double n,
+                                 int64_t lo, int64_t hi) {
     double total = 0.0;
     for (int64_t i = lo; i < hi; ++i)
         total += GC_NAME(xent_row)(z + i * K, K, labels[i], dz != NULL ? dz + i * K : NULL, n);
     return total;
 }
 
-int GC_NAME(gc_loss_softmax_xent)(const T *z, const int64_t *labels, int64_t N, int64_t K,
-                                  T *dz, double *loss) {
+int GC_NAME(gc_loss_softmax_xent)(const FT *z, const int64_t *labels, int64_t N, int64_t K,
+                                  FT *dz, double *loss) {
     if (N <= 0 || K < 0) return GC_EBADSIZE;
     for (int64_t i = 0; i < N; ++i)
         if (labels[i] < 0 || labels[i] >= K) return GC_EBADLABEL;
@@ -102,7 +99,7 @@ int GC_NAME(gc_loss_softmax_xent)(const T *z, const int64_t *labels, int64_t N, 
  * two run on exactly the configured team above their thresholds, contention or not (their
  * result depends on the team; with 3 or more threads the partials are added in arrival order,
  * as before). They are one streaming pass, well below a training step. */
-int GC_NAME(gc_loss_mse)(const T *p, const T *t, int64_t n, T *dp, double *loss) {
+int GC_NAME(gc_loss_mse)(const FT *p, const FT *t, int64_t n, FT *dp, double *loss) {
     if (n <= 0) return GC_EBADSIZE;
     const double M = (double)n;
     const int nt = n >= GC_PARALLEL_MIN ? gc_max_threads() : 1;
@@ -113,7 +110,7 @@ int GC_NAME(gc_loss_mse)(const T *p, const T *t, int64_t n, T *dp, double *loss)
         for (int64_t i = 0; i < n; ++i) {
             const double d = (double)p[i] - (double)t[i];
             s += d * d;
-            dp[i] = (T)(2.0 * d / M);
+            dp[i] = (FT)(2.0 * d / M);
         }
     } else {
 #pragma omp parallel for simd reduction(+ : s) schedule(static) num_threads(nt) if (n >= GC_PARALLEL_MIN)
@@ -127,7 +124,7 @@ int GC_NAME(gc_loss_mse)(const T *p, const T *t, int64_t n, T *dp, double *loss)
 }
 
 /* loss term max(z,0) - z t + log1p(e) and sigmoid(z) share e = exp(-|z|) <= 1 (no overflow) */
-int GC_NAME(gc_loss_bce_with_logits)(const T *z, const T *t, int64_t n, T *dz, double *loss) {
+int GC_NAME(gc_loss_bce_with_logits)(const FT *z, const FT *t, int64_t n, FT *dz, double *loss) {
     if (n <= 0) return GC_EBADSIZE;
     const double M = (double)n;
     const int nt = n >= GC_LOSS_PAR_MIN ? gc_max_threads() : 1;
@@ -140,7 +137,7 @@ int GC_NAME(gc_loss_bce_with_logits)(const T *z, const T *t, int64_t n, T *dz, d
             const double e = exp(-fabs(zi));
             s += (zi > 0 ? zi : 0.0) - zi * ti + log1p(e);
             const double sg = zi >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-            dz[i] = (T)((sg - ti) / M);
+            dz[i] = (FT)((sg - ti) / M);
         }
     } else {
 #pragma omp parallel for simd reduction(+ : s) schedule(static) num_threads(nt) if (n >= GC_LOSS_PAR_MIN)
@@ -154,6 +151,3 @@ int GC_NAME(gc_loss_bce_with_logits)(const T *z, const T *t, int64_t n, T *dz, d
 }
 
 #undef GC_LOSS_PAR_MIN
-#undef GC_NAME
-#undef GC_CAT
-#undef GC_CAT_

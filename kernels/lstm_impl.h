@@ -1,6 +1,7 @@
 /* Body of the lstm family, included by lstm.c once per element type.
- * Expects: FT (element type), SFX (f32 / f64), FT_SIGMOID, FT_TANH (gc_fastmath.h: vectorisable,
- * same formulas as the reference: σ from e = exp(-|a|) <= 1, never overflows), FT_GEMM.
+ * Expects the type macros of gc_template.h: FT, SFX, GC_SIGMOID, GC_TANH (gc_fastmath.h:
+ * vectorisable, same formulas as the reference: σ from e = exp(-|a|) <= 1, never overflows),
+ * GC_GEMM. The recurrent products use the packed GEMM of packgemm_impl.h (same type).
  *
  * Batch-first layout: the row of step t of sequence n is n*T + t, so the per-step slices of
  * x / gates / hs / cs are strided (row stride T*D, T*4H, T*H): the GEMMs take those strides
@@ -14,9 +15,7 @@
  * fails ("control flow in loop") and the AVX2 clone ran scalar, 1.6x slower than SSE2.
  */
 
-#define GC_CAT_(a, b) a##_##b
-#define GC_CAT(a, b) GC_CAT_(a, b)
-#define GC_NAME(base) GC_CAT(base, SFX)
+#include "packgemm_impl.h"
 
 #ifndef GC_LSTM_PAR_MIN
 /* N*T*H elements (each 4-5 exp/tanh, tens of ns) above which the time loop runs on threads,
@@ -46,17 +45,17 @@ GC_CLONES static void GC_NAME(gc_lstm_gates_fwd)(const int64_t H, FT *restrict a
                                                  FT *restrict cr, FT *restrict hr) {
 #pragma omp simd
     for (int64_t j = 0; j < H; ++j) {
-        const FT i = FT_SIGMOID(a[j] + b[j]);
-        const FT f = FT_SIGMOID(a[H + j] + b[H + j]);
-        const FT g = FT_TANH(a[2 * H + j] + b[2 * H + j]);
-        const FT o = FT_SIGMOID(a[3 * H + j] + b[3 * H + j]);
+        const FT i = GC_SIGMOID(a[j] + b[j]);
+        const FT f = GC_SIGMOID(a[H + j] + b[H + j]);
+        const FT g = GC_TANH(a[2 * H + j] + b[2 * H + j]);
+        const FT o = GC_SIGMOID(a[3 * H + j] + b[3 * H + j]);
         const FT c = f * cpr[j] + i * g;
         a[j] = i;
         a[H + j] = f;
         a[2 * H + j] = g;
         a[3 * H + j] = o;
         cr[j] = c;
-        hr[j] = o * FT_TANH(c);
+        hr[j] = o * GC_TANH(c);
     }
 }
 
@@ -94,7 +93,7 @@ int GC_NAME(gc_lstm_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64
     if (nch == 1) {
         /* input projections of every step at once (gc_gemm may split it over its threads):
          * gates[N*T, 4H] = x[N*T, D] @ Wx */
-        FT_GEMM(0, 0, NT, G, D, (FT)1, x, D > 0 ? D : 1, Wx, G, (FT)0, gates, G);
+        GC_GEMM(0, 0, NT, G, D, (FT)1, x, D > 0 ? D : 1, Wx, G, (FT)0, gates, G);
         GC_NAME(gc_lstm_forward_rows)(0, N, T, H, wpack, b, h0, c0, hs, cs, gates);
         return GC_OK;
     }
@@ -108,7 +107,7 @@ int GC_NAME(gc_lstm_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64
 #pragma omp for schedule(static) nowait
         for (int64_t k = 0; k < nch; ++k) {
             const int64_t n0 = N * k / nch, n1 = N * (k + 1) / nch;
-            FT_GEMM(0, 0, (n1 - n0) * T, G, D, (FT)1, x + n0 * T * D, D > 0 ? D : 1, Wx, G,
+            GC_GEMM(0, 0, (n1 - n0) * T, G, D, (FT)1, x + n0 * T * D, D > 0 ? D : 1, Wx, G,
                     (FT)0, gates + n0 * T * G, G);
             GC_NAME(gc_lstm_forward_rows)(n0, n1, T, H, wpack, b, h0, c0, hs, cs, gates);
         }
@@ -131,7 +130,7 @@ GC_CLONES static void GC_NAME(gc_lstm_gates_bwd)(const int64_t H, const FT *rest
 #pragma omp simd reduction(+ : sh, sc)
     for (int64_t j = 0; j < H; ++j) {
         const FT i = gt[j], f = gt[H + j], g = gt[2 * H + j], o = gt[3 * H + j];
-        const FT tc = FT_TANH(ct[j]);
+        const FT tc = GC_TANH(ct[j]);
         const FT dh = dht[j] + dhc[j];                     /* total dL/dh_t */
         const FT dc = dcc[j] + dh * o * ((FT)1 - tc * tc); /* total dL/dc_t */
         sh += (double)dh * (double)dh;
@@ -201,10 +200,10 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
                                        da, h0, hs, hprev, nrm, nrm + T);
         /* weight gradients as a few large GEMMs over all N*T rows */
         if (D > 0) {
-            FT_GEMM(1, 0, D, G, NT, (FT)1, x, D, da, G, (FT)1, dWx, G); /* dWx += X^T dA */
-            FT_GEMM(0, 1, NT, D, G, (FT)1, da, G, Wx, G, (FT)0, dx, D); /* dx = dA Wx^T */
+            GC_GEMM(1, 0, D, G, NT, (FT)1, x, D, da, G, (FT)1, dWx, G); /* dWx += X^T dA */
+            GC_GEMM(0, 1, NT, D, G, (FT)1, da, G, Wx, G, (FT)0, dx, D); /* dx = dA Wx^T */
         }
-        FT_GEMM(1, 0, H, G, NT, (FT)1, hprev, H, da, G, (FT)1, dWh, G); /* dWh += Hprev^T dA */
+        GC_GEMM(1, 0, H, G, NT, (FT)1, hprev, H, da, G, (FT)1, dWh, G); /* dWh += Hprev^T dA */
     } else {
         /* Each thread, after its time loop, multiplies its own rows (contiguous in the
          * batch-first layout): dx rows directly, and partial dWh, dWx into its slot of `part`
@@ -223,10 +222,10 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
                                            nrm + k * 2 * T + T);
             const FT *dak = da + n0 * T * G;
             FT *pk = part + k * (H + D) * G;
-            FT_GEMM(1, 0, H, G, rows, (FT)1, hprev + n0 * T * H, H, dak, G, (FT)0, pk, G);
+            GC_GEMM(1, 0, H, G, rows, (FT)1, hprev + n0 * T * H, H, dak, G, (FT)0, pk, G);
             if (D > 0) {
-                FT_GEMM(1, 0, D, G, rows, (FT)1, x + n0 * T * D, D, dak, G, (FT)0, pk + H * G, G);
-                FT_GEMM(0, 1, rows, D, G, (FT)1, dak, G, Wx, G, (FT)0, dx + n0 * T * D, D);
+                GC_GEMM(1, 0, D, G, rows, (FT)1, x + n0 * T * D, D, dak, G, (FT)0, pk + H * G, G);
+                GC_GEMM(0, 1, rows, D, G, (FT)1, dak, G, Wx, G, (FT)0, dx + n0 * T * D, D);
             }
         }
         GC_PAR_OWN_DONE(&clk);
@@ -280,7 +279,3 @@ int64_t GC_NAME(gc_lstm_part_size)(int64_t D, int64_t H, int64_t nwork) {
 int64_t GC_NAME(gc_lstm_wpack_size)(int64_t H, int backward) {
     return backward ? GC_NAME(gc_pg_size)(4 * H, H) : GC_NAME(gc_pg_size)(H, 4 * H);
 }
-
-#undef GC_NAME
-#undef GC_CAT
-#undef GC_CAT_

@@ -8,14 +8,5 @@
 
 #include "gradcore/norms.h"
 
-#define T float
-#define SFX f32
-#include "norms_impl.h"
-#undef T
-#undef SFX
-
-#define T double
-#define SFX f64
-#include "norms_impl.h"
-#undef T
-#undef SFX
+#define GC_TEMPLATE "norms_impl.h"
+#include "gc_template.h"

@@ -1,13 +1,9 @@
 /* Body of the norms family, included by norms.c once per element type.
- * Expects: T (element type), SFX (name suffix token: f32 / f64). */
-
-#define GC_CAT_(a, b) a##_##b
-#define GC_CAT(a, b) GC_CAT_(a, b)
-#define GC_NAME(base) GC_CAT(base, SFX)
+ * Expects the type macros of gc_template.h (FT, SFX). */
 
 /* Count non-finite elements of x[0:n]; only called for a segment whose sum is not finite,
  * so the common path is a single pass. */
-static int64_t GC_NAME(count_nonfinite)(const T *x, int64_t n) {
+static int64_t GC_NAME(count_nonfinite)(const FT *x, int64_t n) {
     int64_t c = 0;
     for (int64_t i = 0; i < n; ++i) c += !isfinite(x[i]);
     return c;
@@ -15,7 +11,7 @@ static int64_t GC_NAME(count_nonfinite)(const T *x, int64_t n) {
 
 /* Sum of squares in double (float32 gradients of 1e7 elements lose ~3 digits in a float sum)
  * of x[lo:hi). */
-GC_CLONES static double GC_NAME(sumsq_range)(const T *x, int64_t lo, int64_t hi) {
+GC_CLONES static double GC_NAME(sumsq_range)(const FT *x, int64_t lo, int64_t hi) {
     double s = 0.0;
 #pragma omp simd reduction(+ : s)
     for (int64_t i = lo; i < hi; ++i) s += (double)x[i] * (double)x[i];
@@ -25,7 +21,7 @@ GC_CLONES static double GC_NAME(sumsq_range)(const T *x, int64_t lo, int64_t hi)
 /* One contiguous chunk [c0, c1) of the flat buffer: the segments strictly inside it get their
  * sums written directly; the first and last segments it touches (which may continue in the
  * neighbouring chunks) return their partial sums in *pf / *pl, with their indices. */
-static void GC_NAME(sumsq_chunk)(const T *x, const int64_t *offsets, int64_t nseg, int64_t c0,
+static void GC_NAME(sumsq_chunk)(const FT *x, const int64_t *offsets, int64_t nseg, int64_t c0,
                                  int64_t c1, double *sumsq, int64_t *sf, double *pf,
                                  int64_t *sl, double *pl) {
     const int64_t s0 = gc_segment_of(offsets, nseg, c0);
@@ -47,7 +43,7 @@ static void GC_NAME(sumsq_chunk)(const T *x, const int64_t *offsets, int64_t nse
 #define GC_NORMS_MAX_CHUNKS 256
 #endif
 
-int GC_NAME(gc_norms_segment_sumsq)(const T *x, const int64_t *offsets, int64_t nseg,
+int GC_NAME(gc_norms_segment_sumsq)(const FT *x, const int64_t *offsets, int64_t nseg,
                                     double *sumsq, int64_t *nonfinite) {
     if (gc_check_offsets(offsets, nseg) != GC_OK) return GC_EBADSIZE;
     const int64_t P = nseg > 0 ? offsets[nseg] : 0;
@@ -71,10 +67,8 @@ int GC_NAME(gc_norms_segment_sumsq)(const T *x, const int64_t *offsets, int64_t 
             {
 #pragma omp for schedule(static) nowait
             for (int64_t k = 0; k < nch; ++k) {
-                const int64_t nb = (P + 15) / 16; /* chunk edges on 16-element boundaries */
-                const int64_t c0 = nb * k / nch * 16;
-                int64_t c1 = nb * (k + 1) / nch * 16;
-                if (c1 > P) c1 = P;
+                int64_t c0, c1;
+                gc_par_chunk16(k, nch, P, &c0, &c1);
                 if (c0 < c1) {
                     GC_NAME(sumsq_chunk)(x, offsets, nseg, c0, c1, sumsq, &sf[k], &pf[k], &sl[k],
                                          &pl[k]);
@@ -103,11 +97,11 @@ int GC_NAME(gc_norms_segment_sumsq)(const T *x, const int64_t *offsets, int64_t 
     return GC_OK;
 }
 
-int GC_NAME(gc_norms_segment_absmax)(const T *x, const int64_t *offsets, int64_t nseg,
+int GC_NAME(gc_norms_segment_absmax)(const FT *x, const int64_t *offsets, int64_t nseg,
                                      double *absmax, int64_t *nonfinite) {
     if (gc_check_offsets(offsets, nseg) != GC_OK) return GC_EBADSIZE;
     for (int64_t s = 0; s < nseg; ++s) {
-        const T *seg = x + offsets[s];
+        const FT *seg = x + offsets[s];
         const int64_t n = offsets[s + 1] - offsets[s];
         double m = 0.0;
         int64_t bad = 0, nan = 0;
@@ -123,24 +117,20 @@ int GC_NAME(gc_norms_segment_absmax)(const T *x, const int64_t *offsets, int64_t
     return GC_OK;
 }
 
-GC_CLONES static void GC_NAME(scale_range)(T *x, int64_t lo, int64_t hi, T alpha) {
+GC_CLONES static void GC_NAME(scale_range)(FT *x, int64_t lo, int64_t hi, FT alpha) {
 #pragma omp simd
     for (int64_t i = lo; i < hi; ++i) x[i] *= alpha;
 }
 
-void GC_NAME(gc_norms_scale)(T *x, int64_t n, T alpha) {
+void GC_NAME(gc_norms_scale)(FT *x, int64_t n, FT alpha) {
     GC_PARALLEL_RANGES(n, GC_PARALLEL_MIN, lo, hi, GC_NAME(scale_range)(x, lo, hi, alpha));
 }
 
 /* clamp to [-clip, clip]; written with comparisons that leave NaN as NaN. */
-void GC_NAME(gc_norms_clip_value)(T *x, int64_t n, T clip) {
-    const T lo = -clip;
+void GC_NAME(gc_norms_clip_value)(FT *x, int64_t n, FT clip) {
+    const FT lo = -clip;
     for (int64_t i = 0; i < n; ++i) {
-        const T v = x[i];
+        const FT v = x[i];
         x[i] = v > clip ? clip : (v < lo ? lo : v);
     }
 }
-
-#undef GC_NAME
-#undef GC_CAT
-#undef GC_CAT_

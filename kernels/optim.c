@@ -6,22 +6,5 @@
 #include "gc_parallel.h"
 #include "gradcore/optim.h"
 
-#define T float
-#define SFX f32
-#define GC_SQRT sqrtf
-#define GC_FABS fabsf
-#include "optim_impl.h"
-#undef T
-#undef SFX
-#undef GC_SQRT
-#undef GC_FABS
-
-#define T double
-#define SFX f64
-#define GC_SQRT sqrt
-#define GC_FABS fabs
-#include "optim_impl.h"
-#undef T
-#undef SFX
-#undef GC_SQRT
-#undef GC_FABS
+#define GC_TEMPLATE "optim_impl.h"
+#include "gc_template.h"

@@ -1,4 +1,5 @@
-/* Body of the optim family, included by optim.c once per element type (T, SFX, GC_SQRT).
+/* Body of the optim family, included by optim.c once per element type
+ * (gc_template.h: FT, SFX, GC_SQRT, GC_FABS).
  *
  * Each optimizer is an always-inline body whose option flags are compile-time constants at
  * every call site of its dispatcher, so each combination becomes its own branch-free
@@ -6,24 +7,20 @@
  * element formulas follow the reference line by line (see optim.py for the torch mapping):
  * `a * b * c` is `(a * b) * c`, `a * b / c` is `(a * b) / c`, lerp has ATen's two branches. */
 
-#define GC_CAT_(a, b) a##_##b
-#define GC_CAT(a, b) GC_CAT_(a, b)
-#define GC_NAME(base) GC_CAT(base, SFX)
-
 /* ------------------------------------------------------------------------------ SGD */
 typedef struct {
-    T lr, wd, mom, damp1; /* damp1 = T(1 - dampening) */
+    FT lr, wd, mom, damp1; /* damp1 = FT(1 - dampening) */
 } GC_NAME(sgd_hp);
 
-GC_INLINE void GC_NAME(sgd_body)(T *p, const T *g, T *buf, int64_t lo, int64_t hi,
+GC_INLINE void GC_NAME(sgd_body)(FT *p, const FT *g, FT *buf, int64_t lo, int64_t hi,
                                  GC_NAME(sgd_hp) h, const int WD, const int MOM,
                                  const int FIRST, const int NEST) {
 #pragma omp simd
     for (int64_t i = lo; i < hi; ++i) {
-        T d = g[i];
+        FT d = g[i];
         if (WD) d = d + h.wd * p[i];
         if (MOM) {
-            T b;
+            FT b;
             if (FIRST) {
                 b = d;
             } else {
@@ -37,7 +34,7 @@ GC_INLINE void GC_NAME(sgd_body)(T *p, const T *g, T *buf, int64_t lo, int64_t h
     }
 }
 
-GC_CLONES static void GC_NAME(sgd_range)(T *p, const T *g, T *buf, int64_t lo, int64_t hi,
+GC_CLONES static void GC_NAME(sgd_range)(FT *p, const FT *g, FT *buf, int64_t lo, int64_t hi,
                                GC_NAME(sgd_hp) h, int wd, int mom, int first, int nest) {
 #define GC_B(a, b, c, d) GC_NAME(sgd_body)(p, g, buf, lo, hi, h, a, b, c, d)
     if (!mom) {
@@ -52,15 +49,15 @@ GC_CLONES static void GC_NAME(sgd_range)(T *p, const T *g, T *buf, int64_t lo, i
 #undef GC_B
 }
 
-int GC_NAME(gc_optim_sgd_step)(T *p, const T *g, T *buf, int64_t n, double lr, double momentum,
+int GC_NAME(gc_optim_sgd_step)(FT *p, const FT *g, FT *buf, int64_t n, double lr, double momentum,
                                double dampening, int nesterov, double weight_decay, int first) {
     if (n < 0) return GC_EBADSIZE;
     if (nesterov && (momentum <= 0 || dampening != 0)) return GC_EBADARG;
     GC_NAME(sgd_hp) h;
-    h.lr = (T)lr;
-    h.wd = (T)weight_decay;
-    h.mom = (T)momentum;
-    h.damp1 = (T)(1.0 - dampening);
+    h.lr = (FT)lr;
+    h.wd = (FT)weight_decay;
+    h.mom = (FT)momentum;
+    h.damp1 = (FT)(1.0 - dampening);
     const int wd = weight_decay != 0, mom = momentum != 0;
     GC_PARALLEL_RANGES(n, GC_PARALLEL_MIN, lo, hi,
                        GC_NAME(sgd_range)(p, g, buf, lo, hi, h, wd, mom, first != 0,
@@ -70,23 +67,23 @@ int GC_NAME(gc_optim_sgd_step)(T *p, const T *g, T *buf, int64_t n, double lr, d
 
 /* ------------------------------------------------------------------------------ RMSprop */
 typedef struct {
-    T lr, alpha, oma, eps, wd, mom; /* oma = T(1 - alpha): the lerp weight and the d^2 factor */
-    T oma1;                         /* 1 - oma, in T (lerp's second branch) */
+    FT lr, alpha, oma, eps, wd, mom; /* oma = FT(1 - alpha): the lerp weight and the d^2 factor */
+    FT oma1;                         /* 1 - oma, in FT (lerp's second branch) */
 } GC_NAME(rms_hp);
 
-GC_INLINE void GC_NAME(rms_body)(T *p, const T *g, T *sq, T *ga, T *mb, int64_t lo, int64_t hi,
+GC_INLINE void GC_NAME(rms_body)(FT *p, const FT *g, FT *sq, FT *ga, FT *mb, int64_t lo, int64_t hi,
                                  GC_NAME(rms_hp) h, const int WD, const int CEN, const int MOM,
                                  const int HI) {
 #pragma omp simd
     for (int64_t i = lo; i < hi; ++i) {
-        T d = g[i];
+        FT d = g[i];
         if (WD) d = d + h.wd * p[i];
-        T s = sq[i] * h.alpha;
+        FT s = sq[i] * h.alpha;
         s = s + (h.oma * d) * d;
         sq[i] = s;
-        T avg;
+        FT avg;
         if (CEN) {
-            T a = ga[i];
+            FT a = ga[i];
             a = HI ? d - (d - a) * h.oma1 : a + h.oma * (d - a); /* lerp(a, d, 1 - alpha) */
             ga[i] = a;
             avg = GC_SQRT(s - a * a);
@@ -95,7 +92,7 @@ GC_INLINE void GC_NAME(rms_body)(T *p, const T *g, T *sq, T *ga, T *mb, int64_t 
         }
         avg = avg + h.eps;
         if (MOM) {
-            T b = mb[i] * h.mom;
+            FT b = mb[i] * h.mom;
             b = b + d / avg;
             mb[i] = b;
             p[i] = p[i] - h.lr * b;
@@ -105,8 +102,9 @@ GC_INLINE void GC_NAME(rms_body)(T *p, const T *g, T *sq, T *ga, T *mb, int64_t 
     }
 }
 
-GC_CLONES static void GC_NAME(rms_range)(T *p, const T *g, T *sq, T *ga, T *mb, int64_t lo, int64_t hi,
-                               GC_NAME(rms_hp) h, int wd, int cen, int mom, int hiw) {
+GC_CLONES static void GC_NAME(rms_range)(FT *p, const FT *g, FT *sq, FT *ga, FT *mb, int64_t lo,
+                                         int64_t hi, GC_NAME(rms_hp) h, int wd, int cen, int mom,
+                                         int hiw) {
 #define GC_B(a, b, c, d) GC_NAME(rms_body)(p, g, sq, ga, mb, lo, hi, h, a, b, c, d)
 #define GC_B3(a, b, c) \
     if (hiw) GC_B(a, b, c, 1); else GC_B(a, b, c, 0)
@@ -121,20 +119,20 @@ GC_CLONES static void GC_NAME(rms_range)(T *p, const T *g, T *sq, T *ga, T *mb, 
 #undef GC_B
 }
 
-int GC_NAME(gc_optim_rmsprop_step)(T *p, const T *g, T *square_avg, T *grad_avg, T *mom_buf,
+int GC_NAME(gc_optim_rmsprop_step)(FT *p, const FT *g, FT *square_avg, FT *grad_avg, FT *mom_buf,
                                    int64_t n, double lr, double alpha, double eps,
                                    double weight_decay, double momentum, int centered) {
     if (n < 0) return GC_EBADSIZE;
     GC_NAME(rms_hp) h;
-    h.lr = (T)lr;
-    h.alpha = (T)alpha;
-    h.oma = (T)(1.0 - alpha);
-    h.oma1 = (T)1 - h.oma;
-    h.eps = (T)eps;
-    h.wd = (T)weight_decay;
-    h.mom = (T)momentum;
+    h.lr = (FT)lr;
+    h.alpha = (FT)alpha;
+    h.oma = (FT)(1.0 - alpha);
+    h.oma1 = (FT)1 - h.oma;
+    h.eps = (FT)eps;
+    h.wd = (FT)weight_decay;
+    h.mom = (FT)momentum;
     const int wd = weight_decay != 0, mom = momentum > 0, cen = centered != 0;
-    const int hiw = !(GC_FABS(h.oma) < (T)0.5); /* ATen lerp: second formula for |w| >= 0.5 */
+    const int hiw = !(GC_FABS(h.oma) < (FT)0.5); /* ATen lerp: second formula for |w| >= 0.5 */
     GC_PARALLEL_RANGES(n, GC_PARALLEL_MIN, lo, hi,
                        GC_NAME(rms_range)(p, g, square_avg, grad_avg, mom_buf, lo, hi, h, wd,
                                           cen, mom, hiw));
@@ -142,32 +140,32 @@ int GC_NAME(gc_optim_rmsprop_step)(T *p, const T *g, T *square_avg, T *grad_avg,
 }
 
 /* ------------------------------------------------------------------------------ AdaGrad */
-GC_INLINE void GC_NAME(adagrad_body)(T *p, const T *g, T *ss, int64_t lo, int64_t hi, T clr,
-                                     T wdt, T eps, const int WD) {
+GC_INLINE void GC_NAME(adagrad_body)(FT *p, const FT *g, FT *ss, int64_t lo, int64_t hi, FT clr,
+                                     FT wdt, FT eps, const int WD) {
 #pragma omp simd
     for (int64_t i = lo; i < hi; ++i) {
-        T d = g[i];
+        FT d = g[i];
         if (WD) d = d + wdt * p[i];
-        const T s = ss[i] + d * d;
+        const FT s = ss[i] + d * d;
         ss[i] = s;
-        const T std = GC_SQRT(s) + eps;
+        const FT std = GC_SQRT(s) + eps;
         p[i] = p[i] - (clr * d) / std;
     }
 }
 
-GC_CLONES static void GC_NAME(adagrad_range)(T *p, const T *g, T *ss, int64_t lo, int64_t hi, T clr,
-                                   T wdt, T eps, int wd) {
+GC_CLONES static void GC_NAME(adagrad_range)(FT *p, const FT *g, FT *ss, int64_t lo, int64_t hi,
+                                             FT clr, FT wdt, FT eps, int wd) {
     if (wd) GC_NAME(adagrad_body)(p, g, ss, lo, hi, clr, wdt, eps, 1);
     else GC_NAME(adagrad_body)(p, g, ss, lo, hi, clr, wdt, eps, 0);
 }
 
-int GC_NAME(gc_optim_adagrad_step)(T *p, const T *g, T *state_sum, int64_t n, double lr,
+int GC_NAME(gc_optim_adagrad_step)(FT *p, const FT *g, FT *state_sum, int64_t n, double lr,
                                    double lr_decay, double weight_decay, double eps,
                                    int64_t step) {
     if (n < 0) return GC_EBADSIZE;
     if (step < 1) return GC_EBADARG;
-    const T clr = (T)(lr / (1.0 + (double)(step - 1) * lr_decay));
-    const T wdt = (T)weight_decay, epst = (T)eps;
+    const FT clr = (FT)(lr / (1.0 + (double)(step - 1) * lr_decay));
+    const FT wdt = (FT)weight_decay, epst = (FT)eps;
     const int wd = weight_decay != 0;
     GC_PARALLEL_RANGES(n, GC_PARALLEL_MIN, lo, hi,
                        GC_NAME(adagrad_range)(p, g, state_sum, lo, hi, clr, wdt, epst, wd));
@@ -176,47 +174,48 @@ int GC_NAME(gc_optim_adagrad_step)(T *p, const T *g, T *state_sum, int64_t n, do
 
 /* ------------------------------------------------------------------------------ Adam/AdamW */
 typedef struct {
-    T decay;       /* T(1 - lr wd), AdamW */
-    T wd;          /* T(wd), Adam (L2) */
-    T w, w1;       /* lerp weight T(1 - beta1) and 1 - w in T */
-    T beta2, omb2; /* T(beta2), T(1 - beta2) */
-    T bc2s;        /* T(sqrt(1 - beta2^step)) */
-    T eps;
-    T step_size; /* T(lr / (1 - beta1^step)) */
+    FT decay;       /* FT(1 - lr wd), AdamW */
+    FT wd;          /* FT(wd), Adam (L2) */
+    FT w, w1;       /* lerp weight FT(1 - beta1) and 1 - w in FT */
+    FT beta2, omb2; /* FT(beta2), FT(1 - beta2) */
+    FT bc2s;        /* FT(sqrt(1 - beta2^step)) */
+    FT eps;
+    FT step_size; /* FT(lr / (1 - beta1^step)) */
 } GC_NAME(adam_hp);
 
 /* WD: 0 none, 1 coupled L2 (Adam), 2 decoupled (AdamW). */
-GC_INLINE void GC_NAME(adam_body)(T *p, const T *g, T *m, T *v, T *vmax, int64_t lo, int64_t hi,
-                                  GC_NAME(adam_hp) h, const int WD, const int AMS,
+GC_INLINE void GC_NAME(adam_body)(FT *p, const FT *g, FT *m, FT *v, FT *vmax, int64_t lo,
+                                  int64_t hi, GC_NAME(adam_hp) h, const int WD, const int AMS,
                                   const int HI) {
 #pragma omp simd
     for (int64_t i = lo; i < hi; ++i) {
-        T pi = p[i];
-        T d = g[i];
+        FT pi = p[i];
+        FT d = g[i];
         if (WD == 2) pi = pi * h.decay;
         if (WD == 1) d = d + h.wd * pi;
-        T mi = m[i];
+        FT mi = m[i];
         mi = HI ? d - (d - mi) * h.w1 : mi + h.w * (d - mi); /* lerp(m, d, 1 - beta1) */
         m[i] = mi;
-        T vi = v[i] * h.beta2;
+        FT vi = v[i] * h.beta2;
         vi = vi + (h.omb2 * d) * d;
         v[i] = vi;
-        T r;
+        FT r;
         if (AMS) {
-            T vm = vmax[i];
+            FT vm = vmax[i];
             vm = (vm >= vi || vm != vm) ? vm : vi; /* np.maximum: NaN propagates */
             vmax[i] = vm;
             r = vm;
         } else {
             r = vi;
         }
-        const T denom = GC_SQRT(r) / h.bc2s + h.eps;
+        const FT denom = GC_SQRT(r) / h.bc2s + h.eps;
         p[i] = pi - (h.step_size * mi) / denom;
     }
 }
 
-GC_CLONES static void GC_NAME(adam_range)(T *p, const T *g, T *m, T *v, T *vmax, int64_t lo, int64_t hi,
-                                GC_NAME(adam_hp) h, int wd, int ams, int hiw) {
+GC_CLONES static void GC_NAME(adam_range)(FT *p, const FT *g, FT *m, FT *v, FT *vmax, int64_t lo,
+                                          int64_t hi, GC_NAME(adam_hp) h, int wd, int ams,
+                                          int hiw) {
 #define GC_B(a, b, c) GC_NAME(adam_body)(p, g, m, v, vmax, lo, hi, h, a, b, c)
 #define GC_B2(a, b) \
     if (hiw) GC_B(a, b, 1); else GC_B(a, b, 0)
@@ -232,7 +231,7 @@ GC_CLONES static void GC_NAME(adam_range)(T *p, const T *g, T *m, T *v, T *vmax,
 #undef GC_B
 }
 
-int GC_NAME(gc_optim_adam_step)(T *p, const T *g, T *m, T *v, T *vmax, int64_t n, double lr,
+int GC_NAME(gc_optim_adam_step)(FT *p, const FT *g, FT *m, FT *v, FT *vmax, int64_t n, double lr,
                                 double beta1, double beta2, double eps, double weight_decay,
                                 int64_t step, int amsgrad, int decoupled) {
     if (n < 0) return GC_EBADSIZE;
@@ -242,22 +241,18 @@ int GC_NAME(gc_optim_adam_step)(T *p, const T *g, T *m, T *v, T *vmax, int64_t n
     const double bc1 = 1.0 - pow(beta1, (double)step);
     const double bc2 = 1.0 - pow(beta2, (double)step);
     GC_NAME(adam_hp) h;
-    h.decay = (T)(1.0 - lr * weight_decay);
-    h.wd = (T)weight_decay;
-    h.w = (T)(1.0 - beta1);
-    h.w1 = (T)1 - h.w;
-    h.beta2 = (T)beta2;
-    h.omb2 = (T)(1.0 - beta2);
-    h.bc2s = (T)pow(bc2, 0.5);
-    h.eps = (T)eps;
-    h.step_size = (T)(lr / bc1);
+    h.decay = (FT)(1.0 - lr * weight_decay);
+    h.wd = (FT)weight_decay;
+    h.w = (FT)(1.0 - beta1);
+    h.w1 = (FT)1 - h.w;
+    h.beta2 = (FT)beta2;
+    h.omb2 = (FT)(1.0 - beta2);
+    h.bc2s = (FT)pow(bc2, 0.5);
+    h.eps = (FT)eps;
+    h.step_size = (FT)(lr / bc1);
     const int wd = weight_decay != 0 ? (decoupled ? 2 : 1) : 0;
-    const int hiw = !(GC_FABS(h.w) < (T)0.5);
+    const int hiw = !(GC_FABS(h.w) < (FT)0.5);
     GC_PARALLEL_RANGES(n, GC_PARALLEL_MIN, lo, hi,
                        GC_NAME(adam_range)(p, g, m, v, vmax, lo, hi, h, wd, amsgrad != 0, hiw));
     return GC_OK;
 }
-
-#undef GC_NAME
-#undef GC_CAT
-#undef GC_CAT_

@@ -1,5 +1,5 @@
-/* Body of a small packed-B GEMM, included once per element type by the files that need it
- * (lstm.c). Expects FT (element type), SFX (f32 / f64).
+/* Body of a small packed-B GEMM, included once per element type by the bodies that need it
+ * (lstm_impl.h). Expects the type macros of gc_template.h (FT, SFX).
  *
  * Why: the LSTM's per-step products C[M, N] (+)= A[M, K] @ B[K, N] reuse the same B (Wh, or
  * Wh^T on the way back) at every step, with a small M (the batch rows of one thread). A BLAS
@@ -17,10 +17,6 @@
  * Vectors: GCC's generic vector extension, 32 bytes (two AVX2 registers per panel row; the
  * baseline SSE2 clone splits each into two halves). Other compilers get the scalar loops. */
 
-#define GC_PG_CAT_(a, b) a##_##b
-#define GC_PG_CAT(a, b) GC_PG_CAT_(a, b)
-#define GC_PG_NAME(base) GC_PG_CAT(base, SFX)
-
 #ifndef GC_PG_COMMON
 #define GC_PG_COMMON
 #if defined(__GNUC__) && !defined(GC_NO_VECTOR_EXT)
@@ -34,14 +30,14 @@
 #define GC_PG_NR (2 * GC_PG_VL)               /* panel width: 16 floats or 8 doubles */
 
 /* Elements of the packed form of a [K, N] operand: K * (N rounded up to NR). */
-static int64_t GC_PG_NAME(gc_pg_size)(int64_t K, int64_t N) {
+static int64_t GC_NAME(gc_pg_size)(int64_t K, int64_t N) {
     return K * ((N + GC_PG_NR - 1) / GC_PG_NR) * GC_PG_NR;
 }
 
 /* Pack B[K, N] (row-major, leading dimension ldb; with trans, B[k, n] = S[n * ldb + k], i.e.
  * the operand is S^T) into Bp: panel q holds columns [q*NR, q*NR + NR) as K rows of NR. */
-static void GC_PG_NAME(gc_pg_pack)(int trans, int64_t K, int64_t N, const FT *S, int64_t ldb,
-                                   FT *Bp) {
+static void GC_NAME(gc_pg_pack)(int trans, int64_t K, int64_t N, const FT *S, int64_t ldb,
+                                FT *Bp) {
     const int64_t NR = GC_PG_NR, np = (N + NR - 1) / NR;
     for (int64_t q = 0; q < np; ++q) {
         const int64_t n0 = q * NR, w = N - n0 < NR ? N - n0 : NR;
@@ -73,17 +69,17 @@ static void GC_PG_NAME(gc_pg_pack)(int trans, int64_t K, int64_t N, const FT *S,
 }
 
 #if GC_PG_VEC
-typedef FT GC_PG_NAME(gc_pg_v) __attribute__((vector_size(32)));
+typedef FT GC_NAME(gc_pg_v) __attribute__((vector_size(32)));
 /* the same vector type with element alignment: loads and stores from any address */
-typedef FT GC_PG_NAME(gc_pg_vu) __attribute__((vector_size(32), aligned(sizeof(FT))));
-#define GC_PG_V GC_PG_NAME(gc_pg_v)
-#define GC_PG_VU GC_PG_NAME(gc_pg_vu)
+typedef FT GC_NAME(gc_pg_vu) __attribute__((vector_size(32), aligned(sizeof(FT))));
+#define GC_PG_V GC_NAME(gc_pg_v)
+#define GC_PG_VU GC_NAME(gc_pg_vu)
 #define GC_PG_LD(p) (*(const GC_PG_VU *)(p))
 #define GC_PG_ST(p, v) (*(GC_PG_VU *)(p) = (v))
 #endif
 
 /* Write one finished row tile acc[0..NR) into C[0..w): C = acc (beta 0) or C + acc (beta 1). */
-static inline void GC_PG_NAME(gc_pg_store)(FT *C, const FT *acc, int64_t w, int beta1) {
+static inline void GC_NAME(gc_pg_store)(FT *C, const FT *acc, int64_t w, int beta1) {
     if (beta1)
         for (int64_t c = 0; c < w; ++c) C[c] = C[c] + acc[c];
     else
@@ -94,7 +90,7 @@ static inline void GC_PG_NAME(gc_pg_store)(FT *C, const FT *acc, int64_t w, int 
 /* The 1-3 rows left below a multiple of 4: an R-row tile (R a constant at each call site, so
  * the arrays below are registers). The same order of operations as the 4-row tile. The scalar
  * loop that did this before ran 3-4x slower than the tiles: 19 rows took 6x the time of 16. */
-static inline __attribute__((always_inline)) void GC_PG_NAME(gc_pg_tile)(
+static inline __attribute__((always_inline)) void GC_NAME(gc_pg_tile)(
     const int R, int64_t K, const FT *A, int64_t lda, const FT *P, int beta1, FT *C,
     int64_t ldc, int64_t w) {
     const int64_t VL = GC_PG_VL, NR = GC_PG_NR;
@@ -120,16 +116,16 @@ static inline __attribute__((always_inline)) void GC_PG_NAME(gc_pg_tile)(
         FT t[2 * 32 / sizeof(FT)];
         GC_PG_ST(t, c[r][0]);
         GC_PG_ST(t + VL, c[r][1]);
-        GC_PG_NAME(gc_pg_store)(C + r * ldc, t, w, beta1);
+        GC_NAME(gc_pg_store)(C + r * ldc, t, w, beta1);
     }
 }
 #endif
 
 /* C[M, N] = A[M, K] @ B (beta1 = 0) or C += A @ B (beta1 = 1); Bp from gc_pg_pack(K, N).
  * A and C row-major with leading dimensions lda, ldc (any stride >= the row length). */
-GC_CLONES static void GC_PG_NAME(gc_pg_gemm)(int64_t M, int64_t N, int64_t K, const FT *A,
-                                             int64_t lda, const FT *Bp, int beta1, FT *C,
-                                             int64_t ldc) {
+GC_CLONES static void GC_NAME(gc_pg_gemm)(int64_t M, int64_t N, int64_t K, const FT *A,
+                                          int64_t lda, const FT *Bp, int beta1, FT *C,
+                                          int64_t ldc) {
     const int64_t NR = GC_PG_NR, np = (N + NR - 1) / NR;
     for (int64_t q = 0; q < np; ++q) {
         const int64_t n0 = q * NR, w = N - n0 < NR ? N - n0 : NR;
@@ -186,20 +182,20 @@ GC_CLONES static void GC_PG_NAME(gc_pg_gemm)(int64_t M, int64_t N, int64_t K, co
                 GC_PG_ST(t[2] + VL, c21);
                 GC_PG_ST(t[3], c30);
                 GC_PG_ST(t[3] + VL, c31);
-                GC_PG_NAME(gc_pg_store)(r0, t[0], w, beta1);
-                GC_PG_NAME(gc_pg_store)(r1, t[1], w, beta1);
-                GC_PG_NAME(gc_pg_store)(r2, t[2], w, beta1);
-                GC_PG_NAME(gc_pg_store)(r3, t[3], w, beta1);
+                GC_NAME(gc_pg_store)(r0, t[0], w, beta1);
+                GC_NAME(gc_pg_store)(r1, t[1], w, beta1);
+                GC_NAME(gc_pg_store)(r2, t[2], w, beta1);
+                GC_NAME(gc_pg_store)(r3, t[3], w, beta1);
             }
         }
         switch (M - i) {
-        case 3: GC_PG_NAME(gc_pg_tile)(3, K, A + i * lda, lda, P, beta1, C + i * ldc + n0, ldc, w);
+        case 3: GC_NAME(gc_pg_tile)(3, K, A + i * lda, lda, P, beta1, C + i * ldc + n0, ldc, w);
             i += 3;
             break;
-        case 2: GC_PG_NAME(gc_pg_tile)(2, K, A + i * lda, lda, P, beta1, C + i * ldc + n0, ldc, w);
+        case 2: GC_NAME(gc_pg_tile)(2, K, A + i * lda, lda, P, beta1, C + i * ldc + n0, ldc, w);
             i += 2;
             break;
-        case 1: GC_PG_NAME(gc_pg_tile)(1, K, A + i * lda, lda, P, beta1, C + i * ldc + n0, ldc, w);
+        case 1: GC_NAME(gc_pg_tile)(1, K, A + i * lda, lda, P, beta1, C + i * ldc + n0, ldc, w);
             i += 1;
             break;
         default: break;
@@ -214,7 +210,7 @@ GC_CLONES static void GC_PG_NAME(gc_pg_gemm)(int64_t M, int64_t N, int64_t K, co
                 const FT x = a[k];
                 for (int64_t c = 0; c < NR; ++c) acc[c] += x * P[k * NR + c];
             }
-            GC_PG_NAME(gc_pg_store)(C + i * ldc + n0, acc, w, beta1);
+            GC_NAME(gc_pg_store)(C + i * ldc + n0, acc, w, beta1);
         }
     }
 }
@@ -227,6 +223,3 @@ GC_CLONES static void GC_PG_NAME(gc_pg_gemm)(int64_t M, int64_t N, int64_t K, co
 #endif
 #undef GC_PG_VL
 #undef GC_PG_NR
-#undef GC_PG_NAME
-#undef GC_PG_CAT
-#undef GC_PG_CAT_

@@ -87,30 +87,5 @@ static void gc_stats_sat_bounds(int sat, double thr, float *lo, float *hi) {
     *hi = gc_stats_unkey(gc_stats_edge(sat, thr, ghi, ka, 1));
 }
 
-#define T float
-#define SFX f32
-#define GC_STATS_LANESAT 1 /* saturation test as float compares against [lo, hi] */
-#define GC_STATS_CT32 1    /* int32 column counts (tiles flushed into int64) */
-#define GC_STATS_CT int32_t
-#define GC_STATS_ROWS4 1
-#include "stats_impl.h"
-#undef T
-#undef SFX
-#undef GC_STATS_LANESAT
-#undef GC_STATS_CT32
-#undef GC_STATS_CT
-#undef GC_STATS_ROWS4
-
-#define T double
-#define SFX f64
-#define GC_STATS_LANESAT 0 /* in double, as the contract */
-#define GC_STATS_CT32 0    /* int64 column counts: as wide as the double lanes */
-#define GC_STATS_CT int64_t
-#define GC_STATS_ROWS4 0
-#include "stats_impl.h"
-#undef T
-#undef SFX
-#undef GC_STATS_LANESAT
-#undef GC_STATS_CT32
-#undef GC_STATS_CT
-#undef GC_STATS_ROWS4
+#define GC_TEMPLATE "stats_impl.h"
+#include "gc_template.h"

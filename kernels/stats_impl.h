@@ -1,9 +1,18 @@
 /* Body of the stats family, included by stats.c once per element type.
- * Expects: T (element type), SFX (name suffix token: f32 / f64). */
+ * Expects the type macros of gc_template.h (FT, SFX, GC_F32). */
 
-#define GC_CAT_(a, b) a##_##b
-#define GC_CAT(a, b) GC_CAT_(a, b)
-#define GC_NAME(base) GC_CAT(base, SFX)
+/* per-type tuning */
+#if GC_F32
+#define GC_STATS_LANESAT 1 /* saturation test as float compares against [lo, hi] */
+#define GC_STATS_CT32 1    /* int32 column counts (tiles flushed into int64) */
+#define GC_STATS_CT int32_t
+#define GC_STATS_ROWS4 1
+#else
+#define GC_STATS_LANESAT 0 /* in double, as the contract */
+#define GC_STATS_CT32 0    /* int64 column counts: as wide as the double lanes */
+#define GC_STATS_CT int64_t
+#define GC_STATS_ROWS4 0
+#endif
 
 /* ---- act_stats ------------------------------------------------------------------------------
  * The hot loop reads each element once and updates, in double: sum, sum of squares, min, max,
@@ -44,34 +53,34 @@
  * with a NaN among them a lane may lose a value, but then the sum of squares is NaN and the
  * caller's second pass makes min and max NaN anyway.
  * sat is a compile-time constant in each caller below, so its test folds out of the loop. */
-GC_INLINE void GC_NAME(rows_body)(const T *x, int64_t nrows, int64_t w, int64_t ld,
-                                  GC_STATS_CT *cnt, int64_t *cnt64, double thr, T lo, T hi,
+GC_INLINE void GC_NAME(rows_body)(const FT *x, int64_t nrows, int64_t w, int64_t ld,
+                                  GC_STATS_CT *cnt, int64_t *cnt64, double thr, FT lo, FT hi,
                                   int sat, gc_stats_acc *a) {
     double s = 0.0, ss = 0.0, ps = 0.0, pss = 0.0;
-    T mn = (T)a->mn, mx = (T)a->mx; /* +-inf or an element: exact */
+    FT mn = (FT)a->mn, mx = (FT)a->mx; /* +-inf or an element: exact */
     int64_t nsat = 0, npart = 0;
     (void)thr;
     (void)lo;
     (void)hi;
     int64_t r = 0;
     for (; GC_STATS_ROWS4 && r + 4 <= nrows; r += 4) {
-        const T *x0 = x + r * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+        const FT *x0 = x + r * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
         for (int64_t j0 = 0; j0 < w; j0 += GC_STATS_SUMBLOCK) {
             const int64_t j1 = w - j0 > GC_STATS_SUMBLOCK ? j0 + GC_STATS_SUMBLOCK : w;
             double bs = 0.0, bss = 0.0;
             GC_STATS_CT bsat = 0;
 #pragma omp simd reduction(+ : bs, bss, bsat) reduction(min : mn) reduction(max : mx)
             for (int64_t j = j0; j < j1; ++j) {
-                const T y0 = x0[j], y1 = x1[j], y2 = x2[j], y3 = x3[j];
+                const FT y0 = x0[j], y1 = x1[j], y2 = x2[j], y3 = x3[j];
                 const double v0 = (double)y0, v1 = (double)y1, v2 = (double)y2, v3 = (double)y3;
                 const int nz = ((y0 != 0) + (y1 != 0)) + ((y2 != 0) + (y3 != 0)); /* NaN != 0 */
                 if (cnt64) cnt64[j] += nz;
                 else cnt[j] += nz;
                 bs += (v0 + v1) + (v2 + v3);
                 bss += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3);
-                const T a01 = y0 < y1 ? y0 : y1, a23 = y2 < y3 ? y2 : y3;
-                const T b01 = y0 > y1 ? y0 : y1, b23 = y2 > y3 ? y2 : y3;
-                const T a = a01 < a23 ? a01 : a23, b = b01 > b23 ? b01 : b23;
+                const FT a01 = y0 < y1 ? y0 : y1, a23 = y2 < y3 ? y2 : y3;
+                const FT b01 = y0 > y1 ? y0 : y1, b23 = y2 > y3 ? y2 : y3;
+                const FT a = a01 < a23 ? a01 : a23, b = b01 > b23 ? b01 : b23;
                 mn = a < mn ? a : mn;
                 mx = b > mx ? b : mx;
                 if (sat) /* NaN compares false: never saturated */
@@ -91,14 +100,14 @@ GC_INLINE void GC_NAME(rows_body)(const T *x, int64_t nrows, int64_t w, int64_t 
         }
     }
     for (; r < nrows; ++r) {
-        const T *row = x + r * ld;
+        const FT *row = x + r * ld;
         for (int64_t j0 = 0; j0 < w; j0 += GC_STATS_SUMBLOCK) {
             const int64_t j1 = w - j0 > GC_STATS_SUMBLOCK ? j0 + GC_STATS_SUMBLOCK : w;
             double bs = 0.0, bss = 0.0;
             GC_STATS_CT bsat = 0;
 #pragma omp simd reduction(+ : bs, bss, bsat) reduction(min : mn) reduction(max : mx)
             for (int64_t j = j0; j < j1; ++j) {
-                const T y = row[j];
+                const FT y = row[j];
                 const double v = (double)y;
                 if (cnt64) cnt64[j] += y != 0;
                 else cnt[j] += y != 0;
@@ -131,9 +140,9 @@ GC_INLINE void GC_NAME(rows_body)(const T *x, int64_t nrows, int64_t w, int64_t 
  * pass over 1-3 rows, where zeroing and flushing an int32 tile would cost more than it saves:
  * [1, 32768] 13 -> 20 us). A constant in each clone: the test folds out of the loop. */
 #define GC_STATS_ROWS_SAT(k, name, W)                                                          \
-    GC_CLONES static void GC_NAME(name)(const T *x, int64_t nrows, int64_t w, int64_t ld,    \
-                                        GC_STATS_CT *cnt, int64_t *c64, double thr, T lo,    \
-                                        T hi, gc_stats_acc *a) {                             \
+    GC_CLONES static void GC_NAME(name)(const FT *x, int64_t nrows, int64_t w, int64_t ld,    \
+                                        GC_STATS_CT *cnt, int64_t *c64, double thr, FT lo,    \
+                                        FT hi, gc_stats_acc *a) {                             \
         GC_NAME(rows_body)(x, nrows, w, ld, cnt, W ? c64 : NULL, thr, lo, hi, k, a);         \
     }
 GC_STATS_ROWS_SAT(0, rows_sat0, 0)
@@ -157,8 +166,8 @@ GC_STATS_ROWS_SAT(2, rows_sat2w, 1)
 #define GC_STATS_RFLUSH ((int64_t)1 << 30)
 #endif
 
-static void GC_NAME(rows)(const T *x, int64_t nrows, int64_t w, int64_t ld, int64_t *cnt,
-                          double thr, T lo, T hi, int sat, gc_stats_acc *a) {
+static void GC_NAME(rows)(const FT *x, int64_t nrows, int64_t w, int64_t ld, int64_t *cnt,
+                          double thr, FT lo, FT hi, int sat, gc_stats_acc *a) {
 #if GC_STATS_CT32
     if (nrows < 4) {
         if (nrows <= 0 || w <= 0) return;
@@ -172,7 +181,7 @@ static void GC_NAME(rows)(const T *x, int64_t nrows, int64_t w, int64_t ld, int6
         const int64_t tw = w - j0 > GC_STATS_TILE ? GC_STATS_TILE : w - j0;
         for (int64_t r0 = 0; r0 < nrows; r0 += GC_STATS_RFLUSH) {
             const int64_t nr = nrows - r0 > GC_STATS_RFLUSH ? GC_STATS_RFLUSH : nrows - r0;
-            const T *xt = x + r0 * ld + j0;
+            const FT *xt = x + r0 * ld + j0;
             for (int64_t j = 0; j < tw; ++j) c32[j] = 0;
             if (sat == 1) GC_NAME(rows_sat1)(xt, nr, tw, ld, c32, NULL, thr, lo, hi, a);
             else if (sat == 2) GC_NAME(rows_sat2)(xt, nr, tw, ld, c32, NULL, thr, lo, hi, a);
@@ -217,8 +226,8 @@ static void GC_NAME(rows)(const T *x, int64_t nrows, int64_t w, int64_t ld, int6
  * elements that follows row b1 - 1 when tail > 0) counted locally, folded onto the C columns
  * and added to colnz (pre-zeroed): with atomics when threaded (integer additions, exact in any
  * order). One atomic per bundle column cost ~1 us of the 1.3 us of a [128, 10] call. */
-static void GC_NAME(bundles)(const T *x, int64_t C, int64_t W, int64_t b0, int64_t b1,
-                             int64_t tail, double thr, T lo, T hi, int sat, int threaded,
+static void GC_NAME(bundles)(const FT *x, int64_t C, int64_t W, int64_t b0, int64_t b1,
+                             int64_t tail, double thr, FT lo, FT hi, int sat, int threaded,
                              int64_t *colnz, gc_stats_acc *a) {
     int64_t cnt[GC_STATS_LOCAL];
     for (int64_t j = 0; j < W; ++j) cnt[j] = 0;
@@ -242,7 +251,7 @@ static void GC_NAME(bundles)(const T *x, int64_t C, int64_t W, int64_t b0, int64
 }
 
 /* Non-finite and NaN counts of x[0:n]: only after a non-finite sum of squares (see above). */
-static void GC_NAME(count_bad)(const T *x, int64_t n, int64_t *nbad, int64_t *nnan) {
+static void GC_NAME(count_bad)(const FT *x, int64_t n, int64_t *nbad, int64_t *nnan) {
     int64_t b = 0, q = 0;
     for (int64_t i = 0; i < n; ++i) {
         b += !isfinite(x[i]);
@@ -267,7 +276,7 @@ static void GC_NAME(count_bad)(const T *x, int64_t n, int64_t *nbad, int64_t *nn
  * The rest is the FP adder ports: vcvtps2pd (2 uops per 4 elements on Zen 4) and the double
  * adds share them; an fma(v, v, ss) (bit-identical for float32 input: v*v is exact) gained
  * ~6% but needs an avx2+fma clone (not done); a call costs ~0.55 us in the Cython binding. */
-int GC_NAME(gc_stats_act_stats)(const T *x, int64_t M, int64_t C, int sat, double threshold,
+int GC_NAME(gc_stats_act_stats)(const FT *x, int64_t M, int64_t C, int sat, double threshold,
                                 int64_t *colnz, double *out) {
     if (M < 0 || C < 0) return GC_EBADSIZE;
     if (sat < 0 || sat > 2) return GC_EBADARG;
@@ -289,7 +298,7 @@ int GC_NAME(gc_stats_act_stats)(const T *x, int64_t M, int64_t C, int sat, doubl
         part[q].mx = -(double)INFINITY;
         part[q].nsat = 0;
     }
-    T lo = (T)0, hi = (T)0;
+    FT lo = (FT)0, hi = (FT)0;
 #if GC_STATS_LANESAT
     if (sat && n > 0) gc_stats_sat_bounds(sat, threshold, &lo, &hi);
 #endif
@@ -304,14 +313,12 @@ int GC_NAME(gc_stats_act_stats)(const T *x, int64_t M, int64_t C, int sat, doubl
         if (cols) GC_NAME(rows)(x, M, C, C, colnz, threshold, lo, hi, sat, &part[0]);
         else GC_NAME(bundles)(x, C, W, 0, Mb, tail, threshold, lo, hi, sat, 0, colnz, &part[0]);
     } else if (n > 0 && cols) {
-        const int64_t cb = (C + 15) / 16;
 #pragma omp parallel num_threads(team) if (team > 1)
         {
 #pragma omp for schedule(static) nowait
             for (int64_t q = 0; q < nch; ++q) {
-                const int64_t c0 = cb * q / nch * 16;
-                int64_t c1 = cb * (q + 1) / nch * 16;
-                if (c1 > C) c1 = C;
+                int64_t c0, c1;
+                gc_par_chunk16(q, nch, C, &c0, &c1);
                 if (c0 < c1)
                     GC_NAME(rows)(x + c0, M, c1 - c0, C, colnz + c0, threshold, lo, hi, sat,
                                   &part[q]);
@@ -359,12 +366,12 @@ int GC_NAME(gc_stats_act_stats)(const T *x, int64_t M, int64_t C, int sat, doubl
  * 8 for a plain copy. Chunked over the whole buffer like gc_norms_segment_sumsq: one fork/join
  * for all segments, partials of a segment crossing a chunk edge added in chunk order. */
 
-GC_CLONES static void GC_NAME(delta_block)(const T *restrict nw, T *restrict pv, int64_t lo,
+GC_CLONES static void GC_NAME(delta_block)(const FT *restrict nw, FT *restrict pv, int64_t lo,
                                            int64_t hi, double *d2out, double *n2out) {
     double d2 = 0.0, n2 = 0.0;
 #pragma omp simd reduction(+ : d2, n2)
     for (int64_t i = lo; i < hi; ++i) {
-        const T a = nw[i];
+        const FT a = nw[i];
         const double v = (double)a, d = v - (double)pv[i];
         d2 += d * d;
         n2 += v * v;
@@ -376,7 +383,7 @@ GC_CLONES static void GC_NAME(delta_block)(const T *restrict nw, T *restrict pv,
 
 /* [lo, hi) in blocks summed as in act_stats (block sums, partials flushed every
  * GC_STATS_SUMFLUSH elements): parameters of a frozen or slowly moving tensor repeat values. */
-static void GC_NAME(delta_range)(const T *nw, T *pv, int64_t lo, int64_t hi, double *d2out,
+static void GC_NAME(delta_range)(const FT *nw, FT *pv, int64_t lo, int64_t hi, double *d2out,
                                  double *n2out) {
     double d2 = 0.0, n2 = 0.0;
     for (int64_t f0 = lo; f0 < hi; f0 += GC_STATS_SUMFLUSH) {
@@ -398,7 +405,7 @@ static void GC_NAME(delta_range)(const T *nw, T *pv, int64_t lo, int64_t hi, dou
 
 /* Chunk [c0, c1): segments strictly inside get their sums written; the first and last ones it
  * touches return partials (index, delta, new) in f[] / l[]. */
-static void GC_NAME(delta_chunk)(const T *nw, T *pv, const int64_t *offsets, int64_t nseg,
+static void GC_NAME(delta_chunk)(const FT *nw, FT *pv, const int64_t *offsets, int64_t nseg,
                                  int64_t c0, int64_t c1, double *dsum, double *nsum, int64_t *sf,
                                  double *pf, int64_t *sl, double *pl) {
     const int64_t s0 = gc_segment_of(offsets, nseg, c0);
@@ -424,7 +431,7 @@ static void GC_NAME(delta_chunk)(const T *nw, T *pv, const int64_t *offsets, int
     }
 }
 
-int GC_NAME(gc_stats_segment_delta_sumsq)(const T *new_, T *prev, const int64_t *offsets,
+int GC_NAME(gc_stats_segment_delta_sumsq)(const FT *new_, FT *prev, const int64_t *offsets,
                                           int64_t nseg, double *delta_sumsq,
                                           double *new_sumsq) {
     if (gc_check_offsets(offsets, nseg) != GC_OK) return GC_EBADSIZE;
@@ -440,7 +447,6 @@ int GC_NAME(gc_stats_segment_delta_sumsq)(const T *new_, T *prev, const int64_t 
         sf[q] = sl[q] = -1;
         pf[q][0] = pf[q][1] = pl[q][0] = pl[q][1] = 0.0;
     }
-    const int64_t nb = (P + 15) / 16; /* chunk edges on 16-element boundaries */
     const int team = gc_par_team(nch, gc_par_big(P, GC_PARALLEL_MIN));
     gc_par_clock clk;
     gc_par_start(&clk, team);
@@ -448,9 +454,8 @@ int GC_NAME(gc_stats_segment_delta_sumsq)(const T *new_, T *prev, const int64_t 
     {
 #pragma omp for schedule(static) nowait
         for (int64_t q = 0; q < nch; ++q) {
-            const int64_t c0 = nb * q / nch * 16;
-            int64_t c1 = nb * (q + 1) / nch * 16;
-            if (c1 > P) c1 = P;
+            int64_t c0, c1;
+            gc_par_chunk16(q, nch, P, &c0, &c1);
             if (c0 < c1)
                 GC_NAME(delta_chunk)(new_, prev, offsets, nseg, c0, c1, delta_sumsq, new_sumsq,
                                      &sf[q], pf[q], &sl[q], pl[q]);
@@ -471,6 +476,7 @@ int GC_NAME(gc_stats_segment_delta_sumsq)(const T *new_, T *prev, const int64_t 
 }
 
 #undef GC_STATS_SAT
-#undef GC_NAME
-#undef GC_CAT
-#undef GC_CAT_
+#undef GC_STATS_LANESAT
+#undef GC_STATS_CT32
+#undef GC_STATS_CT
+#undef GC_STATS_ROWS4

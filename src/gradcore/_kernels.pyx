@@ -4,9 +4,13 @@
 Thin wrappers in the style of scikit-learn: typed memoryviews (``const`` for inputs, so
 read-only arrays work; C-contiguity is required and a non-contiguous array raises
 ``ValueError``), a fused ``floating`` type dispatching to the ``_f32``/``_f64`` kernel, every
-shape and size checked before ``with nogil:``. Every kernel family (norms, dense and
-activations, losses, optimizers, BatchNorm, LayerNorm, LSTM, the monitor's stats) follows the
-same contract (``docs/kernels.md``).
+shape and size checked before ``with nogil:``. Every kernel family (dense and activations,
+losses, optimizers, norms, BatchNorm, LayerNorm, LSTM, the monitor's stats) follows the same
+contract (``docs/kernels.md``).
+
+This file holds the common part: the BLAS thread pinning, the GEMM provider and ``gemm``, the
+thread count and fork policy. Each family's bindings live in ``_kernels_<family>.pxi`` and
+every argument check in ``_kernels_checks.pxi`` (one wording), all included at the end.
 """
 
 from cython cimport floating
@@ -16,6 +20,8 @@ from scipy.linalg.cython_blas cimport dgemm as _f_dgemm, sgemm as _f_sgemm
 cdef extern from "gradcore/common.h" nogil:
     int GC_OK
     int GC_EBADSIZE
+    int GC_EBADARG
+    int GC_EBADLABEL
     int GC_MAX_THREADS
     int gc_max_threads()
     void gc_set_num_threads(int n)
@@ -39,20 +45,6 @@ cdef extern from "gradcore/common.h" nogil:
     void gc_gemm_f64(int transa, int transb, int64_t M, int64_t N, int64_t K, double alpha,
                      const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
                      double *C, int64_t ldc)
-
-cdef extern from "gradcore/norms.h" nogil:
-    int gc_norms_segment_sumsq_f32(const float *x, const int64_t *offsets, int64_t nseg,
-                                   double *sumsq, int64_t *nonfinite)
-    int gc_norms_segment_sumsq_f64(const double *x, const int64_t *offsets, int64_t nseg,
-                                   double *sumsq, int64_t *nonfinite)
-    int gc_norms_segment_absmax_f32(const float *x, const int64_t *offsets, int64_t nseg,
-                                    double *absmax, int64_t *nonfinite)
-    int gc_norms_segment_absmax_f64(const double *x, const int64_t *offsets, int64_t nseg,
-                                    double *absmax, int64_t *nonfinite)
-    void gc_norms_scale_f32(float *x, int64_t n, float alpha)
-    void gc_norms_scale_f64(double *x, int64_t n, double alpha)
-    void gc_norms_clip_value_f32(float *x, int64_t n, float clip)
-    void gc_norms_clip_value_f64(double *x, int64_t n, double clip)
 
 
 # ---- keep scipy's OpenBLAS on 1 thread for gradcore's calls only ----------------------------
@@ -94,9 +86,9 @@ BLAS_THREADS_PINNED = _blas_threads_local != NULL
 # Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
 # (The Fortran interface takes int dimensions: sizes above 2^31 are rejected by the bindings.)
 
-cdef void _sgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
-                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                          float *C, int64_t ldc) noexcept nogil:
+cdef void _gemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K,
+                         floating alpha, const floating *A, int64_t lda, const floating *B,
+                         int64_t ldb, floating beta, floating *C, int64_t ldc) noexcept nogil:
     cdef char ta = b'T' if transb else b'N'
     cdef char tb = b'T' if transa else b'N'
     cdef int m = <int>N, n = <int>M, k = <int>K
@@ -108,31 +100,16 @@ cdef void _sgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t 
     cdef int prev = 0
     if _blas_threads_local != NULL:
         prev = _blas_threads_local(1)
-    _f_sgemm(&ta, &tb, &m, &n, &k, &alpha, <float *>B, &la, <float *>A, &lb, &beta, C, &lc)
+    if floating is float:
+        _f_sgemm(&ta, &tb, &m, &n, &k, &alpha, <float *>B, &la, <float *>A, &lb, &beta, C, &lc)
+    else:
+        _f_dgemm(&ta, &tb, &m, &n, &k, &alpha, <double *>B, &la, <double *>A, &lb, &beta, C,
+                 &lc)
     if _blas_threads_local != NULL:
         _blas_threads_local(prev)
 
 
-cdef void _dgemm_rowmajor(int transa, int transb, int64_t M, int64_t N, int64_t K, double alpha,
-                          const double *A, int64_t lda, const double *B, int64_t ldb,
-                          double beta, double *C, int64_t ldc) noexcept nogil:
-    cdef char ta = b'T' if transb else b'N'
-    cdef char tb = b'T' if transa else b'N'
-    cdef int m = <int>N, n = <int>M, k = <int>K
-    cdef int la = <int>ldb, lb = <int>lda, lc = <int>ldc
-    if la < 1:
-        la = 1
-    if lb < 1:
-        lb = 1
-    cdef int prev = 0
-    if _blas_threads_local != NULL:
-        prev = _blas_threads_local(1)
-    _f_dgemm(&ta, &tb, &m, &n, &k, &alpha, <double *>B, &la, <double *>A, &lb, &beta, C, &lc)
-    if _blas_threads_local != NULL:
-        _blas_threads_local(prev)
-
-
-gc_set_gemm(_sgemm_rowmajor, _dgemm_rowmajor)
+gc_set_gemm(_gemm_rowmajor[float], _gemm_rowmajor[double])
 if not gc_have_gemm():  # gc_gemm_* call the provider unchecked: it must be set before any use
     raise ImportError("gradcore._kernels: no GEMM provider could be set")
 GEMM_PROVIDER = "openblas"
@@ -141,7 +118,7 @@ GEMM_PROVIDER = "openblas"
 def use_openblas():
     """Route every kernel GEMM to scipy's OpenBLAS (the default provider)."""
     global GEMM_PROVIDER
-    gc_set_gemm(_sgemm_rowmajor, _dgemm_rowmajor)
+    gc_set_gemm(_gemm_rowmajor[float], _gemm_rowmajor[double])
     GEMM_PROVIDER = "openblas"
 
 
@@ -155,7 +132,7 @@ def use_cblas(size_t sgemm_address, size_t dgemm_address, str name,
     global GEMM_PROVIDER
     if gc_use_cblas(<void *>sgemm_address, <void *>dgemm_address,
                     <void *>threads_local_address) != GC_OK:
-        raise ValueError("cblas_sgemm and cblas_dgemm addresses must be non-zero")
+        raise ValueError("use_cblas: cblas_sgemm and cblas_dgemm addresses must be non-zero")
     GEMM_PROVIDER = name
 
 
@@ -175,11 +152,11 @@ def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, ::1] C,
     cdef int64_t KB = B.shape[1] if transb else B.shape[0]
     cdef int64_t N = B.shape[0] if transb else B.shape[1]
     if K != KB:
-        raise ValueError(f"inner dimensions differ: op(A) is [{M},{K}], op(B) is [{KB},{N}]")
+        raise ValueError(f"gemm: inner dimensions differ: op(A) is [{M},{K}], op(B) is [{KB},{N}]")
     if C.shape[0] != M or C.shape[1] != N:
-        raise ValueError(f"C must be [{M},{N}], got [{C.shape[0]},{C.shape[1]}]")
+        raise ValueError(f"gemm: C must be [{M},{N}], got [{C.shape[0]},{C.shape[1]}]")
     if max(M, N, K) >= 2**31:
-        raise ValueError("GEMM dimensions must be < 2**31")
+        raise ValueError(f"gemm: dimensions must be < 2**31, got M={M} N={N} K={K}")
     if M == 0 or N == 0:
         return
     with nogil:
@@ -247,95 +224,13 @@ def have_openmp():
     return bool(gc_have_openmp())
 
 
-cdef int _check_segments(Py_ssize_t n, const int64_t[::1] offsets, Py_ssize_t nout1,
-                         Py_ssize_t nout2) except -1:
-    cdef Py_ssize_t nseg = offsets.shape[0] - 1
-    if offsets.shape[0] < 1:
-        raise ValueError("offsets must have at least one entry (offsets[0] == 0)")
-    if offsets[0] != 0 or offsets[nseg] != n:
-        raise ValueError(
-            f"offsets must start at 0 and end at len(flat)={n}, "
-            f"got offsets[0]={offsets[0]}, offsets[-1]={offsets[nseg]}")
-    if nout1 != nseg or nout2 != nseg:
-        raise ValueError(
-            f"outputs must have len(offsets)-1={nseg} entries, got {nout1} and {nout2}")
-    return 0
-
-
-def segment_sumsq(const floating[::1] flat, const int64_t[::1] offsets,
-                  double[::1] sumsq, int64_t[::1] nonfinite):
-    """Per-segment sum of squares (float64 accumulation) and non-finite counts.
-
-    flat: [P] float32/float64; offsets: [S+1] int64 (0 = offsets[0] <= ... <= offsets[S] = P);
-    sumsq: [S] float64 (out); nonfinite: [S] int64 (out).
-    """
-    _check_segments(flat.shape[0], offsets, sumsq.shape[0], nonfinite.shape[0])
-    cdef int64_t nseg = offsets.shape[0] - 1
-    cdef int rc
-    if nseg == 0:
-        return
-    # an empty flat buffer has no addressable element 0: use a dummy pointer
-    cdef double dummy = 0.0
-    with nogil:
-        if floating is float:
-            rc = gc_norms_segment_sumsq_f32(
-                &flat[0] if flat.shape[0] else <const float *>&dummy,
-                &offsets[0], nseg, &sumsq[0], &nonfinite[0])
-        else:
-            rc = gc_norms_segment_sumsq_f64(
-                &flat[0] if flat.shape[0] else <const double *>&dummy,
-                &offsets[0], nseg, &sumsq[0], &nonfinite[0])
-    if rc != GC_OK:
-        raise ValueError("offsets must be non-decreasing")
-
-
-def segment_absmax(const floating[::1] flat, const int64_t[::1] offsets,
-                   double[::1] absmax, int64_t[::1] nonfinite):
-    """Per-segment max |x| (NaN if the segment holds a NaN) and non-finite counts."""
-    _check_segments(flat.shape[0], offsets, absmax.shape[0], nonfinite.shape[0])
-    cdef int64_t nseg = offsets.shape[0] - 1
-    cdef int rc
-    if nseg == 0:
-        return
-    cdef double dummy = 0.0
-    with nogil:
-        if floating is float:
-            rc = gc_norms_segment_absmax_f32(
-                &flat[0] if flat.shape[0] else <const float *>&dummy,
-                &offsets[0], nseg, &absmax[0], &nonfinite[0])
-        else:
-            rc = gc_norms_segment_absmax_f64(
-                &flat[0] if flat.shape[0] else <const double *>&dummy,
-                &offsets[0], nseg, &absmax[0], &nonfinite[0])
-    if rc != GC_OK:
-        raise ValueError("offsets must be non-decreasing")
-
-
-def scale_(floating[::1] flat, double alpha):
-    """In place: flat *= alpha (alpha rounded to flat's dtype first, as torch's mul_)."""
-    cdef int64_t n = flat.shape[0]
-    if n == 0:
-        return
-    with nogil:
-        if floating is float:
-            gc_norms_scale_f32(&flat[0], n, <float>alpha)
-        else:
-            gc_norms_scale_f64(&flat[0], n, alpha)
-
-
-def clip_value_(floating[::1] flat, double clip):
-    """In place: flat = clamp(flat, -clip, clip); NaN stays NaN."""
-    cdef int64_t n = flat.shape[0]
-    if clip < 0:
-        raise ValueError(f"clip must be >= 0, got {clip}")
-    if n == 0:
-        return
-    with nogil:
-        if floating is float:
-            gc_norms_clip_value_f32(&flat[0], n, <float>clip)
-        else:
-            gc_norms_clip_value_f64(&flat[0], n, clip)
-
-include "_kernels_a.pxi"
-include "_kernels_b.pxi"
+# ---- the kernel families, one file each (the checks first: every family uses them) ----------
+include "_kernels_checks.pxi"
+include "_kernels_dense.pxi"
+include "_kernels_loss.pxi"
+include "_kernels_optim.pxi"
+include "_kernels_norms.pxi"
+include "_kernels_batchnorm.pxi"
+include "_kernels_layernorm.pxi"
+include "_kernels_lstm.pxi"
 include "_kernels_stats.pxi"

@@ -1,4 +1,4 @@
-# Bindings of the stats family (kernels/stats.c). Included at the end of _kernels.pyx.
+# Bindings of the stats family (kernels/stats.c).
 # Contract: docs/kernels.md ("stats"). Typed memoryviews (const for inputs: read-only arrays
 # work; C-contiguous only), fused `floating` dispatch, every size checked before `with nogil:`
 # so the kernel can never read or write out of bounds. The argument checks of the contract
@@ -26,15 +26,15 @@ def act_stats(const floating[::1] x, int64_t M, int64_t C, int sat, double thres
     column); out: [6] float64 = [sum, sumsq, min, max, n_saturated, n_nonfinite].
     """
     if M < 0 or C < 0 or x.shape[0] != M * C:
-        raise ValueError(f"x must hold M*C = {M}*{C} elements, got {x.shape[0]}")
+        raise ValueError(f"act_stats: x must hold M*C = {M}*{C} elements, got {x.shape[0]}")
     if sat < 0 or sat > 2:
-        raise ValueError(f"sat must be 0 (none), 1 (sigmoid) or 2 (tanh), got {sat}")
+        raise ValueError(f"act_stats: sat must be 0 (none), 1 (sigmoid) or 2 (tanh), got {sat}")
     if not threshold >= 0:
-        raise ValueError(f"threshold must be >= 0, got {threshold}")
+        raise ValueError(f"act_stats: threshold must be >= 0, got {threshold}")
     if colnz.shape[0] != C:
-        raise ValueError(f"colnz must have C = {C} entries, got {colnz.shape[0]}")
+        raise ValueError(f"act_stats: colnz must have C = {C} entries, got {colnz.shape[0]}")
     if out.shape[0] != GC_STATS_NOUT:
-        raise ValueError(f"out must have {GC_STATS_NOUT} entries, got {out.shape[0]}")
+        raise ValueError(f"act_stats: out must have {GC_STATS_NOUT} entries, got {out.shape[0]}")
     # an empty x or colnz has no addressable element 0: dummies (never read or written)
     cdef double dummy = 0.0
     cdef int64_t idummy = 0
@@ -51,6 +51,9 @@ def act_stats(const floating[::1] x, int64_t M, int64_t C, int sat, double thres
         raise ValueError(f"act_stats: bad sizes or sat (status {rc})")
 
 
+cdef tuple _DELTA_NAMES = ("prev", "new")
+
+
 def segment_delta_sumsq(const floating[::1] new, floating[::1] prev, const int64_t[::1] offsets,
                         double[::1] delta_sumsq, double[::1] new_sumsq):
     """Per segment ``sum((new - prev)^2)`` and ``sum(new^2)`` in float64, then ``prev[:] = new``.
@@ -58,13 +61,17 @@ def segment_delta_sumsq(const floating[::1] new, floating[::1] prev, const int64
     new, prev: [P] (one dtype; prev written, must not overlap new); offsets: [S+1] int64
     (0 = offsets[0] <= ... <= offsets[S] = P); delta_sumsq, new_sumsq: [S] float64 (out).
     """
+    op = "segment_delta_sumsq"
     cdef Py_ssize_t n = new.shape[0]
     if prev.shape[0] != n:
-        raise ValueError(f"prev must have len(new) = {n} elements, got {prev.shape[0]}")
-    _check_segments(n, offsets, delta_sumsq.shape[0], new_sumsq.shape[0])
-    cdef Py_ssize_t nb = n * sizeof(floating)
-    if n and _ovl(&new[0], nb, &prev[0], nb):
-        raise ValueError("prev must not share memory with new")
+        raise ValueError(f"{op}: prev must have len(new) = {n} elements, got {prev.shape[0]}")
+    _check_segments(op, n, offsets, delta_sumsq.shape[0], new_sumsq.shape[0])
+    cdef const void *ptr[2]
+    cdef Py_ssize_t nbytes[2]
+    if n:
+        ptr[0], ptr[1] = &prev[0], &new[0]
+        nbytes[0] = nbytes[1] = n * sizeof(floating)
+        _disjoint(op, 1, 2, ptr, nbytes, _DELTA_NAMES, False)
     cdef int64_t nseg = offsets.shape[0] - 1
     cdef int rc
     if nseg == 0:
@@ -80,4 +87,4 @@ def segment_delta_sumsq(const floating[::1] new, floating[::1] prev, const int64
                 &new[0] if n else <const double *>&dummy, &prev[0] if n else &dummy,
                 &offsets[0], nseg, &delta_sumsq[0], &new_sumsq[0])
     if rc != GC_OK:
-        raise ValueError("offsets must be non-decreasing")
+        raise ValueError(f"{op}: offsets must be non-decreasing")

@@ -17,20 +17,28 @@
 
 #define GC_BN_WORK(C, nwork) (((nwork) + 2) * 2 * (C))
 
-#define GC_BN_DECL(T, SFX)                                                                     \
-    int gc_batchnorm_forward_train_##SFX(const T *x, int64_t N, int64_t C, const T *gamma,     \
-                                         const T *beta, T *running_mean, T *running_var,       \
-                                         double momentum, double eps, T *y, T *mean,           \
-                                         T *inv_std, double *work, int64_t nwork);             \
-    int gc_batchnorm_forward_eval_##SFX(const T *x, int64_t N, int64_t C, const T *gamma,      \
-                                        const T *beta, const T *running_mean,                  \
-                                        const T *running_var, double eps, T *y, double *work); \
-    int gc_batchnorm_backward_##SFX(const T *dy, const T *x, int64_t N, int64_t C,             \
-                                    const T *gamma, const T *mean, const T *inv_std, T *dx,    \
-                                    T *dgamma, T *dbeta, double *work, int64_t nwork);
-
-GC_BN_DECL(float, f32)
-GC_BN_DECL(double, f64)
-#undef GC_BN_DECL
+int gc_batchnorm_forward_train_f32(const float *x, int64_t N, int64_t C, const float *gamma,
+                                   const float *beta, float *running_mean, float *running_var,
+                                   double momentum, double eps, float *y, float *mean,
+                                   float *inv_std, double *work, int64_t nwork);
+int gc_batchnorm_forward_train_f64(const double *x, int64_t N, int64_t C, const double *gamma,
+                                   const double *beta, double *running_mean,
+                                   double *running_var, double momentum, double eps, double *y,
+                                   double *mean, double *inv_std, double *work, int64_t nwork);
+int gc_batchnorm_forward_eval_f32(const float *x, int64_t N, int64_t C, const float *gamma,
+                                  const float *beta, const float *running_mean,
+                                  const float *running_var, double eps, float *y, double *work);
+int gc_batchnorm_forward_eval_f64(const double *x, int64_t N, int64_t C, const double *gamma,
+                                  const double *beta, const double *running_mean,
+                                  const double *running_var, double eps, double *y,
+                                  double *work);
+int gc_batchnorm_backward_f32(const float *dy, const float *x, int64_t N, int64_t C,
+                              const float *gamma, const float *mean, const float *inv_std,
+                              float *dx, float *dgamma, float *dbeta, double *work,
+                              int64_t nwork);
+int gc_batchnorm_backward_f64(const double *dy, const double *x, int64_t N, int64_t C,
+                              const double *gamma, const double *mean, const double *inv_std,
+                              double *dx, double *dgamma, double *dbeta, double *work,
+                              int64_t nwork);
 
 #endif

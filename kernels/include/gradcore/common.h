@@ -1,7 +1,8 @@
 /* gradcore kernels: shared definitions.
  *
- * Every kernel family has one body written against the macros below and is compiled twice,
- * for float (suffix _f32) and double (suffix _f64). Kernels take contiguous pointers, explicit
+ * Every kernel family has one body (kernels/<family>_impl.h) compiled twice through
+ * kernels/gc_template.h, for float (suffix _f32) and double (suffix _f64); the headers here
+ * declare both. Kernels take contiguous pointers, explicit
  * sizes and out-pointers; they never allocate, never call Python and never link BLAS.
  */
 #ifndef GRADCORE_COMMON_H

@@ -11,15 +11,19 @@
 
 #include "gradcore/common.h"
 
-#define GC_LN_DECL(T, SFX)                                                                     \
-    int gc_layernorm_forward_##SFX(const T *x, int64_t N, int64_t C, const T *gamma,           \
-                                   const T *beta, double eps, T *y, T *mean, T *inv_std);      \
-    int gc_layernorm_backward_##SFX(const T *dy, const T *x, int64_t N, int64_t C,             \
-                                    const T *gamma, const T *mean, const T *inv_std, T *dx,    \
-                                    T *dgamma, T *dbeta, double *work, int64_t nwork);
-
-GC_LN_DECL(float, f32)
-GC_LN_DECL(double, f64)
-#undef GC_LN_DECL
+int gc_layernorm_forward_f32(const float *x, int64_t N, int64_t C, const float *gamma,
+                             const float *beta, double eps, float *y, float *mean,
+                             float *inv_std);
+int gc_layernorm_forward_f64(const double *x, int64_t N, int64_t C, const double *gamma,
+                             const double *beta, double eps, double *y, double *mean,
+                             double *inv_std);
+int gc_layernorm_backward_f32(const float *dy, const float *x, int64_t N, int64_t C,
+                              const float *gamma, const float *mean, const float *inv_std,
+                              float *dx, float *dgamma, float *dbeta, double *work,
+                              int64_t nwork);
+int gc_layernorm_backward_f64(const double *dy, const double *x, int64_t N, int64_t C,
+                              const double *gamma, const double *mean, const double *inv_std,
+                              double *dx, double *dgamma, double *dbeta, double *work,
+                              int64_t nwork);
 
 #endif

@@ -31,23 +31,32 @@
 
 #include "gradcore/common.h"
 
-#define GC_LSTM_DECL(T_, SFX)                                                                  \
-    int gc_lstm_forward_##SFX(const T_ *x, int64_t N, int64_t T, int64_t D, int64_t H,         \
-                              const T_ *Wx, const T_ *Wh, const T_ *b, const T_ *h0,           \
-                              const T_ *c0, T_ *hs, T_ *cs, T_ *gates, T_ *wpack,              \
-                              int64_t nwork);                                                  \
-    int gc_lstm_backward_##SFX(const T_ *dhs, const T_ *dhT, const T_ *dcT, const T_ *x,       \
-                               int64_t N, int64_t T, int64_t D, int64_t H, const T_ *Wx,       \
-                               const T_ *Wh, const T_ *h0, const T_ *c0, const T_ *hs,         \
-                               const T_ *cs, const T_ *gates, T_ *dx, T_ *dWx, T_ *dWh,        \
-                               T_ *db, T_ *dh0, T_ *dc0, double *dh_norm, double *dc_norm,     \
-                               T_ *da, T_ *hprev, T_ *wpack, T_ *part, double *nrm,           \
-                               int64_t nwork);                                                 \
-    int64_t gc_lstm_wpack_size_##SFX(int64_t H, int backward);                                 \
-    int64_t gc_lstm_part_size_##SFX(int64_t D, int64_t H, int64_t nwork);
-
-GC_LSTM_DECL(float, f32)
-GC_LSTM_DECL(double, f64)
-#undef GC_LSTM_DECL
+int gc_lstm_forward_f32(const float *x, int64_t N, int64_t T, int64_t D, int64_t H,
+                        const float *Wx, const float *Wh, const float *b, const float *h0,
+                        const float *c0, float *hs, float *cs, float *gates, float *wpack,
+                        int64_t nwork);
+int gc_lstm_forward_f64(const double *x, int64_t N, int64_t T, int64_t D, int64_t H,
+                        const double *Wx, const double *Wh, const double *b, const double *h0,
+                        const double *c0, double *hs, double *cs, double *gates,
+                        double *wpack, int64_t nwork);
+int gc_lstm_backward_f32(const float *dhs, const float *dhT, const float *dcT, const float *x,
+                         int64_t N, int64_t T, int64_t D, int64_t H, const float *Wx,
+                         const float *Wh, const float *h0, const float *c0, const float *hs,
+                         const float *cs, const float *gates, float *dx, float *dWx,
+                         float *dWh, float *db, float *dh0, float *dc0, double *dh_norm,
+                         double *dc_norm, float *da, float *hprev, float *wpack, float *part,
+                         double *nrm, int64_t nwork);
+int gc_lstm_backward_f64(const double *dhs, const double *dhT, const double *dcT,
+                         const double *x, int64_t N, int64_t T, int64_t D, int64_t H,
+                         const double *Wx, const double *Wh, const double *h0, const double *c0,
+                         const double *hs, const double *cs, const double *gates, double *dx,
+                         double *dWx, double *dWh, double *db, double *dh0, double *dc0,
+                         double *dh_norm, double *dc_norm, double *da, double *hprev,
+                         double *wpack, double *part, double *nrm, int64_t nwork);
+/* Scratch sizes in elements: wpack (backward = 0 forward, 1 backward), part. */
+int64_t gc_lstm_wpack_size_f32(int64_t H, int backward);
+int64_t gc_lstm_wpack_size_f64(int64_t H, int backward);
+int64_t gc_lstm_part_size_f32(int64_t D, int64_t H, int64_t nwork);
+int64_t gc_lstm_part_size_f64(int64_t D, int64_t H, int64_t nwork);
 
 #endif
