@@ -1,179 +1,50 @@
-"""The C batchnorm / layernorm / lstm kernels (gradcore.backends.c) against the NumPy reference.
+"""Equivalence suite, LSTM family: the forward and backward kernels (with the per-step gradient
+norms), every compiled backend vs the NumPy reference, float32 and float64 (harness:
+``tests/_equivalence.py``; tolerances: ``tests/_tolerances.py``), and the c kernels against
+finite differences (``gc.gradcheck``).
 
-Tolerances are keyed by dtype and relative to the magnitude of the compared array
-(``|a - r| <= RTOL * (|r| + max|r|)``): the elementwise normalisations subtract nearly equal
-numbers where the output crosses zero, so a pure elementwise relative bound would test the
-rounding of the data rather than the kernels. Sizes are drawn to cross the OpenMP thresholds
-(BN/LN: N*C >= 65536 elements; LSTM time loop: N*T*H >= 32768).
+Scales (:func:`lstm_scales`): the recurrence compounds rounding over the T steps
+(``compiled_recurrent`` is per step, ``factor=T``). A forward element is judged at the size of
+its step's pre-activation sums, ``|x_t| @ |Wx| + |h_{t-1}| @ |Wh| + |b|`` (its batch row), plus
+the cell state it carries. A gradient is a GEMM / sum of the gate gradients, which can come out
+much smaller than its terms by cancellation (saturated gates): it is judged at the size of its
+terms, the incoming gradient times the magnitudes it is multiplied with. Sizes are drawn to
+cross the OpenMP threshold of the time loop (N*T*H >= 32768: batch split over threads).
 """
+
+from __future__ import annotations
 
 import numpy as np
 import pytest
+from _equivalence import BACKEND, C_ONLY, DT, MODS, SETTINGS, rand, randn, read_only
+from _tolerances import close, tol
 from hypothesis import given
 from hypothesis import strategies as st
 
+import gradcore as gc
 from gradcore.backends import Workspace
-from gradcore.backends.reference import batchnorm as rbn
-from gradcore.backends.reference import layernorm as rln
-from gradcore.backends.reference import lstm as rlstm
+from gradcore.backends import reference as ref
 
-_kernels = pytest.importorskip("gradcore._kernels")
-from gradcore.backends.c import batchnorm as cbn  # noqa: E402
-from gradcore.backends.c import layernorm as cln  # noqa: E402
-from gradcore.backends.c import lstm as clstm  # noqa: E402
-
-DTYPES = [np.float32, np.float64]
-# float32: a few ulps per op of the elementwise math in float32 (the reference computes BN/LN
-# in float64 and rounds once) plus different summation orders; float64: summation order only.
-RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
-# The LSTM recurrence compounds float32 rounding over the steps (T <= 12 here) and through
-# the GEMMs' different summation order (OpenBLAS vs NumPy's BLAS): 3e-5 measured headroom.
-RTOL_LSTM = {np.dtype(np.float32): 3e-5, np.dtype(np.float64): 1e-12}
+K = "compiled_recurrent"
+FWD = ("hs", "cs", "gates")
+GRADS = ("dx", "dWx", "dWh", "db", "dh0", "dc0")
+NORMS = ("dh_norm", "dc_norm")
 
 
-def assert_close(actual, desired, rtol, name="", scale=None):
-    desired = np.asarray(desired)
-    if scale is None:
-        scale = float(np.max(np.abs(desired))) if desired.size else 0.0
-    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * scale, err_msg=name)
-
-
-def _data(rng, shape, dtype, loc=0.0, scale=1.0):
-    return (loc + scale * rng.standard_normal(shape)).astype(dtype)
-
-
-# --------------------------------------------------------------------------- batchnorm
-
-
-@st.composite
-def bn_shapes(draw, min_n=2):
-    big = draw(st.booleans())
-    if big:  # above GC_PARALLEL_MIN elements: row chunks on threads
-        N = draw(st.integers(256, 700))
-        C = draw(st.integers(100, 260))
-    else:
-        N = draw(st.integers(min_n, 40))
-        C = draw(st.integers(1, 40))
-    return N, C, draw(st.integers(0, 2**31)), draw(st.sampled_from([0.0, 3.0, 100.0]))
-
-
-def _bn_run(mod, x, gamma, beta, rm, rv, dy, steps=1):
-    C = x.shape[1]
-    dt = x.dtype
-    rm, rv = rm.copy(), rv.copy()
-    y, mean, inv_std = np.empty_like(x), np.empty(C, dt), np.empty(C, dt)
-    for _ in range(steps):
-        mod.batchnorm_forward_train(x, gamma, beta, rm, rv, 0.1, 1e-5, y, mean, inv_std)
-    dx = np.empty_like(x)
-    dgamma, dbeta = np.full(C, 0.5, dt), np.full(C, -0.25, dt)  # accumulate onto these
-    mod.batchnorm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
-    ye = np.empty_like(x)
-    mod.batchnorm_forward_eval(x, gamma, beta, rm, rv, 1e-5, ye)
+def lstm_inputs(rng, N, T, D, H, dt, wscale=0.5):
     return {
-        "y": y,
-        "mean": mean,
-        "inv_std": inv_std,
-        "running_mean": rm,
-        "running_var": rv,
-        "dx": dx,
-        "dgamma": dgamma,
-        "dbeta": dbeta,
-        "y_eval": ye,
+        "x": rand(rng, (N, T, D), dt),
+        "Wx": rand(rng, (D, 4 * H), dt, wscale / max(D, 1) ** 0.5),
+        "Wh": rand(rng, (H, 4 * H), dt, wscale / H**0.5 * 2),
+        "b": rand(rng, 4 * H, dt, 0.5),
+        "h0": rand(rng, (N, H), dt, 0.5),
+        "c0": rand(rng, (N, H), dt),
     }
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@given(shape=bn_shapes())
-def test_batchnorm_matches_reference(dtype, shape):
-    N, C, seed, loc = shape
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(dtype)
-    x = _data(rng, (N, C), dt, loc, 2.0)
-    gamma, beta = _data(rng, C, dt), _data(rng, C, dt)
-    rm, rv = _data(rng, C, dt), np.abs(_data(rng, C, dt)) + 0.5
-    dy = _data(rng, (N, C), dt)
-    got = _bn_run(cbn, x, gamma, beta, rm, rv, dy)
-    want = _bn_run(rbn, x, gamma, beta, rm, rv, dy)
-    # dx = gamma inv_std / N (N dy - sum dy - xhat sum dy xhat) cancels: with N = 2 it is ~1e-4
-    # of its terms for ANY rounding of the inputs, so it is compared at the size of its terms.
-    dx_scale = float(np.max(np.abs(want["inv_std"] * gamma * dy)))
-    for k in want:
-        assert got[k].dtype == dt
-        assert_close(got[k], want[k], RTOL[dt], k, dx_scale if k == "dx" else None)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(2, 1), (3, 5), (512, 200), (300, 1)])
-def test_batchnorm_running_stats_over_steps(dtype, shape, rng):
-    dt = np.dtype(dtype)
-    N, C = shape
-    states = {}
-    for name, mod in (("c", cbn), ("ref", rbn)):
-        r = np.random.default_rng(7)
-        rm, rv = np.zeros(C, dt), np.ones(C, dt)
-        gamma, beta = np.ones(C, dt), np.zeros(C, dt)
-        y, mean, istd = np.empty((N, C), dt), np.empty(C, dt), np.empty(C, dt)
-        for step in range(5):
-            x = _data(r, (N, C), dt, loc=step, scale=1.0 + step)
-            mod.batchnorm_forward_train(x, gamma, beta, rm, rv, 0.1, 1e-5, y, mean, istd)
-        states[name] = (rm, rv, y)
-    for a, b, nm in zip(
-        states["c"], states["ref"], ("running_mean", "running_var", "y"), strict=True
-    ):
-        assert_close(a, b, RTOL[dt], nm)
-
-
-def test_batchnorm_zero_rows_backward_and_eval():
-    x = np.zeros((0, 3))
-    dg, db = np.ones(3), np.ones(3)
-    cbn.batchnorm_backward(x, x, np.ones(3), np.zeros(3), np.ones(3), np.empty((0, 3)), dg, db)
-    assert (dg == 1).all() and (db == 1).all()
-    cbn.batchnorm_forward_eval(
-        x, np.ones(3), np.zeros(3), np.zeros(3), np.ones(3), 1e-5, np.empty((0, 3))
-    )
-
-
-# --------------------------------------------------------------------------- layernorm
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@given(shape=bn_shapes(min_n=0))
-def test_layernorm_matches_reference(dtype, shape):
-    N, C, seed, loc = shape
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(dtype)
-    x = _data(rng, (N, C), dt, loc, 2.0)
-    gamma, beta = _data(rng, C, dt), _data(rng, C, dt)
-    dy = _data(rng, (N, C), dt)
-    out = {}
-    for name, mod in (("c", cln), ("ref", rln)):
-        y, mean, istd = np.empty_like(x), np.empty(N, dt), np.empty(N, dt)
-        mod.layernorm_forward(x, gamma, beta, 1e-5, y, mean, istd)
-        dx, dg, db = np.empty_like(x), np.full(C, 0.5, dt), np.full(C, -1.0, dt)
-        mod.layernorm_backward(dy, x, gamma, mean, istd, dx, dg, db)
-        out[name] = {"y": y, "mean": mean, "inv_std": istd, "dx": dx, "dgamma": dg, "dbeta": db}
-    # dx cancels like BatchNorm's (C = 1: exactly 0 up to rounding): compare at its terms' size
-    dx_scale = float(np.max(np.abs(out["ref"]["inv_std"][:, None] * gamma * dy), initial=0.0))
-    for k in out["ref"]:
-        assert out["c"][k].dtype == dt
-        assert_close(out["c"][k], out["ref"][k], RTOL[dt], k, dx_scale if k == "dx" else None)
-
-
-# --------------------------------------------------------------------------- lstm
-
-
-def _lstm_inputs(rng, N, T, D, H, dt, wscale=0.5):
-    return {
-        "x": _data(rng, (N, T, D), dt),
-        "Wx": _data(rng, (D, 4 * H), dt, scale=wscale / max(D, 1) ** 0.5),
-        "Wh": _data(rng, (H, 4 * H), dt, scale=wscale / H**0.5 * 2),
-        "b": _data(rng, 4 * H, dt, scale=0.5),
-        "h0": _data(rng, (N, H), dt, scale=0.5),
-        "c0": _data(rng, (N, H), dt),
-    }
-
-
-def _lstm_run(mod, p, dhs, dhT, dcT, ws=None, acc=1.0):
+def lstm_run(mod, p, dhs, dhT, dcT, ws=None, acc=1.0):
+    """Forward then backward of ``mod``; every output by name (gradients accumulate onto
+    ``acc``)."""
     x, Wx, Wh, b, h0, c0 = (p[k] for k in ("x", "Wx", "Wh", "b", "h0", "c0"))
     N, T, _ = x.shape
     H = Wh.shape[0]
@@ -183,41 +54,83 @@ def _lstm_run(mod, p, dhs, dhT, dcT, ws=None, acc=1.0):
     dx, dh0, dc0 = np.empty_like(x), np.empty_like(h0), np.empty_like(c0)
     dWx, dWh, db = np.full_like(Wx, acc), np.full_like(Wh, acc), np.full_like(b, acc)
     dh_norm, dc_norm = np.empty(T), np.empty(T)
-    mod.lstm_backward(
-        dhs,
-        dhT,
-        dcT,
-        x,
-        Wx,
-        Wh,
-        h0,
-        c0,
-        hs,
-        cs,
-        gates,
-        dx,
-        dWx,
-        dWh,
-        db,
-        dh0,
-        dc0,
-        dh_norm,
-        dc_norm,
-        ws=ws,
-    )
+    mod.lstm_backward(dhs, dhT, dcT, x, Wx, Wh, h0, c0, hs, cs, gates, dx, dWx, dWh, db, dh0,
+                      dc0, dh_norm, dc_norm, ws=ws)  # fmt: skip
+    return {"hs": hs, "cs": cs, "gates": gates, "dx": dx, "dWx": dWx, "dWh": dWh, "db": db,
+            "dh0": dh0, "dc0": dc0, "dh_norm": dh_norm, "dc_norm": dc_norm}  # fmt: skip
+
+
+def lstm_scales(p, want, dhs, dhT, dcT, acc=1.0):
+    """The error scale of every output (see the module docstring), from the inputs and the
+    reference's states."""
+    f = lambda a: np.abs(np.asarray(a, np.float64))  # noqa: E731
+    x, Wx, Wh, b, h0, c0 = (f(p[k]) for k in ("x", "Wx", "Wh", "b", "h0", "c0"))
+    N, T, _ = x.shape
+    H = Wh.shape[0]
+    hs, cs = f(want["hs"]), f(want["cs"])
+    h_prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
+    c_prev = np.concatenate([c0[:, None], cs[:, :-1]], axis=1)
+    # pre-activation sums of every step, per batch row (max over the 4H gates)
+    a = x @ Wx + h_prev @ Wh + b
+    row = a.max(axis=2, initial=0.0)[..., None]
+    cell = row + c_prev + cs
+    # the incoming gradient: every dL/dh_t, dL/dc_t is a sum of the given ones through gates
+    # and weights of size <= 1 (per step; the factor T covers the steps)
+    G = max(float(f(dhs).max(initial=0.0)), 0.0)
+    G += float(f(dhT).max(initial=0.0)) if dhT is not None else 0.0
+    G += float(f(dcT).max(initial=0.0)) if dcT is not None else 0.0
+    G *= 1.0 + float(Wh.sum(axis=1).max(initial=0.0))  # dh_{t-1} = da_t Wh^T
+    acc = abs(acc)
     return {
-        "hs": hs,
-        "cs": cs,
-        "gates": gates,
-        "dx": dx,
-        "dWx": dWx,
-        "dWh": dWh,
-        "db": db,
-        "dh0": dh0,
-        "dc0": dc0,
-        "dh_norm": dh_norm,
-        "dc_norm": dc_norm,
+        "gates": row,
+        "cs": cell,
+        "hs": cell,
+        "dx": G * Wx.sum(axis=1),  # (D,), broadcast over (N, T, D)
+        "dWx": G * x.sum(axis=(0, 1))[:, None] + acc,
+        "dWh": G * h_prev.sum(axis=(0, 1))[:, None] + acc,
+        "db": G * N * T + acc,
+        "dh0": G * Wh.sum(axis=1)[None, :],
+        "dc0": G + 0 * c0,
+        "dh_norm": G * np.sqrt(N * H) + np.zeros(T),
+        "dc_norm": G * np.sqrt(N * H) + np.zeros(T),
     }
+
+
+def check_lstm(got, want, p, dhs, dhT, dcT, acc=1.0, keys=None, factor=None):
+    T = p["x"].shape[1]
+    s = lstm_scales(p, want, dhs, dhT, dcT, acc)
+    dt = p["x"].dtype
+    for k in keys or want:
+        assert got[k].dtype == want[k].dtype, k
+        # the norms are float64 whatever the data dtype; they carry the data's rounding
+        close(got[k], want[k], K, dt, scale=s[k], factor=factor or T, err_msg=k)
+
+
+@BACKEND
+@DT
+@SETTINGS
+@given(
+    dims=st.tuples(st.integers(0, 4), st.integers(1, 6), st.integers(0, 5), st.integers(1, 5)),
+    final=st.booleans(),
+    data=st.data(),
+)
+def test_lstm(name, dt, dims, final, data):
+    N, T, D, H = dims
+    p = {
+        "x": randn(data, (N, T, D), dt, lo=-1, hi=0),
+        "Wx": randn(data, (D, 4 * H), dt, lo=-1, hi=0),
+        "Wh": randn(data, (H, 4 * H), dt, lo=-1, hi=-1) * dt(5),  # spectral size ~0.5-1
+        "b": randn(data, (4 * H,), dt, lo=-1, hi=0),
+        "h0": randn(data, (N, H), dt),
+        "c0": randn(data, (N, H), dt),
+    }
+    dhs = randn(data, (N, T, H), dt)
+    dhT = randn(data, (N, H), dt) if final else None
+    dcT = randn(data, (N, H), dt) if final else None
+    acc = randn(data, (), dt)
+    got = lstm_run(MODS[name], p, dhs, dhT, dcT, acc=acc)
+    want = lstm_run(ref, p, dhs, dhT, dcT, acc=acc)
+    check_lstm(got, want, p, dhs, dhT, dcT, acc)
 
 
 @st.composite
@@ -235,191 +148,164 @@ def lstm_shapes(draw):
     return N, T, D, H, draw(st.integers(0, 2**31)), draw(st.booleans()), draw(st.booleans())
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@BACKEND
+@DT
 @given(shape=lstm_shapes())
-def test_lstm_matches_reference(dtype, shape):
+def test_lstm_large_and_threaded(name, dt, shape):
     N, T, D, H, seed, with_dhT, with_dcT = shape
     rng = np.random.default_rng(seed)
-    dt = np.dtype(dtype)
-    p = _lstm_inputs(rng, N, T, D, H, dt)
-    dhs = _data(rng, (N, T, H), dt)
-    dhT = _data(rng, (N, H), dt) if with_dhT else None
-    dcT = _data(rng, (N, H), dt) if with_dcT else None
-    got = _lstm_run(clstm, p, dhs, dhT, dcT, ws=Workspace() if seed % 2 else None)
-    want = _lstm_run(rlstm, p, dhs, dhT, dcT)
-    for k in want:
-        assert got[k].dtype == want[k].dtype
-        assert_close(got[k], want[k], RTOL_LSTM[dt], k)
+    p = lstm_inputs(rng, N, T, D, H, dt)
+    dhs = rand(rng, (N, T, H), dt)
+    dhT = rand(rng, (N, H), dt) if with_dhT else None
+    dcT = rand(rng, (N, H), dt) if with_dcT else None
+    got = lstm_run(MODS[name], p, dhs, dhT, dcT, ws=Workspace() if seed % 2 else None)
+    want = lstm_run(ref, p, dhs, dhT, dcT)
+    check_lstm(got, want, p, dhs, dhT, dcT)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_lstm_workspace_reuse_and_edge_sizes(dtype, rng):
-    dt = np.dtype(dtype)
+@BACKEND
+@DT
+def test_lstm_norms_float64_with_float32_data(name, dt, rng):
+    """dh_norm/dc_norm are float64 whatever the data dtype; with ws the result is the same."""
+    N, T, D, H = 3, 5, 2, 4
+    zeros = np.zeros((N, H), dt)
+    p = {"x": rng.standard_normal((N, T, D)).astype(dt),
+         "Wx": (0.4 * rng.standard_normal((D, 4 * H))).astype(dt),
+         "Wh": (0.3 * rng.standard_normal((H, 4 * H))).astype(dt),
+         "b": np.zeros(4 * H, dt), "h0": zeros, "c0": zeros.copy()}  # fmt: skip
+    dhs = np.ones((N, T, H), dt)
+    got = lstm_run(MODS[name], p, dhs, None, None, ws=Workspace(), acc=0.0)
+    want = lstm_run(ref, p, dhs, None, None, ws=Workspace(), acc=0.0)
+    assert got["dh_norm"].dtype == got["dc_norm"].dtype == np.float64
+    check_lstm(got, want, p, dhs, None, None, acc=0.0)
+
+
+@BACKEND
+@DT
+def test_lstm_workspace_reuse_and_edge_sizes(name, dt, rng):
     ws = Workspace()
     for N, T, D, H in [(1, 1, 1, 1), (3, 5, 2, 4), (2, 1, 3, 1), (3, 5, 2, 4)]:
-        p = _lstm_inputs(rng, N, T, D, H, dt)
-        dhs = _data(rng, (N, T, H), dt)
-        got = _lstm_run(clstm, p, dhs, None, None, ws=ws)
-        want = _lstm_run(rlstm, p, dhs, None, None)
-        for k in want:
-            assert_close(got[k], want[k], RTOL_LSTM[dt], k)
-    assert ws.nbytes > 0
+        p = lstm_inputs(rng, N, T, D, H, dt)
+        dhs = rand(rng, (N, T, H), dt)
+        got = lstm_run(MODS[name], p, dhs, None, None, ws=ws)
+        want = lstm_run(ref, p, dhs, None, None)
+        check_lstm(got, want, p, dhs, None, None)
+    if name == "c":
+        assert ws.nbytes > 0  # the c kernels keep their scratch in the workspace
 
 
-def test_lstm_zero_batch():
-    p = _lstm_inputs(np.random.default_rng(0), 0, 3, 2, 4, np.dtype(np.float64))
-    out = _lstm_run(clstm, p, np.zeros((0, 3, 4)), None, None, acc=2.0)
+@BACKEND
+def test_lstm_zero_batch(name):
+    p = lstm_inputs(np.random.default_rng(0), 0, 3, 2, 4, np.dtype(np.float64))
+    out = lstm_run(MODS[name], p, np.zeros((0, 3, 4)), None, None, acc=2.0)
     assert (out["dWx"] == 2).all() and (out["db"] == 2).all()
     assert (out["dh_norm"] == 0).all() and (out["dc_norm"] == 0).all()
 
 
-def test_lstm_finite_differences_through_c_path():
-    """L = <R, hs> + <r_h, h_T> + <r_c, c_T>: dhs = R, dhT = r_h, dcT = r_c (float64)."""
+@BACKEND
+def test_lstm_finite_differences_through_the_backend(name):
+    """gc.gradcheck of the kernels as a function of (x, Wx, Wh, b, h0, c0) with the output
+    (hs, h_T, c_T): the backward gets dhs, dhT and dcT (float64)."""
+    be = MODS[name]
     rng = np.random.default_rng(1234)
     N, T, D, H = 2, 4, 3, 3
-    dt = np.dtype(np.float64)
-    p = _lstm_inputs(rng, N, T, D, H, dt, wscale=1.0)
-    R, rh, rc = _data(rng, (N, T, H), dt), _data(rng, (N, H), dt), _data(rng, (N, H), dt)
+    p = lstm_inputs(rng, N, T, D, H, np.dtype(np.float64), wscale=1.0)
 
-    def loss(q):
+    def fn(x, Wx, Wh, b, h0, c0):
         hs, cs, g = np.empty((N, T, H)), np.empty((N, T, H)), np.empty((N, T, 4 * H))
-        clstm.lstm_forward(q["x"], q["Wx"], q["Wh"], q["b"], q["h0"], q["c0"], hs, cs, g)
-        return np.sum(R * hs) + np.sum(rh * hs[:, -1]) + np.sum(rc * cs[:, -1])
+        be.lstm_forward(x, Wx, Wh, b, h0, c0, hs, cs, g)
+        y = np.concatenate([hs.ravel(), hs[:, -1].ravel(), cs[:, -1].ravel()])
 
-    grads = _lstm_run(clstm, p, R, rh, rc, acc=0.0)
-    names = {"x": "dx", "Wx": "dWx", "Wh": "dWh", "b": "db", "h0": "dh0", "c0": "dc0"}
-    h = 1e-6
-    for k, gk in names.items():
-        fd = np.empty_like(p[k])
-        for idx in np.ndindex(p[k].shape):
-            q = {n: a.copy() for n, a in p.items()}
-            q[k][idx] += h
-            lp = loss(q)
-            q[k][idx] -= 2 * h
-            fd[idx] = (lp - loss(q)) / (2 * h)
-        # central differences: O(h^2) truncation + O(eps/h) rounding, ~1e-9 here
-        np.testing.assert_allclose(grads[gk], fd, rtol=1e-6, atol=1e-8, err_msg=k)
+        def vjp(P):
+            k = N * T * H
+            dhs, dhT, dcT = P[:k].reshape(N, T, H), P[k : k + N * H], P[k + N * H :]
+            out = lstm_run(be, dict(x=x, Wx=Wx, Wh=Wh, b=b, h0=h0, c0=c0), dhs,
+                           dhT.reshape(N, H), dcT.reshape(N, H), acc=0.0)  # fmt: skip
+            return tuple(out[k] for k in GRADS)
+
+        return y, vjp
+
+    names = ("x", "Wx", "Wh", "b", "h0", "c0")
+    res = gc.gradcheck(fn, tuple(p[k] for k in names), rtol=tol("finite_differences", np.float64))
+    assert res.ok, res.report()
 
 
-def test_lstm_norms_are_total_gradients():
+@BACKEND
+def test_lstm_norms_are_total_gradients(name):
     """With T = 1 and no dhT: dL/dh_0 = dhs[:, 0]; dL/dc_0 = dcT + dh o (1 - tanh^2 c)."""
     rng = np.random.default_rng(5)
     N, T, D, H = 3, 1, 2, 4
-    p = _lstm_inputs(rng, N, T, D, H, np.dtype(np.float64))
-    dhs, dcT = _data(rng, (N, T, H), np.float64), _data(rng, (N, H), np.float64)
-    out = _lstm_run(clstm, p, dhs, None, dcT)
+    p = lstm_inputs(rng, N, T, D, H, np.dtype(np.float64))
+    dhs, dcT = rand(rng, (N, T, H), np.float64), rand(rng, (N, H), np.float64)
+    out = lstm_run(MODS[name], p, dhs, None, dcT)
     o, c = out["gates"][:, 0, 3 * H :], out["cs"][:, 0]
     dc = dcT + dhs[:, 0] * o * (1 - np.tanh(c) ** 2)
     np.testing.assert_allclose(out["dh_norm"][0], np.linalg.norm(dhs[:, 0]), rtol=1e-14)
     np.testing.assert_allclose(out["dc_norm"][0], np.linalg.norm(dc), rtol=1e-14)
 
 
-# --------------------------------------------------------------------------- bad inputs
-
-
-def _bn_args(N=4, C=3, dt=np.float64):
-    return [
-        np.ones((N, C), dt),
-        np.ones(C, dt),
-        np.zeros(C, dt),
-        np.zeros(C, dt),
-        np.ones(C, dt),
-        0.1,
-        1e-5,
-        np.empty((N, C), dt),
-        np.empty(C, dt),
-        np.empty(C, dt),
-    ]
-
-
-def test_batchnorm_bad_inputs_raise():
-    with pytest.raises(ValueError, match="more than 1 value"):
-        cbn.batchnorm_forward_train(*_bn_args(N=1))
-    a = _bn_args()
-    a[1] = np.ones(3, np.float32)
-    with pytest.raises(TypeError, match="gamma has dtype float32, expected float64"):
-        cbn.batchnorm_forward_train(*a)
-    a = _bn_args()
-    a[2] = np.zeros(4)
-    with pytest.raises(ValueError, match=r"beta has shape \(4,\), expected \(3,\)"):
-        cbn.batchnorm_forward_train(*a)
-    a = _bn_args()
-    a[0] = np.ones((4, 6))[:, ::2]
-    with pytest.raises(ValueError, match="x must be C-contiguous"):
-        cbn.batchnorm_forward_train(*a)
-    a = _bn_args()
-    a[0] = np.ones((4, 3), np.int64)
-    with pytest.raises(TypeError, match="x has dtype int64"):
-        cbn.batchnorm_forward_train(*a)
-    a = _bn_args()
-    a[7] = a[0]  # y aliases x
-    with pytest.raises(ValueError, match="y shares memory with x"):
-        cbn.batchnorm_forward_train(*a)
-    a = _bn_args()
-    a[3].flags.writeable = False
-    with pytest.raises(ValueError, match="running_mean is an output"):
-        cbn.batchnorm_forward_train(*a)
-    a = _bn_args()
-    a[0] = [[1.0, 2.0], [3.0, 4.0]]
-    with pytest.raises(TypeError, match=r"x must be a numpy\.ndarray"):
-        cbn.batchnorm_forward_train(*a)
-    x = np.ones((4, 3))
-    with pytest.raises(ValueError, match="dx has shape"):
-        cbn.batchnorm_backward(
-            x, x, np.ones(3), np.zeros(3), np.ones(3), np.empty((3, 3)), np.zeros(3), np.zeros(3)
-        )
-    with pytest.raises(ValueError, match="x must be 2-d"):
-        cbn.batchnorm_forward_eval(
-            np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), np.ones(3), 1e-5, np.empty(3)
-        )
-
-
-def test_layernorm_bad_inputs_raise():
-    x = np.ones((4, 3), np.float32)
-    g = np.ones(3, np.float32)
-    with pytest.raises(ValueError, match=r"mean has shape \(3,\), expected \(4,\)"):
-        cln.layernorm_forward(
-            x, g, g, 1e-5, np.empty_like(x), np.empty(3, np.float32), np.empty(4, np.float32)
-        )
-    with pytest.raises(ValueError, match="at least one feature"):
-        cln.layernorm_forward(
-            np.ones((4, 0)), np.ones(0), np.ones(0), 1e-5, np.ones((4, 0)), np.empty(4), np.empty(4)
-        )
-    with pytest.raises(TypeError, match="expected float32"):
-        cln.layernorm_backward(
-            x,
-            x,
-            g,
-            np.zeros(4, np.float32),
-            np.ones(4, np.float32),
-            np.empty((4, 3)),
-            g.copy(),
-            g.copy(),
-        )
-
-
-def test_read_only_inputs_accepted():
+@BACKEND
+def test_lstm_read_only_inputs_accepted(name):
     rng = np.random.default_rng(3)
-    a = _bn_args(N=6, C=5)
-    a[0] = rng.standard_normal((6, 5))
-    for i in (0, 1, 2):
-        a[i].flags.writeable = False
-    cbn.batchnorm_forward_train(*a)
-    p = _lstm_inputs(rng, 2, 3, 2, 2, np.dtype(np.float64))
-    for v in p.values():
-        v.flags.writeable = False
-    dhs = np.ones((2, 3, 2))
-    dhs.flags.writeable = False
-    want = _lstm_run(rlstm, p, dhs, None, None)
-    got = _lstm_run(clstm, p, dhs, None, None)
+    p = {k: read_only(v) for k, v in lstm_inputs(rng, 2, 3, 2, 2, np.dtype(np.float64)).items()}
+    dhs = read_only(np.ones((2, 3, 2)))
+    want = lstm_run(ref, p, dhs, None, None)
+    got = lstm_run(MODS[name], p, dhs, None, None)
+    check_lstm(got, want, p, dhs, None, None)
+
+
+@BACKEND
+@DT
+def test_lstm_saturated_gates_match_reference(name, dt, rng):
+    """Pre-activations of +-100 and more: sigmoid/tanh saturate, exp(-|a|) underflows."""
+    p = lstm_inputs(rng, 3, 4, 3, 5, dt)
+    p["Wx"] = (p["Wx"] * 200).astype(dt)
+    p["b"][::3] = dt(-120)
+    dhs = rand(rng, (3, 4, 5), dt)
+    got = lstm_run(MODS[name], p, dhs, None, None)
+    want = lstm_run(ref, p, dhs, None, None)
     for k in want:
-        assert_close(got[k], want[k], 1e-12, k)
+        assert np.isfinite(got[k]).all(), k
+    check_lstm(got, want, p, dhs, None, None)
 
 
-def test_lstm_bad_inputs_raise():
+@BACKEND
+@DT
+def test_lstm_nonfinite_inputs_propagate_like_reference(name, dt, rng):
+    """+-inf pre-activations saturate the gates, NaN propagates; no crash, same as the reference."""
+    p = lstm_inputs(rng, 3, 4, 1, 3, dt)
+    p["x"][0, 1, 0] = np.inf
+    p["x"][1, 2, 0] = -np.inf
+    p["x"][2, 0, 0] = np.nan
+    dhs = rand(rng, (3, 4, 3), dt)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = lstm_run(ref, p, dhs, None, None)
+    got = lstm_run(MODS[name], p, dhs, None, None)
+    keys = ("hs", "cs", "gates", "dh_norm", "dc_norm", "dh0", "dc0")
+    for k in keys:
+        np.testing.assert_array_equal(np.isnan(got[k]), np.isnan(want[k]), err_msg=k)
+    # the finite elements, at the scales of the finite inputs (non-finite ones as 0) plus 1:
+    # a gate saturated by an infinite input is bounded by 1, and so are h and the step of c
+    fin = {k: np.where(np.isfinite(want[k]), want[k], 0) for k in want}
+    q = dict(p, x=np.where(np.isfinite(p["x"]), p["x"], 0))
+    s = lstm_scales(q, fin, dhs, None, None)
+    T = p["x"].shape[1]
+    for k in keys:
+        ok = np.isfinite(want[k])
+        close(got[k][ok], want[k][ok], K, dt, scale=(s[k] + (k in FWD)) * np.ones(ok.shape)[ok]
+              if np.ndim(s[k]) == 0 else np.broadcast_to(s[k] + (k in FWD), ok.shape)[ok],
+              factor=T, err_msg=k)  # fmt: skip
+
+
+# ------------------------------------------------------------------------- c: input handling
+
+
+@C_ONLY
+def test_c_lstm_bad_inputs_raise():
+    clstm = MODS["c"]
     rng = np.random.default_rng(4)
     N, T, D, H = 2, 3, 2, 4
-    p = _lstm_inputs(rng, N, T, D, H, np.dtype(np.float64))
+    p = lstm_inputs(rng, N, T, D, H, np.dtype(np.float64))
     hs, cs, g = np.empty((N, T, H)), np.empty((N, T, H)), np.empty((N, T, 4 * H))
     base = [p["x"], p["Wx"], p["Wh"], p["b"], p["h0"], p["c0"], hs, cs, g]
 
@@ -429,45 +315,25 @@ def test_lstm_bad_inputs_raise():
         with pytest.raises(exc, match=match):
             clstm.lstm_forward(*a)
 
-    fwd(1, np.ones((D, 4 * H + 1)), ValueError, r"Wx has shape \(2, 17\), expected \(2, 16\)")
-    fwd(4, np.ones((N, H), np.float32), TypeError, "h0 has dtype float32")
+    # content, not phrasing: the argument, the expected and the given (either wording)
+    fwd(1, np.ones((D, 4 * H + 1)), ValueError, r"Wx.*(\(2, 17\).*\(2, 16\)|\(2, 16\).*\(2, 17\))")
+    fwd(4, np.ones((N, H), np.float32), TypeError, r"h0 .*float32")
     fwd(0, np.ones((N, T)), ValueError, "x must be 3-d")
     fwd(0, np.ones((N, T, 2 * D))[:, :, ::2], ValueError, "x must be C-contiguous")
     fwd(0, np.ones((N, 0, D)), ValueError, "T must be >= 1")
-    fwd(
-        8,
-        g.reshape(-1)[: N * T * 4 * H].reshape(N, T, 4 * H)[:, ::-1],
-        ValueError,
-        "gates must be C-contiguous",
-    )
+    fwd(8, g.reshape(-1)[: N * T * 4 * H].reshape(N, T, 4 * H)[:, ::-1], ValueError,
+        "gates must be C-contiguous")  # fmt: skip
     a = list(base)
     a[6] = np.empty((N, T, H))
     a[7] = a[6]  # cs aliases hs
-    with pytest.raises(ValueError, match=r"cs shares memory with hs|hs shares memory with cs"):
+    alias = r"(cs .*share.* memory with hs|hs .*share.* memory with cs)"
+    with pytest.raises(ValueError, match=alias):
         clstm.lstm_forward(*a)
     clstm.lstm_forward(*base)
     dh0, dc0 = np.empty((N, H)), np.empty((N, H))
-    bw = [
-        np.ones((N, T, H)),
-        None,
-        None,
-        p["x"],
-        p["Wx"],
-        p["Wh"],
-        p["h0"],
-        p["c0"],
-        hs,
-        cs,
-        g,
-        np.empty_like(p["x"]),
-        np.zeros_like(p["Wx"]),
-        np.zeros_like(p["Wh"]),
-        np.zeros_like(p["b"]),
-        dh0,
-        dc0,
-        np.empty(T),
-        np.empty(T),
-    ]
+    bw = [np.ones((N, T, H)), None, None, p["x"], p["Wx"], p["Wh"], p["h0"], p["c0"], hs, cs, g,
+          np.empty_like(p["x"]), np.zeros_like(p["Wx"]), np.zeros_like(p["Wh"]),
+          np.zeros_like(p["b"]), dh0, dc0, np.empty(T), np.empty(T)]  # fmt: skip
 
     def bwd(i, v, exc, match):
         a = list(bw)
@@ -475,88 +341,34 @@ def test_lstm_bad_inputs_raise():
         with pytest.raises(exc, match=match):
             clstm.lstm_backward(*a)
 
-    bwd(1, np.ones((N, H + 1)), ValueError, r"dhT has shape \(2, 5\), expected \(2, 4\)")
-    bwd(2, np.ones((N, H), np.float32), TypeError, "dcT has dtype float32")
-    bwd(17, np.empty(T, np.float32), TypeError, "dh_norm has dtype float32, expected float64")
-    bwd(18, np.empty(T + 1), ValueError, "dc_norm has shape")
-    bwd(15, p["h0"], ValueError, "dh0 shares memory with h0")
-    bwd(11, np.empty((N, T, D + 1)), ValueError, "dx has shape")
+    bwd(1, np.ones((N, H + 1)), ValueError, r"dhT.*(\(2, 5\).*\(2, 4\)|\(2, 4\).*\(2, 5\))")
+    bwd(2, np.ones((N, H), np.float32), TypeError, r"dcT .*float32")
+    bwd(17, np.empty(T, np.float32), TypeError, r"dh_norm .*(float32.*float64|float64.*float32)")
+    bwd(18, np.empty(T + 1), ValueError, r"dc_norm .*shape")
+    bwd(15, p["h0"], ValueError, r"dh0 .*share.* memory with h0")
+    bwd(11, np.empty((N, T, D + 1)), ValueError, r"dx .*shape")
     ro = np.zeros_like(p["Wh"])
     ro.flags.writeable = False
     bwd(13, ro, ValueError, "dWh is an output and must be writeable")
     clstm.lstm_backward(*bw)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_threaded_and_serial_paths_agree(dtype, rng):
-    """Above the thresholds the kernels split rows/batch over threads; the serial path (one
+@C_ONLY
+@DT
+def test_c_threaded_and_serial_paths_agree(dt, rng):
+    """Above the thresholds the kernels split the batch over threads; the serial path (one
     thread: one chunk) must give the same results up to summation order."""
-    dt = np.dtype(dtype)
-    x, dy = _data(rng, (600, 150), dt, 1.0, 3.0), _data(rng, (600, 150), dt)
-    gamma, beta = _data(rng, 150, dt), _data(rng, 150, dt)
-    p = _lstm_inputs(rng, 40, 20, 5, 64, dt)
-    dhs = _data(rng, (40, 20, 64), dt)
+    from gradcore import _kernels
+
+    p = lstm_inputs(rng, 40, 20, 5, 64, dt)
+    dhs = rand(rng, (40, 20, 64), dt)
     runs = []
     for threads in (None, 1):
         n = _kernels.max_threads()
         if threads:
             _kernels.set_num_threads(threads)
         try:
-            bn = _bn_run(cbn, x, gamma, beta, np.zeros(150, dt), np.ones(150, dt), dy)
-            ls = _lstm_run(clstm, p, dhs, None, None)
+            runs.append(lstm_run(MODS["c"], p, dhs, None, None))
         finally:
             _kernels.set_num_threads(n)
-        runs.append({**{"bn_" + k: v for k, v in bn.items()}, **ls})
-    for k in runs[0]:
-        assert_close(runs[0][k], runs[1][k], RTOL_LSTM[dt], k)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_lstm_saturated_gates_match_reference(dtype, rng):
-    """Pre-activations of +-100 and more: sigmoid/tanh saturate, exp(-|a|) underflows."""
-    dt = np.dtype(dtype)
-    p = _lstm_inputs(rng, 3, 4, 3, 5, dt)
-    p["Wx"] = (p["Wx"] * 200).astype(dt)
-    p["b"][::3] = dt.type(-120)
-    dhs = _data(rng, (3, 4, 5), dt)
-    got = _lstm_run(clstm, p, dhs, None, None)
-    want = _lstm_run(rlstm, p, dhs, None, None)
-    for k in want:
-        assert np.isfinite(got[k]).all(), k
-        assert_close(got[k], want[k], RTOL_LSTM[dt], k)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_lstm_nonfinite_inputs_propagate_like_reference(dtype, rng):
-    """+-inf pre-activations saturate the gates, NaN propagates; no crash, same as the reference."""
-    dt = np.dtype(dtype)
-    p = _lstm_inputs(rng, 3, 4, 1, 3, dt)
-    p["x"][0, 1, 0] = np.inf
-    p["x"][1, 2, 0] = -np.inf
-    p["x"][2, 0, 0] = np.nan
-    dhs = _data(rng, (3, 4, 3), dt)
-    with np.errstate(invalid="ignore", over="ignore"):
-        want = _lstm_run(rlstm, p, dhs, None, None)
-    got = _lstm_run(clstm, p, dhs, None, None)
-    for k in ("hs", "cs", "gates", "dh_norm", "dc_norm", "dh0", "dc0"):
-        np.testing.assert_array_equal(np.isnan(got[k]), np.isnan(want[k]), err_msg=k)
-        fin = np.isfinite(want[k])
-        assert_close(got[k][fin], want[k][fin], RTOL_LSTM[dt], k)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("outlier", [1e2, 1e4, 1e6])
-@pytest.mark.parametrize("shape", [(512, 4), (600, 150), (37, 3)])
-def test_batchnorm_statistics_robust_to_outlier_rows(dtype, outlier, shape, rng):
-    """An outlier in the first row (or any row) must not cost accuracy in the variance."""
-    dt = np.dtype(dtype)
-    N, C = shape
-    x = _data(rng, (N, C), dt)
-    x[0] = outlier
-    x[N // 2, 0] = -outlier
-    gamma, beta = np.ones(C, dt), np.zeros(C, dt)
-    dy = _data(rng, (N, C), dt)
-    got = _bn_run(cbn, x, gamma, beta, np.zeros(C, dt), np.ones(C, dt), dy)
-    want = _bn_run(rbn, x, gamma, beta, np.zeros(C, dt), np.ones(C, dt), dy)
-    for k in ("mean", "inv_std", "running_mean", "running_var", "y"):
-        assert_close(got[k], want[k], RTOL[dt], k)
+    check_lstm(runs[0], runs[1], p, dhs, None, None)
