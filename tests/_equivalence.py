@@ -121,3 +121,18 @@ def norm_scales(x, gamma, beta, mean, inv_std, dy, axis):
         "dgamma": np.sum(np.abs(dy) * xhat, axis=0),  # dgamma, dbeta: sums over the batch
         "dbeta": np.sum(np.abs(dy), axis=0),
     }
+
+
+def threaded_and_serial(run):
+    """``run()`` with the c kernels' default thread count, then with one thread (one chunk:
+    the serial path), restoring the count."""
+    from gradcore import _kernels
+
+    n = _kernels.max_threads()
+    out = [run()]
+    _kernels.set_num_threads(1)
+    try:
+        out.append(run())
+    finally:
+        _kernels.set_num_threads(n)
+    return out

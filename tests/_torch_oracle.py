@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _tolerances import close as _close
 from _tolerances import tol
 
 from gradcore import nn
@@ -35,10 +36,12 @@ TORCH_ACT = {
 
 
 def close(ours, theirs, name=""):
-    """float64 vs torch: ``rtol = RTOL``, ``atol = ATOL``."""
+    """float64 vs torch: ``|ours - theirs| <= RTOL |theirs| + ATOL`` elementwise (the suite's
+    ``close``, scale ``ATOL / RTOL``); ``theirs`` may be a tensor, either may broadcast."""
     if isinstance(theirs, torch.Tensor):
         theirs = theirs.detach().numpy()
-    np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL, err_msg=name)
+    ours, theirs = np.broadcast_arrays(np.asarray(ours, F64), np.asarray(theirs, F64))
+    _close(ours, theirs, "torch", scale=ATOL / RTOL, err_msg=name)
 
 
 def leaf(a):

@@ -20,6 +20,7 @@ from _equivalence import (
     norm_shapes,
     rand,
     randn,
+    threaded_and_serial,
 )
 from _tolerances import close
 from hypothesis import given
@@ -160,6 +161,22 @@ def test_batchnorm_statistics_robust_to_outlier_rows(name, dt, outlier, shape, r
 
 
 @BACKEND
+def test_batchnorm_read_only_inputs_accepted(name):
+    rng = np.random.default_rng(3)
+    a = bn_args(N=6, C=5)
+    a[0] = rng.standard_normal((6, 5))
+    for i in (0, 1, 2):
+        a[i].flags.writeable = False
+    w = [v.copy() if isinstance(v, np.ndarray) else v for v in a]
+    rm0, rv0 = a[3].copy(), a[4].copy()
+    MODS[name].batchnorm_forward_train(*a)
+    ref.batchnorm_forward_train(*w)
+    names = ("running_mean", "running_var", "y", "mean", "inv_std")
+    got, want = (dict(zip(names, v[3:5] + v[7:], strict=True)) for v in (a, w))
+    check_bn(got, want, a[0], a[1], a[2], rm0, rv0, np.zeros((6, 5)), keys=names)
+
+
+@BACKEND
 def test_batchnorm_zero_rows_backward_and_eval(name):
     be = MODS[name]
     x = np.zeros((0, 3))
@@ -229,18 +246,8 @@ def test_c_batchnorm_bad_inputs_raise():
 def test_c_threaded_and_serial_paths_agree(dt, rng):
     """Above the thresholds the kernels split rows over threads; the serial path (one thread:
     one chunk) must give the same results up to summation order."""
-    from gradcore import _kernels
-
     x, dy = rand(rng, (600, 150), dt, 3.0, 1.0), rand(rng, (600, 150), dt)
     gamma, beta = rand(rng, 150, dt), rand(rng, 150, dt)
     rm0, rv0 = np.zeros(150, dt), np.ones(150, dt)
-    runs = []
-    for threads in (None, 1):
-        n = _kernels.max_threads()
-        if threads:
-            _kernels.set_num_threads(threads)
-        try:
-            runs.append(bn_run(MODS["c"], x, gamma, beta, rm0, rv0, dy))
-        finally:
-            _kernels.set_num_threads(n)
+    runs = threaded_and_serial(lambda: bn_run(MODS["c"], x, gamma, beta, rm0, rv0, dy))
     check_bn(runs[0], runs[1], x, gamma, beta, rm0, rv0, dy)

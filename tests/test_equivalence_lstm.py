@@ -16,12 +16,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _equivalence import BACKEND, C_ONLY, DT, MODS, SETTINGS, rand, randn, read_only
-from _tolerances import close, tol
+from _equivalence import (
+    BACKEND,
+    C_ONLY,
+    DT,
+    MODS,
+    SETTINGS,
+    rand,
+    randn,
+    read_only,
+    threaded_and_serial,
+)
+from _fd import assert_gradcheck
+from _tolerances import close
 from hypothesis import given
 from hypothesis import strategies as st
 
-import gradcore as gc
 from gradcore.backends import Workspace
 from gradcore.backends import reference as ref
 
@@ -226,8 +236,7 @@ def test_lstm_finite_differences_through_the_backend(name):
         return y, vjp
 
     names = ("x", "Wx", "Wh", "b", "h0", "c0")
-    res = gc.gradcheck(fn, tuple(p[k] for k in names), rtol=tol("finite_differences", np.float64))
-    assert res.ok, res.report()
+    assert_gradcheck(fn, tuple(p[k] for k in names))
 
 
 @BACKEND
@@ -358,17 +367,7 @@ def test_c_lstm_bad_inputs_raise():
 def test_c_threaded_and_serial_paths_agree(dt, rng):
     """Above the thresholds the kernels split the batch over threads; the serial path (one
     thread: one chunk) must give the same results up to summation order."""
-    from gradcore import _kernels
-
     p = lstm_inputs(rng, 40, 20, 5, 64, dt)
     dhs = rand(rng, (40, 20, 64), dt)
-    runs = []
-    for threads in (None, 1):
-        n = _kernels.max_threads()
-        if threads:
-            _kernels.set_num_threads(threads)
-        try:
-            runs.append(lstm_run(MODS["c"], p, dhs, None, None))
-        finally:
-            _kernels.set_num_threads(n)
+    runs = threaded_and_serial(lambda: lstm_run(MODS["c"], p, dhs, None, None))
     check_lstm(runs[0], runs[1], p, dhs, None, None)

@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pytest
 from _fd import assert_gradcheck, op
+from _tolerances import assert_f32_close
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -34,18 +35,6 @@ acts = st.sampled_from(ACTIVATIONS)
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def assert_f32_close(name, a32, a64, natural):
-    """float32 result vs the float64 result of the same (float32-representable) inputs.
-
-    ``rtol = 2e-5`` (~170 float32 ulps, room for accumulated rounding in short sums), plus an
-    absolute term ``2e-5 * natural`` where ``natural`` is the size the quantity would have
-    without saturation/cancellation (e.g. ``|dy|`` for a derivative bounded by ~1).
-    """
-    assert a32.dtype == np.float32
-    assert np.all(np.isfinite(a32)), f"{name}: non-finite float32 values"
-    np.testing.assert_allclose(a32, a64, rtol=2e-5, atol=2e-5 * natural, err_msg=name)
 
 
 def run_act(x, act):

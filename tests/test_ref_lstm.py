@@ -112,6 +112,13 @@ shapes = st.tuples(
     st.integers(1, 4),  # H
 )
 scales = st.sampled_from([0.1, 0.5, 1.0, 2.5])
+lstm_cases = given(
+    shape=shapes,
+    scale=scales,
+    use_dhT=st.booleans(),
+    use_dcT=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
 
 
 # --------------------------------------------------------------------------- forward
@@ -150,13 +157,7 @@ def test_forward_saturated_gates_no_overflow_warning(rng):
 # --------------------------------------------------------------------------- backward vs FD
 
 
-@given(
-    shape=shapes,
-    scale=scales,
-    use_dhT=st.booleans(),
-    use_dcT=st.booleans(),
-    seed=st.integers(0, 2**32 - 1),
-)
+@lstm_cases
 def test_backward_matches_finite_differences(shape, scale, use_dhT, use_dcT, seed):
     """gc.gradcheck of the kernels as a function of (x, Wx, Wh, b, h0, c0) whose output is
     (hs, and h_T, c_T when used): the backward gets dhs, dhT, dcT from gradcheck's projection."""
@@ -181,13 +182,7 @@ def test_backward_matches_finite_differences(shape, scale, use_dhT, use_dcT, see
     assert_gradcheck(op(forward, backward), tuple(inputs))
 
 
-@given(
-    shape=shapes,
-    scale=scales,
-    use_dhT=st.booleans(),
-    use_dcT=st.booleans(),
-    seed=st.integers(0, 2**32 - 1),
-)
+@lstm_cases
 def test_per_step_norms_match_injected_perturbations(shape, scale, use_dhT, use_dcT, seed):
     rng = np.random.default_rng(seed)
     N, T, D, H = shape

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _fd import assert_gradcheck, op
+from _tolerances import assert_f32_close as _f32_close
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,14 +46,9 @@ def _fd_eps(x, eps, axis=0):
 
 
 def assert_f32_close(name, a32, a64, natural):
-    """float32 kernel output vs the float64 kernel on the same (float32-representable) inputs.
-
-    These kernels compute in float64 and round once when writing, so ``rtol = 1e-6`` (~8 float32
-    ulps) plus ``atol = 1e-6 * natural`` (the size of the quantity before cancellation).
-    """
-    assert a32.dtype == np.float32
-    assert np.all(np.isfinite(a32)), f"{name}: non-finite float32 values"
-    np.testing.assert_allclose(a32, a64, rtol=1e-6, atol=1e-6 * natural, err_msg=name)
+    """float32 vs float64 on the same inputs (these kernels compute in float64 and round
+    once: "float32_vs_float64_rounded_once" in tests/_tolerances.py)."""
+    _f32_close(name, a32, a64, natural, "float32_vs_float64_rounded_once")
 
 
 def make_inputs(rng, n, c, scale, dtype=np.float64):
@@ -173,21 +169,27 @@ def test_bn_backward_formula(rng):
     np.testing.assert_allclose(dx, want, rtol=1e-10, atol=1e-13)
 
 
-def test_bn_accumulates_params_overwrites_input(rng):
-    x, gamma, beta, dy = make_inputs(rng, 4, 3, 1.0)
-    dx_ref, dgamma_ref, dbeta_ref = bn_grads(x, gamma, beta, dy)
-    _, mean, inv_std = bn_train(x, gamma, beta)
-    dgamma0, dbeta0 = rng.standard_normal(3), rng.standard_normal(3)
+def _check_accumulates(kernel, grads, fwd, x, gamma, beta, dy, rng):
+    """``kernel`` (a norm backward) overwrites dx and accumulates dgamma, dbeta (twice)."""
+    dx_ref, dgamma_ref, dbeta_ref = grads(x, gamma, beta, dy)
+    _, mean, inv_std = fwd(x, gamma, beta)
+    c = gamma.size
+    dgamma0, dbeta0 = rng.standard_normal(c), rng.standard_normal(c)
     dgamma, dbeta = dgamma0.copy(), dbeta0.copy()
     dx = np.full_like(x, np.nan)  # must be overwritten, never read
-    batchnorm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
+    kernel(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
     np.testing.assert_array_equal(dx, dx_ref)
     np.testing.assert_allclose(dgamma, dgamma0 + dgamma_ref, rtol=1e-15, atol=1e-15)
     np.testing.assert_allclose(dbeta, dbeta0 + dbeta_ref, rtol=1e-15, atol=1e-15)
-    batchnorm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
+    kernel(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
     np.testing.assert_allclose(dgamma, dgamma0 + 2 * dgamma_ref, rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(dbeta, dbeta0 + 2 * dbeta_ref, rtol=1e-14, atol=1e-14)
     np.testing.assert_array_equal(dx, dx_ref)
+
+
+def test_bn_accumulates_params_overwrites_input(rng):
+    x, gamma, beta, dy = make_inputs(rng, 4, 3, 1.0)
+    _check_accumulates(batchnorm_backward, bn_grads, bn_train, x, gamma, beta, dy, rng)
 
 
 def test_bn_statistics_accumulate_in_float64():
@@ -310,19 +312,7 @@ def test_ln_gradients_fd(seed, n, c, scale, eps):
 
 def test_ln_accumulates_params_overwrites_input(rng):
     x, gamma, beta, dy = make_ln_inputs(rng, 3, 4, 1.0)
-    dx_ref, dgamma_ref, dbeta_ref = ln_grads(x, gamma, beta, dy)
-    _, mean, inv_std = ln_forward(x, gamma, beta)
-    dgamma0, dbeta0 = rng.standard_normal(4), rng.standard_normal(4)
-    dgamma, dbeta = dgamma0.copy(), dbeta0.copy()
-    dx = np.full_like(x, np.nan)  # must be overwritten, never read
-    layernorm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
-    np.testing.assert_array_equal(dx, dx_ref)
-    np.testing.assert_allclose(dgamma, dgamma0 + dgamma_ref, rtol=1e-15, atol=1e-15)
-    np.testing.assert_allclose(dbeta, dbeta0 + dbeta_ref, rtol=1e-15, atol=1e-15)
-    layernorm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
-    np.testing.assert_allclose(dgamma, dgamma0 + 2 * dgamma_ref, rtol=1e-14, atol=1e-14)
-    np.testing.assert_allclose(dbeta, dbeta0 + 2 * dbeta_ref, rtol=1e-14, atol=1e-14)
-    np.testing.assert_array_equal(dx, dx_ref)
+    _check_accumulates(layernorm_backward, ln_grads, ln_forward, x, gamma, beta, dy, rng)
 
 
 def test_ln_statistics_accumulate_in_float64():

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _tolerances import close, tol
 from _torch_oracle import RTOL, model64, torch, torch_params
 
 import gradcore as gc
@@ -42,10 +43,11 @@ def _torch_params(p0s):
 
 def _compare(ours, theirs, name, rtol, atol):
     theirs = theirs.detach().numpy()
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=name)
+    assert tol("torch_optimizer", ours.dtype) == rtol
+    close(ours, theirs, "torch_optimizer", scale=atol / rtol, err_msg=name)
 
 
-TOL = {np.float64: (1e-12, 1e-14), np.float32: (2e-5, 1e-6)}
+TOL = {dt: (tol("torch_optimizer", dt), a) for dt, a in ((np.float64, 1e-14), (np.float32, 1e-6))}
 
 
 def _run_optimizer(rng, dtype, make_torch, init_state, our_step, state_names):
