@@ -13,6 +13,19 @@ from _torch_oracle import RTOL, F, close, leaf, t, torch
 import gradcore as gc
 from gradcore.backends.reference.loss import bce_with_logits, mse, softmax_xent
 
+
+def _vs_torch(ours, theirs, pred, target, dname):
+    """The loss kernel ``ours(pred, target, d)`` against ``theirs`` (torch, autograd): the
+    value and the gradient ``d``."""
+    d = np.empty_like(pred)
+    loss = ours(pred, target, d)
+    pt = leaf(pred)
+    lt = theirs(pt, torch.from_numpy(target))
+    lt.backward()
+    close(loss, lt, "loss")
+    close(d, pt.grad, dname)
+
+
 # --- reference kernels ---------------------------------------------------------------------------
 
 
@@ -20,37 +33,19 @@ from gradcore.backends.reference.loss import bce_with_logits, mse, softmax_xent
 def test_cross_entropy_vs_torch(n, k, rng):
     z = 3.0 * rng.standard_normal((n, k))
     labels = rng.integers(0, k, size=n)
-    d = np.empty_like(z)
-    loss = softmax_xent(z, labels, d)
-    zt = leaf(z)
-    lt = F.cross_entropy(zt, torch.from_numpy(labels))
-    lt.backward()
-    close(loss, lt, "loss")
-    close(d, zt.grad, "dlogits")
+    _vs_torch(softmax_xent, F.cross_entropy, z, labels, "dlogits")
 
 
 def test_cross_entropy_extreme_logits_vs_torch():
     z = np.array([[1e3, -1e3, 0.0], [1e3, 1e3, -1e3], [-1e4, 1e4, 0.0], [0.0, 0.0, 0.0]])
     labels = np.array([1, 0, 0, 2])
-    d = np.empty_like(z)
-    loss = softmax_xent(z, labels, d)
-    zt = leaf(z)
-    lt = F.cross_entropy(zt, torch.from_numpy(labels))
-    lt.backward()
-    close(loss, lt, "loss")
-    close(d, zt.grad, "dlogits")
+    _vs_torch(softmax_xent, F.cross_entropy, z, labels, "dlogits")
 
 
 @pytest.mark.parametrize("shape", [(5,), (3, 4), (1, 1), (2, 3, 2)])
 def test_mse_vs_torch(shape, rng):
     p, t = rng.standard_normal(shape), rng.standard_normal(shape)
-    d = np.empty_like(p)
-    loss = mse(p, t, d)
-    pt = leaf(p)
-    lt = F.mse_loss(pt, torch.from_numpy(t))
-    lt.backward()
-    close(loss, lt, "loss")
-    close(d, pt.grad, "dpred")
+    _vs_torch(mse, F.mse_loss, p, t, "dpred")
 
 
 @pytest.mark.parametrize("shape", [(5,), (3, 4), (1, 1), (2, 3, 2)])
@@ -58,25 +53,13 @@ def test_mse_vs_torch(shape, rng):
 def test_bce_with_logits_vs_torch(shape, hard, rng):
     z = 4.0 * rng.standard_normal(shape)
     t = rng.integers(0, 2, size=shape).astype(float) if hard else rng.uniform(0, 1, shape)
-    d = np.empty_like(z)
-    loss = bce_with_logits(z, t, d)
-    zt = leaf(z)
-    lt = F.binary_cross_entropy_with_logits(zt, torch.from_numpy(t))
-    lt.backward()
-    close(loss, lt, "loss")
-    close(d, zt.grad, "dlogits")
+    _vs_torch(bce_with_logits, F.binary_cross_entropy_with_logits, z, t, "dlogits")
 
 
 def test_bce_with_logits_extremes_vs_torch():
     z = np.array([1e3, -1e3, 1e3, -1e3, 1e4, -1e4, 0.0, 40.0, -40.0])
     t = np.array([0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.5, 0.3, 0.7])
-    d = np.empty_like(z)
-    loss = bce_with_logits(z, t, d)
-    zt = leaf(z)
-    lt = F.binary_cross_entropy_with_logits(zt, torch.from_numpy(t))
-    lt.backward()
-    close(loss, lt, "loss")
-    close(d, zt.grad, "dlogits")
+    _vs_torch(bce_with_logits, F.binary_cross_entropy_with_logits, z, t, "dlogits")
 
 
 # --- documented differences from torch -----------------------------------------------------------
