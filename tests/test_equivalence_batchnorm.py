@@ -224,7 +224,7 @@ def test_c_batchnorm_bad_inputs_raise():
         cbn.batchnorm_forward_train(*a)
     a = bn_args()
     a[3].flags.writeable = False
-    with pytest.raises(ValueError, match="running_mean is an output"):
+    with pytest.raises(ValueError, match=r"running_mean .*(output|writeable)"):
         cbn.batchnorm_forward_train(*a)
     a = bn_args()
     a[0] = [[1.0, 2.0], [3.0, 4.0]]

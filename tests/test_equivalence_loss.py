@@ -203,17 +203,17 @@ def test_c_loss_bad_inputs_raise():
     assert (g == 7.0).all()  # nothing written on a bad label
     with pytest.raises(TypeError, match="integer"):
         cb.softmax_xent(z, np.zeros(3), None)
-    with pytest.raises(ValueError, match="labels must have shape"):
+    with pytest.raises(ValueError, match=r"labels .*shape"):
         cb.softmax_xent(z, np.zeros(4, np.int64), None)
     with pytest.raises(ValueError, match="empty batch"):
         cb.softmax_xent(np.zeros((0, 4)), np.zeros(0, np.int64), None)
-    with pytest.raises(ValueError, match="must not share memory with logits"):
+    with pytest.raises(ValueError, match=r"share.* memory with logits"):
         cb.softmax_xent(z, np.zeros(3, np.int64), z)
-    with pytest.raises(ValueError, match="read-only"):
+    with pytest.raises(ValueError, match=r"read-only|writeable"):
         cb.softmax_xent(z, np.zeros(3, np.int64), read_only(z))
     with pytest.raises(ValueError, match="same shape"):
         cb.mse(np.zeros(3), np.zeros(4), None)
-    with pytest.raises(TypeError, match="target must have dtype float64"):
+    with pytest.raises(TypeError, match=r"target .*float64"):
         cb.mse(np.zeros(3), np.zeros(3, np.float32), None)
     with pytest.raises(ValueError, match="empty"):
         cb.bce_with_logits(np.zeros(0), np.zeros(0), None)

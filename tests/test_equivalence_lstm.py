@@ -358,7 +358,7 @@ def test_c_lstm_bad_inputs_raise():
     bwd(11, np.empty((N, T, D + 1)), ValueError, r"dx .*shape")
     ro = np.zeros_like(p["Wh"])
     ro.flags.writeable = False
-    bwd(13, ro, ValueError, "dWh is an output and must be writeable")
+    bwd(13, ro, ValueError, r"dWh .*writeable")
     clstm.lstm_backward(*bw)
 
 

@@ -302,11 +302,11 @@ def test_c_optim_bad_inputs_raise():
         cb.adagrad_step(p, g, np.zeros(5), 0.1, 0, 0, 1e-10, True)
     with pytest.raises(ValueError, match="shape"):
         cb.adagrad_step(p, g, np.zeros(4), 0.1, 0, 0, 1e-10, 1)
-    with pytest.raises(TypeError, match="g must have dtype float64"):
+    with pytest.raises(TypeError, match=r"g .*float64"):
         cb.sgd_step(p, g.astype(np.float32), np.zeros(5), 0.1, 0, 0, False, 0, True)
-    with pytest.raises(ValueError, match="p is an output"):
+    with pytest.raises(ValueError, match=r"p .*(output|writeable)"):
         cb.sgd_step(read_only(p), g, np.zeros(5), 0.1, 0, 0, False, 0, True)
-    with pytest.raises(ValueError, match="state buf is an output"):
+    with pytest.raises(ValueError, match=r"buf .*(output|writeable)"):
         cb.sgd_step(p, g, read_only(p), 0.1, 0.9, 0, False, 0, True)
     with pytest.raises(ValueError, match="C-contiguous"):
         cb.rmsprop_step(
