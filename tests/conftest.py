@@ -33,8 +33,9 @@ settings.load_profile(os.getenv("HYPOTHESIS_PROFILE", "ci" if os.getenv("CI") el
 REQUIRE_ENV = "GRADCORE_REQUIRE_BACKENDS"
 _PREFERENCE = ("c", "numba", "numpy")  # gradcore.backends' order (fastest first)
 # Words in a skip reason that mean "this backend is not there" (the module-level skips of
-# tests/test_c_*.py, test_gemm_provider.py, test_equivalence.py, test_numba_backend.py, and
-# the skips of this conftest and test_packaging.py).
+# tests/test_c_*.py, test_gemm_provider.py, the equivalence suite (tests/_equivalence.py),
+# test_numba_backend.py, the c-only tests of the suite, and the skips of this conftest and
+# test_packaging.py).
 _SKIP_MARKERS = {
     "c": ("gradcore._kernels", "gradcore.backends.c", "compiled backend", "backend 'c'"),
     "numba": ("numba", "compiled backend"),
@@ -57,6 +58,20 @@ def required_backends() -> tuple[str, ...]:
 
 def pytest_configure(config):
     required_backends()  # a typo in the variable is a usage error, not a silent no-op
+
+
+def pytest_sessionfinish(session):
+    """With ``GRADCORE_TOL_LOG=path``: write the largest error seen per tolerance-table entry
+    (``tests/_tolerances.py``), the measurement its ``observed`` column records."""
+    path = os.environ.get("GRADCORE_TOL_LOG")
+    if path:
+        import json
+
+        import _tolerances
+
+        seen = {f"{k} {d}": v for (k, d), v in sorted(_tolerances.report_observed().items())}
+        with open(path, "w") as f:
+            json.dump(seen, f, indent=1)
 
 
 def pytest_report_header(config):

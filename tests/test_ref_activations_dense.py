@@ -1,12 +1,10 @@
 """Reference activations and dense kernels: finite differences, semantics, extremes, float32.
 
-Gradients are checked in float64 by central differences of the scalar ``L = sum(dy * y)``
-against the analytic backward. Error measure (per tensor): ``max|analytic - numeric|`` must
-be at most ``1e-6 * max|gradient|`` plus a round-off floor ``100 eps sum|dy y| / h``: a
-central difference cannot resolve anything below the float64 rounding of the forward values
-divided by the step, so gradients that are ~0 (saturated sigmoid/tanh, huge scales) are
-compared against that floor instead of against themselves. The step is relative to each
-tensor's scale (``h = 1e-5 rms(tensor)``), which keeps truncation error (``~h^2``) near 1e-10.
+Gradients are checked in float64 against central differences by ``gc.gradcheck`` (through
+``tests/_fd.py``): its per-tensor step, its round-off floor (gradients that are ~0, saturated
+sigmoid/tanh or huge scales, are compared against the float64 rounding of the forward divided
+by the step instead of against themselves) and its kink exclusion (relu, leaky_relu and elu
+at 0) are documented in ``gradcore.gradcheck``.
 """
 
 from __future__ import annotations
@@ -16,6 +14,8 @@ import warnings
 
 import numpy as np
 import pytest
+from _fd import assert_gradcheck, op
+from _tolerances import assert_f32_close
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -35,53 +35,6 @@ acts = st.sampled_from(ACTIVATIONS)
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def fd_step(a: np.ndarray) -> float:
-    """Central-difference step relative to the tensor's scale."""
-    rms = float(np.sqrt(np.mean(a * a))) if a.size else 0.0
-    return 1e-5 * (rms if rms > 0 else 1.0)
-
-
-def numeric_grad(forward, a: np.ndarray, dy: np.ndarray, h: float) -> np.ndarray:
-    """Central differences of ``L = sum(dy * forward())`` w.r.t. ``a`` (perturbed in place)."""
-    g = np.zeros_like(a)
-    for idx in np.ndindex(a.shape):
-        old = a[idx]
-        a[idx] = old + h
-        yp = forward()
-        a[idx] = old - h
-        ym = forward()
-        a[idx] = old
-        g[idx] = np.sum(dy * (yp - ym)) / (2.0 * h)
-    return g
-
-
-def assert_fd_close(name, analytic, numeric, dy, y, h):
-    """Per-tensor check; ``y`` is the forward's absolute-error scale (elementwise magnitude).
-
-    Round-off floor: each forward value carries an absolute error of a few ``eps * |y|``, so a
-    central difference cannot resolve gradients below ``~ eps sum|dy y| / h`` (factor 100 for
-    the few ulps of every operation in the chain).
-    """
-    floor = 100.0 * EPS64 * float(np.sum(np.abs(dy * y))) / h
-    scale = max(float(np.max(np.abs(numeric), initial=0.0)), float(np.max(np.abs(analytic))))
-    err = float(np.max(np.abs(analytic - numeric), initial=0.0))
-    assert err <= FD_RTOL * scale + floor, (
-        f"{name}: max abs error {err:.3e}, gradient scale {scale:.3e}, round-off floor {floor:.3e}"
-    )
-
-
-def assert_f32_close(name, a32, a64, natural):
-    """float32 result vs the float64 result of the same (float32-representable) inputs.
-
-    ``rtol = 2e-5`` (~170 float32 ulps, room for accumulated rounding in short sums), plus an
-    absolute term ``2e-5 * natural`` where ``natural`` is the size the quantity would have
-    without saturation/cancellation (e.g. ``|dy|`` for a derivative bounded by ~1).
-    """
-    assert a32.dtype == np.float32
-    assert np.all(np.isfinite(a32)), f"{name}: non-finite float32 values"
-    np.testing.assert_allclose(a32, a64, rtol=2e-5, atol=2e-5 * natural, err_msg=name)
 
 
 def run_act(x, act):
@@ -132,22 +85,10 @@ def test_unknown_activation_raises(bad):
 
 @given(seed=seeds, n=st.integers(1, 20), scale=scales, act=acts)
 def test_activation_derivative_fd(seed, n, scale, act):
-    """Elementwise: act'(x) against (act(x+h) - act(x-h)) / 2h, one step per element."""
+    """act'(x) (the backward) against finite differences of the forward, gc.gradcheck."""
     rng = np.random.default_rng(seed)
     x = scale * rng.standard_normal(n)
-    # Activations curve on a scale of ~1 whatever the input scale, so the step is capped at
-    # 1e-5 (truncation error ~h^2 ~ 1e-10 relative, elementwise).
-    h = 1e-5 * min(scale, 1.0)
-    if act in KINKED:
-        assume(np.min(np.abs(x)) > 10 * h)
-    dy = rng.standard_normal(n)
-    dx = run_act_grad(x, act, dy)
-    numeric = dy * (run_act(x + h, act) - run_act(x - h, act)) / (2 * h)
-    y = run_act(x, act)
-    # elementwise version of assert_fd_close: scale and floor per element
-    floor = 100.0 * EPS64 * np.abs(dy) * (np.abs(y) + 1.0) / h
-    tol = FD_RTOL * np.maximum(np.abs(numeric), np.abs(dx)) + floor
-    assert np.all(np.abs(dx - numeric) <= tol), (act, x, dx, numeric)
+    assert_gradcheck(op(lambda x: run_act(x, act), lambda dy, x: run_act_grad(x, act, dy)), x)
 
 
 REFERENCE_VALUES = {
@@ -312,25 +253,13 @@ def test_dense_forward_formula(rng):
 
 @given(seed=seeds, n=dims, i=dims, o=dims, scale=scales, act=acts)
 def test_dense_gradients_fd(seed, n, i, o, scale, act):
+    """dx, dW, db against finite differences of y = act(x W + b), gc.gradcheck (its kink
+    exclusion takes the z that a perturbation moves across relu's 0)."""
     rng = np.random.default_rng(seed)
-    x, W, b, dy = make_dense(rng, n, i, o, scale)
-    hx, hW, hb = fd_step(x), fd_step(W), fd_step(b)
-    z, y = run_dense(x, W, b, act)
-    if act in KINKED:  # no z within 10 perturbations of the kink at 0
-        dz_max = max(hx * np.max(np.abs(W)), hW * np.max(np.abs(x)), hb)
-        assume(np.min(np.abs(z)) > 10 * dz_max)
-    dx, dW, db = run_dense_grads(x, W, b, dy, act)
-
-    def forward():
-        return run_dense(x, W, b, act)[1]
-
-    # y = act(z) is accurate to ~eps (|y| + |z|) in absolute terms, not ~eps |y|: e.g. gelu at
-    # z = -22 evaluates 0.5 z (1 + erf(z/√2)) as exactly 0 (erf rounds to -1) while its true
-    # value and derivative are ~1e-106, so the error scale includes |z| (and 1 for sigmoid).
-    yscale = np.abs(y) + np.abs(z) + 1.0
-    assert_fd_close("dx", dx, numeric_grad(forward, x, dy, hx), dy, yscale, hx)
-    assert_fd_close("dW", dW, numeric_grad(forward, W, dy, hW), dy, yscale, hW)
-    assert_fd_close("db", db, numeric_grad(forward, b, dy, hb), dy, yscale, hb)
+    x, W, b, _ = make_dense(rng, n, i, o, scale)
+    fn = op(lambda x, W, b: run_dense(x, W, b, act)[1],
+            lambda dy, x, W, b: run_dense_grads(x, W, b, dy, act))  # fmt: skip
+    assert_gradcheck(fn, (x, W, b))
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS)

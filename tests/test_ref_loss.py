@@ -1,9 +1,8 @@
 """Reference losses: values, finite-difference gradients, stability, label validation.
 
-Gradients are checked in float64 by central differences of the scalar loss. Per tensor,
-``max|analytic - numeric|`` must be at most ``1e-6 * max|gradient|`` plus a round-off floor
-``100 eps lscale / h`` (``lscale`` = the loss's absolute error scale: a central difference
-cannot resolve less than the rounding of the loss divided by the step).
+Gradients are checked in float64 against central differences of the scalar loss by
+``gc.gradcheck`` (through ``tests/_fd.py``; its step, round-off floor and tolerance are
+documented in ``gradcore.gradcheck`` and ``tests/_tolerances.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ import warnings
 import numpy as np
 import pytest
 import scipy.special
+from _fd import assert_gradcheck
+from _tolerances import assert_f32_close as _f32_close
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,38 +31,30 @@ shapes = st.sampled_from([(1,), (5,), (1, 1), (3, 1), (1, 4), (2, 3), (3, 2, 2)]
 # --- helpers -------------------------------------------------------------------------------
 
 
-def numeric_grad(loss_fn, a: np.ndarray, h: float) -> np.ndarray:
-    """Central differences of the scalar ``loss_fn()`` w.r.t. ``a`` (perturbed in place)."""
-    g = np.zeros_like(a)
-    for idx in np.ndindex(a.shape):
-        old = a[idx]
-        a[idx] = old + h
-        lp = loss_fn()
-        a[idx] = old - h
-        lm = loss_fn()
-        a[idx] = old
-        g[idx] = (lp - lm) / (2.0 * h)
-    return g
+class KernelLoss:
+    """A loss kernel ``fn(pred, target, dpred)`` as a gc.gradcheck *loss* target
+    (``forward(pred, target) -> float``, ``backward() -> dpred``): gradcheck then differentiates
+    ``pred`` only and sets its round-off floor from ``|L| + mean|pred|``, the loss's absolute
+    error scale (``logsumexp(z) - z_label`` rounds at the size of the logits, not of a loss
+    that is ~1e-13 when one logit dominates)."""
 
+    def __init__(self, fn):
+        self.fn = fn
 
-def assert_fd_close(name, analytic, numeric, lscale, h):
-    floor = 100.0 * EPS64 * lscale / h
-    scale = max(float(np.max(np.abs(numeric))), float(np.max(np.abs(analytic))))
-    err = float(np.max(np.abs(analytic - numeric)))
-    assert err <= FD_RTOL * scale + floor, (
-        f"{name}: max abs error {err:.3e}, gradient scale {scale:.3e}, round-off floor {floor:.3e}"
-    )
+    def forward(self, pred, target):
+        self.pred, self.target = pred, target
+        return self.fn(pred, target, None)
+
+    def backward(self):
+        d = np.empty_like(self.pred)
+        self.fn(self.pred, self.target, d)
+        return d
 
 
 def assert_f32_close(name, a32, a64, natural):
-    """float32 gradient vs the float64 one on the same (float32-representable) inputs.
-
-    The loss kernels compute in float64 and round once when writing: ``rtol = 1e-6`` (~8
-    float32 ulps), ``atol = 1e-6 * natural`` for entries that are ~0 after cancellation.
-    """
-    assert a32.dtype == np.float32
-    assert np.all(np.isfinite(a32)), f"{name}: non-finite float32 values"
-    np.testing.assert_allclose(a32, a64, rtol=1e-6, atol=1e-6 * natural, err_msg=name)
+    """float32 vs float64 on the same inputs (these kernels compute in float64 and round
+    once: "float32_vs_float64_rounded_once" in tests/_tolerances.py)."""
+    _f32_close(name, a32, a64, natural, "float32_vs_float64_rounded_once")
 
 
 @contextlib.contextmanager
@@ -92,15 +85,13 @@ def make_xent(rng, n, k, scale, dtype=np.float64):
 def test_xent_value_and_gradient_fd(seed, n, k, scale):
     rng = np.random.default_rng(seed)
     z, y = make_xent(rng, n, k, scale)
-    loss, d = xent(z, y)
+    loss, _ = xent(z, y)
     assert isinstance(loss, float)
     # naive formula is fine at these scales in float64 (|z| <= ~500)
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     naive = -np.mean(np.log(p[np.arange(n), y]))
     assert abs(loss - naive) <= 1e-12 * max(1.0, abs(naive)) + 1e-12 * np.max(np.abs(z))
-    h = 1e-5  # softmax curves on a scale of ~1 in the logits, whatever their size
-    lscale = abs(loss) + np.max(np.abs(z)) + 1.0
-    assert_fd_close("dlogits", d, numeric_grad(lambda: softmax_xent(z, y, None), z, h), lscale, h)
+    assert_gradcheck(KernelLoss(softmax_xent), (z, y))
 
 
 def test_xent_gradient_formula(rng):
@@ -221,9 +212,7 @@ def test_mse_value_and_gradient_fd(seed, shape, scale):
     assert isinstance(loss, float)
     assert loss == pytest.approx(np.mean((p - t) ** 2), rel=1e-13)
     np.testing.assert_allclose(d, 2 * (p - t) / p.size, rtol=1e-15)
-    h = 1e-5 * scale  # the loss is quadratic: central differences are exact up to round-off
-    lscale = loss + scale**2
-    assert_fd_close("dpred", d, numeric_grad(lambda: mse(p, t, None), p, h), lscale, h)
+    assert_gradcheck(KernelLoss(mse), (p, t))
 
 
 def test_mse_overwrites_extremes_and_errors():
@@ -276,11 +265,7 @@ def test_bce_value_and_gradient_fd(seed, shape, scale, hard):
     s = 1 / (1 + np.exp(-np.clip(z, -700, 700)))
     # atol: σ - t cancels when σ ≈ t; each of σ, t (<= 1) carries ~eps of rounding
     np.testing.assert_allclose(d, (s - t) / z.size, rtol=1e-13, atol=4 * EPS64 / z.size)
-    h = 1e-5  # σ curves on a scale of ~1 whatever the logits' size
-    lscale = loss + np.max(np.abs(z)) + 1.0
-    assert_fd_close(
-        "dlogits", d, numeric_grad(lambda: bce_with_logits(z, t, None), z, h), lscale, h
-    )
+    assert_gradcheck(KernelLoss(bce_with_logits), (z, t))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

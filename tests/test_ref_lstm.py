@@ -1,7 +1,8 @@
 """The NumPy reference LSTM kernels against float64 finite differences.
 
 Two independent checks of ``lstm_backward``:
-- central differences of a random projection of the outputs (hs, hT, cT) w.r.t. every input;
+- ``gc.gradcheck`` (central differences of a random projection of the outputs (hs, hT, cT))
+  w.r.t. every input;
 - the per-step norms ``dh_norm[t]``, ``dc_norm[t]`` against finite differences of the loss
   w.r.t. additive perturbations ``e_h[t]``, ``e_c[t]`` injected into an independent forward
   (``c_t <- c_t + e_c[t]`` before ``h_t`` is formed, ``h_t <- h_t + e_h[t]``): dL/de_h[t] is the
@@ -10,6 +11,7 @@ Two independent checks of ``lstm_backward``:
 
 import numpy as np
 import pytest
+from _fd import assert_gradcheck, op
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -75,7 +77,11 @@ def _backward(dhs, dhT, dcT, x, Wx, Wh, b, h0, c0, acc=None, fill=0.0):
 
 
 def _central_diff(f, arr, eps=1e-6):
-    """d f / d arr by central differences, perturbing ``arr`` in place one element at a time."""
+    """d f / d arr by central differences, perturbing ``arr`` in place one element at a time.
+
+    Kept (not gc.gradcheck) for the per-step norms: those are checked against the *norms* of
+    total gradients at injection points of an independent forward, quantities the kernels'
+    backward does not return as a gradient (gradcheck compares a vjp with differences)."""
     grad = np.zeros_like(arr)
     flat, gflat = arr.reshape(-1), grad.reshape(-1)
     for k in range(flat.size):
@@ -106,6 +112,13 @@ shapes = st.tuples(
     st.integers(1, 4),  # H
 )
 scales = st.sampled_from([0.1, 0.5, 1.0, 2.5])
+lstm_cases = given(
+    shape=shapes,
+    scale=scales,
+    use_dhT=st.booleans(),
+    use_dcT=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
 
 
 # --------------------------------------------------------------------------- forward
@@ -144,43 +157,32 @@ def test_forward_saturated_gates_no_overflow_warning(rng):
 # --------------------------------------------------------------------------- backward vs FD
 
 
-@given(
-    shape=shapes,
-    scale=scales,
-    use_dhT=st.booleans(),
-    use_dcT=st.booleans(),
-    seed=st.integers(0, 2**32 - 1),
-)
+@lstm_cases
 def test_backward_matches_finite_differences(shape, scale, use_dhT, use_dcT, seed):
+    """gc.gradcheck of the kernels as a function of (x, Wx, Wh, b, h0, c0) whose output is
+    (hs, and h_T, c_T when used): the backward gets dhs, dhT, dcT from gradcheck's projection."""
     rng = np.random.default_rng(seed)
     N, T, D, H = shape
     inputs = _problem(rng, N, T, D, H, scale)
-    R = rng.standard_normal((N, T, H))  # L = <R, hs> + <RhT, hT> + <RcT, cT>
-    RhT = rng.standard_normal((N, H)) if use_dhT else None
-    RcT = rng.standard_normal((N, H)) if use_dcT else None
+    k = N * T * H
 
-    def loss():
-        hs, cs, _ = _forward(*inputs)
-        L = np.sum(R * hs)
-        if RhT is not None:
-            L += np.sum(RhT * hs[:, -1])
-        if RcT is not None:
-            L += np.sum(RcT * cs[:, -1])
-        return L
+    def forward(*args):
+        hs, cs, _ = _forward(*args)
+        parts = [hs.ravel()] + [hs[:, -1].ravel()] * use_dhT + [cs[:, -1].ravel()] * use_dcT
+        return np.concatenate(parts)
 
-    got = _backward(R, RhT, RcT, *inputs)
-    for name, arr in zip(["x", "Wx", "Wh", "b", "h0", "c0"], inputs, strict=True):
-        fd = _central_diff(loss, arr)
-        np.testing.assert_allclose(got[name], fd, rtol=1e-6, atol=1e-8, err_msg=name)
+    def backward(dy, *args):
+        dhs = dy[:k].reshape(N, T, H)
+        rest = iter(np.split(dy[k:], int(use_dhT) + int(use_dcT)) if dy.size > k else [])
+        dhT = next(rest).reshape(N, H) if use_dhT else None
+        dcT = next(rest).reshape(N, H) if use_dcT else None
+        got = _backward(dhs, dhT, dcT, *args)
+        return tuple(got[n] for n in ("x", "Wx", "Wh", "b", "h0", "c0"))
+
+    assert_gradcheck(op(forward, backward), tuple(inputs))
 
 
-@given(
-    shape=shapes,
-    scale=scales,
-    use_dhT=st.booleans(),
-    use_dcT=st.booleans(),
-    seed=st.integers(0, 2**32 - 1),
-)
+@lstm_cases
 def test_per_step_norms_match_injected_perturbations(shape, scale, use_dhT, use_dcT, seed):
     rng = np.random.default_rng(seed)
     N, T, D, H = shape

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _fd import assert_gradcheck, op
+from _tolerances import assert_f32_close as _f32_close
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,38 +36,19 @@ momenta = st.sampled_from([0.1, 0.0, 0.5, 1.0])
 # --- helpers -------------------------------------------------------------------------------
 
 
-def numeric_grad(forward, a: np.ndarray, dy: np.ndarray, h: float) -> np.ndarray:
-    """Central differences of ``L = sum(dy * forward())`` w.r.t. ``a`` (perturbed in place)."""
-    g = np.zeros_like(a)
-    for idx in np.ndindex(a.shape):
-        old = a[idx]
-        a[idx] = old + h
-        yp = forward()
-        a[idx] = old - h
-        ym = forward()
-        a[idx] = old
-        g[idx] = np.sum(dy * (yp - ym)) / (2.0 * h)
-    return g
-
-
-def assert_fd_close(name, analytic, numeric, dy, yscale, h):
-    floor = 100.0 * EPS64 * float(np.sum(np.abs(dy) * yscale)) / h
-    scale = max(float(np.max(np.abs(numeric))), float(np.max(np.abs(analytic))))
-    err = float(np.max(np.abs(analytic - numeric)))
-    assert err <= FD_RTOL * scale + floor, (
-        f"{name}: max abs error {err:.3e}, gradient scale {scale:.3e}, round-off floor {floor:.3e}"
-    )
+def _fd_eps(x, eps, axis=0):
+    """gradcheck's relative step for a normalization: the function bends on the length
+    ``sqrt(var + eps)`` (its curvature scale), which may be far below 1 for small data, so the
+    step is 1e-5 of it, relative to gradcheck's ``max(rms(x), 1)``."""
+    std = float(np.min(np.sqrt(x.var(axis=axis) + eps)))
+    rms = max(float(np.sqrt(np.mean(x * x))), 1.0)
+    return min(1e-5 * std / rms, 1e-3)
 
 
 def assert_f32_close(name, a32, a64, natural):
-    """float32 kernel output vs the float64 kernel on the same (float32-representable) inputs.
-
-    These kernels compute in float64 and round once when writing, so ``rtol = 1e-6`` (~8 float32
-    ulps) plus ``atol = 1e-6 * natural`` (the size of the quantity before cancellation).
-    """
-    assert a32.dtype == np.float32
-    assert np.all(np.isfinite(a32)), f"{name}: non-finite float32 values"
-    np.testing.assert_allclose(a32, a64, rtol=1e-6, atol=1e-6 * natural, err_msg=name)
+    """float32 vs float64 on the same inputs (these kernels compute in float64 and round
+    once: "float32_vs_float64_rounded_once" in tests/_tolerances.py)."""
+    _f32_close(name, a32, a64, natural, "float32_vs_float64_rounded_once")
 
 
 def make_inputs(rng, n, c, scale, dtype=np.float64):
@@ -168,21 +151,10 @@ def test_bn_rejects_non_2d():
 @given(seed=seeds, n=st.integers(2, 5), c=st.integers(1, 4), scale=scales, eps=eps_values)
 def test_bn_gradients_fd(seed, n, c, scale, eps):
     rng = np.random.default_rng(seed)
-    x, gamma, beta, dy = make_inputs(rng, n, c, scale)
-    dx, dgamma, dbeta = bn_grads(x, gamma, beta, dy, eps)
-    y, mean, inv_std = bn_train(x, gamma, beta, eps=eps)
-
-    def forward():
-        return bn_train(x, gamma, beta, eps=eps)[0]
-
-    # |y| error scale: gamma (|x| + |mean|) inv_std + |beta| (the subtraction x - mean rounds
-    # relative to |x|, not to |x - mean|).
-    yscale = np.abs(gamma) * (np.abs(x) + np.abs(mean)) * inv_std + np.abs(beta) + np.abs(y)
-    hx = 1e-5 * float(np.min(1.0 / inv_std))  # 1e-5 sqrt(var + eps), the curvature scale
-    hg, hb = 1e-5, 1e-5  # y is linear in gamma and beta
-    assert_fd_close("dx", dx, numeric_grad(forward, x, dy, hx), dy, yscale, hx)
-    assert_fd_close("dgamma", dgamma, numeric_grad(forward, gamma, dy, hg), dy, yscale, hg)
-    assert_fd_close("dbeta", dbeta, numeric_grad(forward, beta, dy, hb), dy, yscale, hb)
+    x, gamma, beta, _ = make_inputs(rng, n, c, scale)
+    fn = op(lambda x, g, b: bn_train(x, g, b, eps=eps)[0],
+            lambda dy, x, g, b: bn_grads(x, g, b, dy, eps))  # fmt: skip
+    assert_gradcheck(fn, (x, gamma, beta), eps=_fd_eps(x, eps))
 
 
 def test_bn_backward_formula(rng):
@@ -197,21 +169,27 @@ def test_bn_backward_formula(rng):
     np.testing.assert_allclose(dx, want, rtol=1e-10, atol=1e-13)
 
 
-def test_bn_accumulates_params_overwrites_input(rng):
-    x, gamma, beta, dy = make_inputs(rng, 4, 3, 1.0)
-    dx_ref, dgamma_ref, dbeta_ref = bn_grads(x, gamma, beta, dy)
-    _, mean, inv_std = bn_train(x, gamma, beta)
-    dgamma0, dbeta0 = rng.standard_normal(3), rng.standard_normal(3)
+def _check_accumulates(kernel, grads, fwd, x, gamma, beta, dy, rng):
+    """``kernel`` (a norm backward) overwrites dx and accumulates dgamma, dbeta (twice)."""
+    dx_ref, dgamma_ref, dbeta_ref = grads(x, gamma, beta, dy)
+    _, mean, inv_std = fwd(x, gamma, beta)
+    c = gamma.size
+    dgamma0, dbeta0 = rng.standard_normal(c), rng.standard_normal(c)
     dgamma, dbeta = dgamma0.copy(), dbeta0.copy()
     dx = np.full_like(x, np.nan)  # must be overwritten, never read
-    batchnorm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
+    kernel(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
     np.testing.assert_array_equal(dx, dx_ref)
     np.testing.assert_allclose(dgamma, dgamma0 + dgamma_ref, rtol=1e-15, atol=1e-15)
     np.testing.assert_allclose(dbeta, dbeta0 + dbeta_ref, rtol=1e-15, atol=1e-15)
-    batchnorm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
+    kernel(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
     np.testing.assert_allclose(dgamma, dgamma0 + 2 * dgamma_ref, rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(dbeta, dbeta0 + 2 * dbeta_ref, rtol=1e-14, atol=1e-14)
     np.testing.assert_array_equal(dx, dx_ref)
+
+
+def test_bn_accumulates_params_overwrites_input(rng):
+    x, gamma, beta, dy = make_inputs(rng, 4, 3, 1.0)
+    _check_accumulates(batchnorm_backward, bn_grads, bn_train, x, gamma, beta, dy, rng)
 
 
 def test_bn_statistics_accumulate_in_float64():
@@ -326,40 +304,15 @@ def test_ln_rejects_bad_shapes():
 @given(seed=seeds, n=st.integers(1, 4), c=st.integers(1, 5), scale=scales, eps=eps_values)
 def test_ln_gradients_fd(seed, n, c, scale, eps):
     rng = np.random.default_rng(seed)
-    x, gamma, beta, dy = make_ln_inputs(rng, n, c, scale)
-    dx, dgamma, dbeta = ln_grads(x, gamma, beta, dy, eps)
-    y, mean, inv_std = ln_forward(x, gamma, beta, eps)
-
-    def forward():
-        return ln_forward(x, gamma, beta, eps)[0]
-
-    yscale = (
-        np.abs(gamma) * (np.abs(x) + np.abs(mean)[:, None]) * inv_std[:, None]
-        + np.abs(beta)
-        + np.abs(y)
-    )
-    hx = 1e-5 * float(np.min(1.0 / inv_std))  # 1e-5 sqrt(var + eps), the curvature scale
-    hg, hb = 1e-5, 1e-5  # y is linear in gamma and beta
-    assert_fd_close("dx", dx, numeric_grad(forward, x, dy, hx), dy, yscale, hx)
-    assert_fd_close("dgamma", dgamma, numeric_grad(forward, gamma, dy, hg), dy, yscale, hg)
-    assert_fd_close("dbeta", dbeta, numeric_grad(forward, beta, dy, hb), dy, yscale, hb)
+    x, gamma, beta, _ = make_ln_inputs(rng, n, c, scale)
+    fn = op(lambda x, g, b: ln_forward(x, g, b, eps)[0],
+            lambda dy, x, g, b: ln_grads(x, g, b, dy, eps))  # fmt: skip
+    assert_gradcheck(fn, (x, gamma, beta), eps=_fd_eps(x, eps, axis=1))
 
 
 def test_ln_accumulates_params_overwrites_input(rng):
     x, gamma, beta, dy = make_ln_inputs(rng, 3, 4, 1.0)
-    dx_ref, dgamma_ref, dbeta_ref = ln_grads(x, gamma, beta, dy)
-    _, mean, inv_std = ln_forward(x, gamma, beta)
-    dgamma0, dbeta0 = rng.standard_normal(4), rng.standard_normal(4)
-    dgamma, dbeta = dgamma0.copy(), dbeta0.copy()
-    dx = np.full_like(x, np.nan)  # must be overwritten, never read
-    layernorm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
-    np.testing.assert_array_equal(dx, dx_ref)
-    np.testing.assert_allclose(dgamma, dgamma0 + dgamma_ref, rtol=1e-15, atol=1e-15)
-    np.testing.assert_allclose(dbeta, dbeta0 + dbeta_ref, rtol=1e-15, atol=1e-15)
-    layernorm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta)
-    np.testing.assert_allclose(dgamma, dgamma0 + 2 * dgamma_ref, rtol=1e-14, atol=1e-14)
-    np.testing.assert_allclose(dbeta, dbeta0 + 2 * dbeta_ref, rtol=1e-14, atol=1e-14)
-    np.testing.assert_array_equal(dx, dx_ref)
+    _check_accumulates(layernorm_backward, ln_grads, ln_forward, x, gamma, beta, dy, rng)
 
 
 def test_ln_statistics_accumulate_in_float64():

@@ -1,39 +1,176 @@
-"""Optimizers, clipping and schedules against PyTorch (the oracle) in float64.
+"""Optimizers and schedules against PyTorch (the oracle): the reference kernels over 12
+steps (float64 and float32, with an all-zero gradient step and a zero-size parameter) and the
+optimizers on a model's arena on every backend: several steps of every variant (weight decay
+coupled and decoupled, momentum, nesterov, dampening, centered, amsgrad, lr_decay, initial
+accumulator), with an all-zero gradient step and a frozen tensor (torch: ``.grad = None``), to
+~1e-10 relative; and the learning-rate schedules."""
 
-Several steps of every optimizer and variant (weight decay coupled and decoupled, momentum,
-nesterov, dampening, centered, amsgrad, lr_decay, initial accumulator), with an all-zero
-gradient step and a frozen tensor (torch: ``.grad = None``), must agree with ``torch.optim``
-to ~1e-10 relative; so must ``clip_grad_norm_`` (2 and inf), ``clip_grad_value_`` and the
-learning-rate schedules. Runs once per available backend (the `each_backend` fixture).
-"""
+from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
 import pytest
+from _tolerances import close, tol
+from _torch_oracle import RTOL, model64, torch, torch_params
 
 import gradcore as gc
-from gradcore import nn
+from gradcore.backends import reference as ref
 
-torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.usefixtures("each_backend")  # every backend against the oracle
-
-RTOL = 1e-10
+# --- reference kernels ---------------------------------------------------------------------------
 
 
-def model64(seed=0):
-    return nn.Sequential(
-        [
-            nn.Dense(5, 7, "tanh", dtype=np.float64, seed=seed),
-            nn.LayerNorm(7, dtype=np.float64),
-            nn.Dense(7, 3, "linear", dtype=np.float64, seed=seed + 1),
-        ]
-    )
+SIZES = (7, 0, 3)  # a zero-size parameter in the middle
 
 
-def torch_params(arena):
-    return [torch.tensor(arena.param(s.name).copy(), requires_grad=True) for s in arena.segments]
+STEPS = 12
+
+
+ZERO_STEP = 5  # this step gets an all-zero gradient
+
+
+def _gradients(rng, dtype):
+    gs = [
+        [rng.standard_normal(n).astype(dtype) * (0.5 + k % 3) for n in SIZES] for k in range(STEPS)
+    ]
+    gs[ZERO_STEP] = [np.zeros(n, dtype) for n in SIZES]
+    return gs
+
+
+def _torch_params(p0s):
+    return [torch.nn.Parameter(torch.from_numpy(p.copy())) for p in p0s]
+
+
+def _compare(ours, theirs, name, rtol, atol):
+    theirs = theirs.detach().numpy()
+    assert tol("torch_optimizer", ours.dtype) == rtol
+    close(ours, theirs, "torch_optimizer", scale=atol / rtol, err_msg=name)
+
+
+TOL = {dt: (tol("torch_optimizer", dt), a) for dt, a in ((np.float64, 1e-14), (np.float32, 1e-6))}
+
+
+def _run_optimizer(rng, dtype, make_torch, init_state, our_step, state_names):
+    """Drive torch and our kernel side by side; compare params and state after every step.
+
+    ``init_state(p)`` returns our state arrays for one parameter, keyed by torch's state names;
+    ``our_step(p, g, state, step)`` updates that parameter (``step`` counts from 1)."""
+    p0s = [rng.standard_normal(n).astype(dtype) for n in SIZES]
+    grads = _gradients(rng, dtype)
+    tparams = _torch_params(p0s)
+    opt = make_torch(tparams)
+    ours = [p.copy() for p in p0s]
+    states = [init_state(p) for p in ours]
+    rtol, atol = TOL[dtype]
+    for step in range(1, STEPS + 1):
+        for tp, g in zip(tparams, grads[step - 1], strict=True):
+            tp.grad = torch.from_numpy(g.copy())
+        opt.step()
+        for k, (p, g) in enumerate(zip(ours, grads[step - 1], strict=True)):
+            g_before = g.copy()
+            our_step(p, g, states[k], step)
+            np.testing.assert_array_equal(g, g_before)
+            _compare(p, tparams[k], f"param {k} step {step}", rtol, atol)
+            for name in state_names:
+                _compare(states[k][name], opt.state[tparams[k]][name], f"{name} {k}", rtol, atol)
+
+
+DTYPES = [np.float64, np.float32]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "momentum, dampening, nesterov, wd",
+    [
+        (0.0, 0.0, False, 0.0),
+        (0.0, 0.0, False, 0.01),
+        (0.9, 0.0, False, 0.0),
+        (0.9, 0.3, False, 0.01),
+        (0.9, 0.0, True, 0.0),
+        (0.5, 0.0, True, 0.01),
+    ],
+)
+def test_sgd_matches_torch(rng, dtype, momentum, dampening, nesterov, wd):
+    lr = 0.05
+
+    def step(p, g, s, k):
+        ref.sgd_step(p, g, s["momentum_buffer"], lr, momentum, dampening, nesterov, wd, k == 1)
+
+    names = ["momentum_buffer"] if momentum else []
+    _run_optimizer(
+        rng, dtype,
+        lambda ps: torch.optim.SGD(ps, lr=lr, momentum=momentum, dampening=dampening,
+                                   nesterov=nesterov, weight_decay=wd, foreach=False),
+        lambda p: {"momentum_buffer": np.zeros_like(p)}, step, names,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("centered", [False, True])
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+@pytest.mark.parametrize("wd, alpha", [(0.0, 0.99), (0.1, 0.9)])
+def test_rmsprop_matches_torch(rng, dtype, centered, momentum, wd, alpha):
+    lr, eps = 0.01, 1e-8
+
+    def step(p, g, s, k):
+        ref.rmsprop_step(
+            p, g, s["square_avg"], s["grad_avg"], s["momentum_buffer"],
+            lr, alpha, eps, wd, momentum, centered,
+        )  # fmt: skip
+
+    names = ["square_avg"] + ["grad_avg"] * centered + ["momentum_buffer"] * (momentum > 0)
+    _run_optimizer(
+        rng, dtype,
+        lambda ps: torch.optim.RMSprop(ps, lr=lr, alpha=alpha, eps=eps, weight_decay=wd,
+                                       momentum=momentum, centered=centered, foreach=False),
+        lambda p: {k: np.zeros_like(p) for k in ("square_avg", "grad_avg", "momentum_buffer")},
+        step, names,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("lr_decay", [0.0, 0.1])
+@pytest.mark.parametrize("init", [0.0, 0.5])
+@pytest.mark.parametrize("wd", [0.0, 0.1])
+def test_adagrad_matches_torch(rng, dtype, lr_decay, init, wd):
+    lr, eps = 0.1, 1e-10
+
+    def step(p, g, s, k):
+        ref.adagrad_step(p, g, s["sum"], lr, lr_decay, wd, eps, k)
+
+    _run_optimizer(
+        rng, dtype,
+        lambda ps: torch.optim.Adagrad(ps, lr=lr, lr_decay=lr_decay, weight_decay=wd,
+                                       initial_accumulator_value=init, eps=eps, foreach=False),
+        lambda p: {"sum": np.full_like(p, init)}, step, ["sum"],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("decoupled", [False, True])
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("wd", [0.0, 0.1])
+def test_adam_adamw_match_torch(rng, dtype, decoupled, amsgrad, wd):
+    lr, betas, eps = 0.01, (0.9, 0.999), 1e-8
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+
+    def step(p, g, s, k):
+        ref.adam_step(
+            p, g, s["exp_avg"], s["exp_avg_sq"], s["max_exp_avg_sq"],
+            lr, betas[0], betas[1], eps, wd, k, amsgrad, decoupled,
+        )  # fmt: skip
+
+    names = ["exp_avg", "exp_avg_sq"] + ["max_exp_avg_sq"] * amsgrad
+    _run_optimizer(
+        rng, dtype,
+        lambda ps: cls(ps, lr=lr, betas=betas, eps=eps, weight_decay=wd, amsgrad=amsgrad,
+                       foreach=False),
+        lambda p: {k: np.zeros_like(p) for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")},
+        step, names,
+    )  # fmt: skip
+
+
+# --- optimizers on the arena (every backend) -----------------------------------------------------
 
 
 def grads_for(arena, rng, step, scale=1.0):
@@ -61,6 +198,7 @@ OPTIMIZERS = [
 ]
 
 
+@pytest.mark.usefixtures("each_backend")  # every backend against the oracle
 @pytest.mark.parametrize("frozen", [False, True], ids=["all", "frozen"])
 @pytest.mark.parametrize(
     ("name", "kw"), OPTIMIZERS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPTIMIZERS)]
@@ -103,57 +241,7 @@ def test_optimizer_matches_torch(name, kw, frozen):
             np.testing.assert_allclose(mine, v.numpy(), rtol=RTOL, atol=1e-14, err_msg=k)
 
 
-def set_grads(arena, tp, rng, scale):
-    for s, t in zip(arena.segments, tp, strict=True):
-        g = rng.standard_normal(s.shape) * scale
-        arena.grad_of(s.name)[...] = g
-        t.grad = torch.tensor(g)
-
-
-@pytest.mark.parametrize("norm_type", [2.0, math.inf])
-@pytest.mark.parametrize("max_norm", [1e-3, 0.5, 1e3])
-def test_clip_grad_norm_matches_torch(norm_type, max_norm):
-    arena = model64().parameters()
-    tp = torch_params(arena)
-    set_grads(arena, tp, np.random.default_rng(3), 2.0)
-    total = gc.clip_grad_norm(arena, max_norm, norm_type=norm_type)
-    ttotal = torch.nn.utils.clip_grad_norm_(tp, max_norm, norm_type=norm_type)
-    assert total == pytest.approx(float(ttotal), rel=RTOL)
-    for s, t in zip(arena.segments, tp, strict=True):
-        np.testing.assert_allclose(arena.grad_of(s.name), t.grad.numpy(), rtol=RTOL, atol=0)
-        # the per-tensor norms come for free, for the monitor
-        want = torch.linalg.vector_norm(
-            t.grad / min(max_norm / (float(ttotal) + 1e-6), 1.0), norm_type
-        )
-        assert arena.grad_norms[s.index] == pytest.approx(float(want), rel=1e-9)
-    assert arena.total_grad_norm == total
-
-
-def test_clip_grad_norm_nonfinite_like_torch():
-    arena = model64().parameters()
-    tp = torch_params(arena)
-    set_grads(arena, tp, np.random.default_rng(4), 1.0)
-    name = arena.segments[2].name
-    arena.grad_of(name).flat[3] = np.nan
-    tp[2].grad.view(-1)[3] = float("nan")
-    with pytest.raises(gc.optim.NonFiniteGradientError, match=rf"{name} \(1 non-finite\)"):
-        gc.clip_grad_norm(arena, 1.0, error_if_nonfinite=True)
-    with pytest.raises(RuntimeError):
-        torch.nn.utils.clip_grad_norm_(tp, 1.0, error_if_nonfinite=True)
-    total = gc.clip_grad_norm(arena, 1.0)
-    ttotal = torch.nn.utils.clip_grad_norm_(tp, 1.0)
-    assert math.isnan(total) and math.isnan(float(ttotal))
-    assert np.isnan(arena.grad).all() and all(torch.isnan(t.grad).all() for t in tp)
-
-
-def test_clip_grad_value_matches_torch():
-    arena = model64().parameters()
-    tp = torch_params(arena)
-    set_grads(arena, tp, np.random.default_rng(5), 3.0)
-    gc.clip_grad_value(arena, 0.7)
-    torch.nn.utils.clip_grad_value_(tp, 0.7)
-    for s, t in zip(arena.segments, tp, strict=True):
-        np.testing.assert_array_equal(arena.grad_of(s.name), t.grad.numpy())
+# --- schedules (every backend) -------------------------------------------------------------------
 
 
 def _run_schedule(gsched_fn, tsched_fn, epochs, metrics=None):
@@ -179,6 +267,7 @@ def _run_schedule(gsched_fn, tsched_fn, epochs, metrics=None):
     return got
 
 
+@pytest.mark.usefixtures("each_backend")  # every backend against the oracle
 def test_step_and_exponential_lr_match_torch():
     lrs = _run_schedule(
         lambda o: gc.optim.StepLR(o, step_size=3, gamma=0.5),
@@ -193,6 +282,7 @@ def test_step_and_exponential_lr_match_torch():
     )
 
 
+@pytest.mark.usefixtures("each_backend")  # every backend against the oracle
 def test_cosine_matches_torch():
     _run_schedule(
         lambda o: gc.optim.CosineAnnealingLR(o, T_max=10, eta_min=1e-3),
@@ -201,6 +291,7 @@ def test_cosine_matches_torch():
     )
 
 
+@pytest.mark.usefixtures("each_backend")  # every backend against the oracle
 def test_cosine_with_warmup_matches_torch_sequential():
     def tsched(o):
         lin = torch.optim.lr_scheduler.LinearLR(o, start_factor=0.25, total_iters=3)
@@ -217,6 +308,7 @@ def test_cosine_with_warmup_matches_torch_sequential():
     assert lrs[0] == pytest.approx(0.05) and lrs[3] == pytest.approx(0.2)
 
 
+@pytest.mark.usefixtures("each_backend")  # every backend against the oracle
 @pytest.mark.parametrize(
     "kw",
     [

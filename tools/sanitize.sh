@@ -80,7 +80,7 @@ echo "sanitizers: self-test ok (a deliberate heap overflow is reported and exits
 
 options "$reports"
 if [ $# -eq 0 ]; then
-  set -- $(cd "$repo" && ls tests/test_c_*.py tests/test_gemm_provider.py tests/test_equivalence.py 2>/dev/null)
+  set -- $(cd "$repo" && ls tests/test_c_*.py tests/test_gemm_provider.py tests/test_equivalence*.py 2>/dev/null)
 fi
 args=()
 for a in "$@"; do  # make test paths absolute: pytest runs from the work folder
