@@ -339,3 +339,4 @@ def clip_value_(floating[::1] flat, double clip):
 include "_kernels_a.pxi"
 include "_kernels_b.pxi"
 include "_kernels_stats.pxi"
+include "_kernels_rnn.pxi"
