@@ -8,6 +8,7 @@ from .container import Residual, Sequential
 from .dense import Dense
 from .layernorm import LayerNorm
 from .lstm import LSTM
+from .rnn import SimpleRNN
 
 __all__ = [
     "LAYER_TYPES",
@@ -20,5 +21,6 @@ __all__ = [
     "LayerNorm",
     "Residual",
     "Sequential",
+    "SimpleRNN",
     "layer_from_config",
 ]
