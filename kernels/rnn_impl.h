@@ -16,8 +16,9 @@
 /* N*T*H elements above which the time loop runs on threads, and the fewest batch rows a
  * thread takes (the per-step products get M = rows): the LSTM's values. A step costs about a
  * quarter of the LSTM's (an [M,H]x[H,H] product and one tanh per element, against [M,H]x[H,4H]
- * and five exp/tanh), so the time loop is split from the same element count but pays less;
- * measured on 2 shared cores, T=50 N=64 H=64 float32 forward+backward: see docs/kernels.md. */
+ * and five exp/tanh). Measured (float32 forward+backward, 2 cores shared with other builds,
+ * best of 30, 1 vs 2 threads): N*T*H = 32768 is about break-even (N=16 T=32 H=64: 0.26 vs
+ * 0.28 ms; N=32 T=32 H=32: 0.21 vs 0.19 ms), 819200 (N=256 T=50 H=64) 29.5 vs 25.7 ms. */
 #define GC_RNN_PAR_MIN 32768
 #define GC_RNN_MIN_ROWS 4
 /* Column block of the db column sums (double accumulators on the stack). */
