@@ -44,6 +44,7 @@ FAMILIES = {
     "batchnorm": ("batchnorm_forward_train", "batchnorm_forward_eval", "batchnorm_backward"),
     "layernorm": ("layernorm_forward", "layernorm_backward"),
     "lstm": ("lstm_forward", "lstm_backward"),
+    "rnn": ("rnn_forward", "rnn_backward"),  # tests/test_rnn_equivalence.py, test_c_rnn.py
     "stats": ("act_stats", "segment_delta_sumsq"),  # tests/test_stats_kernels.py
 }
 

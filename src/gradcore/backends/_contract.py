@@ -75,6 +75,13 @@ FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
             "dx", "dWx", "dWh", "db", "dh0", "dc0", "dh_norm", "dc_norm", "ws",
         ),
     },
+    "rnn": {
+        "rnn_forward": ("x", "Wx", "Wh", "b", "h0", "hs", "ws"),
+        "rnn_backward": (
+            "dhs", "dhT", "x", "Wx", "Wh", "h0", "hs", "dx", "dWx", "dWh", "db", "dh0",
+            "dh_norm", "ws",
+        ),
+    },
     "loss": {
         "softmax_xent": ("logits", "labels", "dlogits"),
         "mse": ("pred", "target", "dpred"),

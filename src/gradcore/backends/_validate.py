@@ -50,6 +50,8 @@ __all__ = [
     "check_pair",
     "check_param",
     "check_rmsprop",
+    "check_rnn_backward",
+    "check_rnn_forward",
     "check_same_shape",
     "check_segments",
     "check_sgd",
@@ -484,14 +486,17 @@ def check_norm_backward(
 # --------------------------------------------------------------------------- lstm
 
 
-def _lstm_dims(op: str, x: object, Wh: object) -> tuple[int, int, int, int, np.dtype]:
-    """(N, T, D, H, dtype) from x[N,T,D] and Wh[H,4H]; T >= 1 and H >= 1."""
+def _lstm_dims(
+    op: str, x: object, Wh: object, wh: str = "[H, 4H]"
+) -> tuple[int, int, int, int, np.dtype]:
+    """(N, T, D, H, dtype) from x[N,T,D] and Wh[H,4H] (``wh``: Wh's dimensions as messages name
+    them; the rnn family's is ``[H, H]``); T >= 1 and H >= 1."""
     if not isinstance(x, np.ndarray) or x.ndim != 3:
         raise ValueError(f"{op}: x must be a 3-d numpy array [N, T, D], got {_shape(x)}")
     if x.dtype not in FLOATS:
         raise TypeError(f"{op}: x must have dtype float32 or float64, got {x.dtype}")
     if not isinstance(Wh, np.ndarray) or Wh.ndim != 2:
-        raise ValueError(f"{op}: Wh must be a 2-d numpy array [H, 4H], got {_shape(Wh)}")
+        raise ValueError(f"{op}: Wh must be a 2-d numpy array {wh}, got {_shape(Wh)}")
     N, T, D = x.shape
     H = Wh.shape[0]
     if T < 1:
@@ -540,4 +545,38 @@ def check_lstm_backward(
         check_out(op, name, a, shape, dt)
     check_out(op, "dh_norm", dh_norm, (T,), _F64)
     check_out(op, "dc_norm", dc_norm, (T,), _F64)
+    return N, T, D, H, dt
+
+
+# --------------------------------------------------------------------------- rnn
+
+
+def check_rnn_forward(x, Wx, Wh, b, h0, hs) -> tuple[int, int, int, int, np.dtype]:
+    """Checks of ``rnn_forward``; returns ``(N, T, D, H, dtype)``."""
+    op = "rnn_forward"
+    N, T, D, H, dt = _lstm_dims(op, x, Wh, "[H, H]")
+    for name, a, shape in (("Wx", Wx, (D, H)), ("Wh", Wh, (H, H)), ("b", b, (H,)),
+                           ("h0", h0, (N, H))):  # fmt: skip
+        check_array(op, name, a, shape, dt)
+    check_out(op, "hs", hs, (N, T, H), dt)
+    return N, T, D, H, dt
+
+
+def check_rnn_backward(
+    dhs, dhT, x, Wx, Wh, h0, hs, dx, dWx, dWh, db, dh0, dh_norm
+) -> tuple[int, int, int, int, np.dtype]:
+    """Checks of ``rnn_backward`` (``dhT`` may be None; ``dh_norm`` is float64); returns
+    ``(N, T, D, H, dtype)``."""
+    op = "rnn_backward"
+    N, T, D, H, dt = _lstm_dims(op, x, Wh, "[H, H]")
+    check_array(op, "dhs", dhs, (N, T, H), dt)
+    if dhT is not None:
+        check_array(op, "dhT", dhT, (N, H), dt)
+    for name, a, shape in (("Wx", Wx, (D, H)), ("Wh", Wh, (H, H)), ("h0", h0, (N, H)),
+                           ("hs", hs, (N, T, H))):  # fmt: skip
+        check_array(op, name, a, shape, dt)
+    for name, a, shape in (("dx", dx, (N, T, D)), ("dWx", dWx, (D, H)), ("dWh", dWh, (H, H)),
+                           ("db", db, (H,)), ("dh0", dh0, (N, H))):  # fmt: skip
+        check_out(op, name, a, shape, dt)
+    check_out(op, "dh_norm", dh_norm, (T,), _F64)
     return N, T, D, H, dt

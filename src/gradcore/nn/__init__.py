@@ -17,6 +17,7 @@ from .dense import Dense
 from .layernorm import LayerNorm
 from .lstm import LSTM
 from .registry import LAYER_TYPES, layer_from_config
+from .rnn import SimpleRNN
 
 __all__ = [
     "LAYER_TYPES",
@@ -29,6 +30,7 @@ __all__ = [
     "LayerNorm",
     "Residual",
     "Sequential",
+    "SimpleRNN",
     "init",
     "layer_from_config",
 ]

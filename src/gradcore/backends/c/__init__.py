@@ -13,9 +13,9 @@ backend registry simply lists it as unavailable.
 
 from ... import _gemm
 from .._contract import OPS, ops_of
-from . import activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, stats
+from . import activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, rnn, stats
 
-_FAMILIES = (activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, stats)
+_FAMILIES = (activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, rnn, stats)
 
 NAME = "c"
 

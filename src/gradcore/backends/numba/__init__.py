@@ -24,10 +24,10 @@ except Exception as exc:  # pragma: no cover - exercised only without a working 
     ) from exc
 
 from .._contract import OPS, ieee_silent, ops_of
-from . import activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, stats
+from . import activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, rnn, stats
 from ._jit import CHUNK, PARALLEL_THRESHOLD, cache_disabled_functions
 
-_FAMILIES = (activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, stats)
+_FAMILIES = (activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, rnn, stats)
 
 NAME = "numba"
 

@@ -9,9 +9,9 @@ caller's job (``fit``'s ``TerminateOnNonFinite``, ``clip_grad_norm(error_if_nonf
 """
 
 from .._contract import OPS, ieee_silent, ops_of
-from . import activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, stats
+from . import activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, rnn, stats
 
-_FAMILIES = (activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, stats)
+_FAMILIES = (activations, batchnorm, dense, layernorm, loss, lstm, norms, optim, rnn, stats)
 
 NAME = "numpy"
 
