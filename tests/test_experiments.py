@@ -11,7 +11,7 @@ from gradcore.experiments import _report
 pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 
-NAMES = ("vanishing", "exploding", "initialization")
+NAMES = ("vanishing", "exploding", "initialization", "activations", "residual")
 
 
 def _available():
@@ -33,10 +33,12 @@ def quick(tmp_path_factory):
 
 
 def test_registry_lists_the_experiments_in_the_issues_order():
-    assert list(experiments.EXPERIMENTS)[:3] == list(NAMES)
+    assert list(experiments.EXPERIMENTS) == list(NAMES)
     for e in experiments.EXPERIMENTS.values():
         assert e.description and e.expected and callable(e.run)
-    with pytest.raises(ValueError, match=r"one of vanishing, exploding, initialization"):
+    with pytest.raises(
+        ValueError, match=r"one of vanishing, exploding, initialization, activations, resid"
+    ):
         experiments.get("nope")
 
 
@@ -90,6 +92,26 @@ def test_initialization_xavier_halves_relu_variance_he_keeps_it_level(quick):
     assert m["relu / small normal"]["act_std_last"] < 1e-10
     assert m["relu / zeros"]["act_std_last"] == 0
     assert quick[1]["initialization"]["headline"]["reproduced"]
+
+
+def test_activations_sigmoid_gradient_vanishes_with_depth_the_others_do_not(quick):
+    m = quick[1]["activations"]["measured"]
+    sig = m["sigmoid"]["first_layer_grad_at_init"]
+    assert sig["20"] < 1e-4 * sig["5"]  # geometric decay with depth
+    for act in ("tanh", "relu", "leaky_relu", "elu", "gelu"):
+        g = m[act]["first_layer_grad_at_init"]
+        assert g["20"] > 1e3 * sig["20"], act
+        assert g["20"] > 0.1 * g["5"], act  # roughly level at their recommended gain
+    assert 0 < m["relu"]["dead_unit_fraction_end"] < 1
+    assert m["tanh"]["dead_unit_fraction_end"] is None  # not a ReLU: not measured
+
+
+def test_residual_keeps_the_deep_net_trainable_and_its_gradient_level(quick):
+    m = quick[1]["residual"]["measured"]
+    plain, res = m["plain 50"], m["residual 50"]
+    assert plain["first_over_last_at_start"] > 100 * res["first_over_last_at_start"]
+    assert 0.05 < res["first_over_last_at_start"] < 20
+    assert res["final_test_accuracy"] > plain["final_test_accuracy"]
 
 
 def test_report_renders_a_summary_table_and_every_figure(quick):

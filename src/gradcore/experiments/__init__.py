@@ -10,7 +10,7 @@ PNGs plus ``results.json`` into ``out/NAME/`` and returns the same dict. :func:`
 by name, :func:`report` runs them all and writes ``report.md``.
 """
 
-from . import exploding, initialization, vanishing  # noqa: F401  (register, in report order)
+from . import activations, exploding, initialization, residual, vanishing  # noqa: F401
 from ._framework import DATASETS, EXPERIMENTS, Dataset, Experiment, get, load_dataset
 from ._report import render, report, run
 from .classic import adding_lstm, digits_mlp

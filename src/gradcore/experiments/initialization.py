@@ -86,9 +86,9 @@ def run(*, quick: bool, seed: int, data: str | None, out: Path, progress) -> dic
     ctx = Context(NAME, quick=quick, seed=seed, data=data, out=out, progress=progress)
     ds = ctx.dataset()
     cfg = {
-        "depth": 20 if quick else 50,
-        "width": 128 if quick else 512,
-        "batch": 256 if quick else 1000,
+        "depth": 20 if quick else 30,
+        "width": 128 if quick else 256,
+        "batch": 256 if quick else 512,
         "loss": "cross_entropy on the true labels",
         "orthogonal_gain": 1.0,
         "input_features": ds.n_features,
@@ -168,6 +168,7 @@ def run(*, quick: bool, seed: int, data: str | None, out: Path, progress) -> dic
 
 def _figure(ctx: Context, results: dict, cfg: dict) -> None:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharex=True)
     layers = np.arange(1, cfg["depth"] + 1)
@@ -175,19 +176,31 @@ def _figure(ctx: Context, results: dict, cfg: dict) -> None:
     for col, act in enumerate(ACTIVATIONS):
         for row, (k, what) in enumerate(((0, "activation std"), (1, "RMS of dL/dy"))):
             ax = axes[row, col]
+            # the y range of the well-scaled inits; "small normal" collapses far below it and
+            # would squash them into one line, so it leaves the plot with its factor labelled
+            kept = [results[(act, n)][k] for n in INITS if n not in ("zeros", "small normal")]
+            lo = min(float(v[v > 0].min()) for v in kept if np.any(v > 0)) / 30
             for c, name in zip(colors, INITS, strict=False):
                 v = results[(act, name)][k]
-                if np.all(v == 0):
-                    ax.plot([], [], color=c, label=f"{name} (all exactly 0)")
-                    continue
-                ax.plot(layers, np.where(v > 0, v, np.nan), color=c, marker=".", label=name)
+                zero = int(np.sum(v == 0))
+                label = name
+                if zero == len(v):
+                    label += " (exactly 0 at every layer)"
+                elif zero:
+                    label += f" (exactly 0 at {zero} of {len(v)} layers)"
+                if name == "small normal" and np.all(v > 0):
+                    r = _ratio(v)
+                    label += f" (falls {max(r, 1 / r):.2g}x per layer: leaves the plot)"
+                ax.plot(layers, np.where(v > 0, v, np.nan), color=c, marker=".", label=label)
             ax.set_yscale("log")
-            ax.set_title(f"{act} stack: {what} per layer at init")
+            ax.set_ylim(bottom=lo)
+            ax.set_title(f"{act} stack, {cfg['depth']} x {cfg['width']}: {what} at init")
             ax.set_ylabel(what + " (log)")
             ax.grid(alpha=0.3, which="both")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.legend(fontsize=7)
             if row == 1:
                 ax.set_xlabel("layer (1 = next to the input)")
-        axes[0, col].legend(fontsize=8)
     fig.tight_layout()
     ctx.figure(
         fig,
