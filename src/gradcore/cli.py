@@ -175,13 +175,26 @@ def train(args) -> int:
     return 0
 
 
-def _experiment_error(cmd: str, exc: Exception) -> int:
-    print(f"gradcore {cmd}: {exc}", file=sys.stderr)
-    return 2
+def _run_experiments(cmd: str, args, fn, *names):
+    """``fn(*names, quick=..., seed=..., data=..., out=..., progress=...)`` from the options;
+    a missing dataset or package is a message on stderr (exit 2), not a traceback."""
+    from . import data as _data
+
+    try:
+        return fn(
+            *names,
+            quick=args.quick,
+            seed=args.seed,
+            data=args.data,
+            out=args.out,
+            progress=not args.quiet,
+        )
+    except (_data.DatasetNotFound, ImportError, RuntimeError) as exc:
+        print(f"gradcore {cmd}: {exc}", file=sys.stderr)
+        return None
 
 
 def experiment(args) -> int:
-    from . import data as _data
     from . import experiments
 
     if args.action == "list":
@@ -190,17 +203,9 @@ def experiment(args) -> int:
             print(f"{name:<{width}}  {exp.description}")
             print(f"{'':<{width}}  expected: {exp.expected}")
         return 0
-    try:
-        r = experiments.run(
-            args.name,
-            quick=args.quick,
-            seed=args.seed,
-            data=args.data,
-            out=args.out,
-            progress=not args.quiet,
-        )
-    except (_data.DatasetNotFound, ImportError, RuntimeError) as exc:
-        return _experiment_error("experiment run", exc)
+    r = _run_experiments("experiment run", args, experiments.run, args.name)
+    if r is None:
+        return 2
     h = r["headline"]
     print(f"{r['experiment']} on {r['dataset']['name']}: {h['measured']}")
     print(f"expected: {r['expected']} -> reproduced: {'yes' if h['reproduced'] else 'no'}")
@@ -211,19 +216,11 @@ def experiment(args) -> int:
 
 
 def report(args) -> int:
-    from . import data as _data
     from . import experiments
 
-    try:
-        path = experiments.report(
-            quick=args.quick,
-            seed=args.seed,
-            data=args.data,
-            out=args.out,
-            progress=not args.quiet,
-        )
-    except (_data.DatasetNotFound, ImportError, RuntimeError) as exc:
-        return _experiment_error("report", exc)
+    path = _run_experiments("report", args, experiments.report)
+    if path is None:
+        return 2
     print(f"report: {path.resolve()}")
     return 0
 

@@ -9,7 +9,6 @@ progress bar for the whole run, saves its figures and writes ``out/NAME/results.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import data as _data
+from ..monitor.history import jsonable
 
 __all__ = [
     "DATASETS",
@@ -51,15 +51,23 @@ EXPERIMENTS: dict[str, Experiment] = {}
 
 
 def register(number: int, name: str, description: str, expected: str):
-    """Decorator: register ``fn`` as experiment ``number`` (issue 13's numbering) called
-    ``name`` (one-line ``description``; ``expected``: the headline as the material reports it)."""
+    """Decorator: register ``body(ctx) -> dict`` as experiment ``number`` (issue 13's
+    numbering) called ``name`` (one-line ``description``; ``expected``: the headline as the
+    material reports it). Returns the experiment's ``run(*, quick, seed, data, out, progress)
+    -> dict``, which builds the :class:`Context` and calls ``body`` with it."""
 
-    def deco(fn):
-        EXPERIMENTS[name] = Experiment(number, name, fn, description, expected)
+    def deco(body):
+        def run(*, quick: bool, seed: int, data: str | None, out, progress) -> dict:
+            ctx = Context(name, quick=quick, seed=seed, data=data, out=out, progress=progress)
+            return body(ctx)
+
+        run.__doc__ = body.__doc__
+        run.__module__ = body.__module__
+        EXPERIMENTS[name] = Experiment(number, name, run, description, expected)
         ordered = sorted(EXPERIMENTS.values(), key=lambda e: e.number)
         EXPERIMENTS.clear()
         EXPERIMENTS.update((e.name, e) for e in ordered)
-        return fn
+        return run
 
     return deco
 
@@ -212,22 +220,6 @@ def _open_bar(progress, total: int, desc: str):
 # -- the run ---------------------------------------------------------------------------------
 
 
-def _jsonable(v):
-    """NumPy to Python; non-finite floats as the strings "nan", "inf", "-inf" (a diverged
-    loss is a result worth keeping, and strict JSON has no NaN)."""
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, np.ndarray):
-        return _jsonable(v.tolist())
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
-    return v
-
-
 class Context:
     """What one experiment run shares: settings, data, output folder, bar, figures, tables."""
 
@@ -281,8 +273,9 @@ class Context:
     def finish(
         self, *, config: dict, measured: dict, headline: str, reproduced: bool, **extra
     ) -> dict:
-        """Close the bar, write ``out/NAME/results.json`` and return the same dict.
-        ``wall_seconds`` is the only entry that is not a function of the seed."""
+        """Close the bar, write ``out/NAME/results.json`` and return the same dict (NumPy
+        values as Python ones, NaN/inf as ``None``: strict JSON). ``wall_seconds`` is the only
+        entry that is not a function of the seed."""
         if self._close:
             self.bar.close()
         ds = self._dataset
@@ -302,7 +295,7 @@ class Context:
             **extra,
             "wall_seconds": round(time.perf_counter() - self._t0, 2),
         }
-        result = _jsonable(result)
+        result = jsonable(result)
         with open(self.folder / "results.json", "w") as f:
             json.dump(result, f, indent=2)
             f.write("\n")

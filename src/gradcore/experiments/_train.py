@@ -6,8 +6,8 @@ import warnings
 
 import numpy as np
 
+from .. import losses, nn, optim
 from .. import monitor as _monitor
-from .. import optim
 from ._framework import Context, Dataset
 
 
@@ -71,3 +71,30 @@ def first_record_grads(mon) -> tuple[list[str], np.ndarray]:
     """Layer names and ``||dL/dW||`` per layer at the first recorded step (step 0)."""
     names, G = mon.history.layer_grad_norms()
     return names, G[0]
+
+
+def bn_relu_block(d_in: int, width: int, seed: int, residual: bool = False):
+    """Dense(He, linear) -> BatchNorm -> ReLU, float32; wrapped in ``x + block(x)`` if
+    ``residual`` (then ``d_in`` must equal ``width``)."""
+    f32 = np.float32
+    block = nn.Sequential(
+        [
+            nn.Dense(d_in, width, "linear", init="he_normal", dtype=f32, seed=seed),
+            nn.BatchNorm(width, dtype=f32),
+            nn.Activation("relu", dtype=f32),
+        ]
+    )
+    return nn.Residual(block) if residual else block
+
+
+def monitored_step(model, X, y):
+    """One forward (training mode) / cross-entropy / backward of ``(X, y)`` with a
+    GradientMonitor watching; returns its ``history`` (one record). Nothing is updated."""
+    mon = _monitor.GradientMonitor(model, every=1, max_records=2)
+    loss = losses.SoftmaxCrossEntropy()
+    model.zero_grad()
+    value = loss.forward(model.forward(X, training=True), y)
+    model.backward(loss.backward())
+    mon.record(loss=value)
+    mon.detach()
+    return mon.history

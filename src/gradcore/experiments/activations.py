@@ -9,15 +9,12 @@ batch), as the gradient monitor records them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from .. import init as _init
-from .. import losses, nn
-from ..monitor import GradientMonitor
+from .. import nn
 from ._framework import Context, register
-from ._train import steps_per_epoch, watched_fit
+from ._train import monitored_step, steps_per_epoch, watched_fit
 
 NAME = "activations"
 ACTS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "silu", "gelu")
@@ -48,33 +45,28 @@ def build(act: str, d_in: int, width: int, depth: int, seed: int) -> nn.Sequenti
 
 def first_layer_grad(model, X, y) -> float:
     """``||dL/dW||`` of the first layer after one monitored forward/backward of ``(X, y)``."""
-    mon = GradientMonitor(model, every=1, max_records=2)
-    loss = losses.SoftmaxCrossEntropy()
-    model.zero_grad()
-    value = loss.forward(model.forward(X, training=True), y)
-    model.backward(loss.backward())
-    mon.record(loss=value)
-    mon.detach()
-    return float(mon.history.layer_grad_norms()[1][0, 0])
+    return float(monitored_step(model, X, y).layer_grad_norms()[1][0, 0])
 
 
-@register(
-    4,
-    NAME,
+#: One line for ``gradcore experiment list``, and the headline the material reports.
+DESCRIPTION = (
     "sigmoid/tanh/relu/leaky_relu/elu/silu/gelu: first-layer gradient vs depth, dead units, "
-    "training curves",
-    "the first-layer gradient vanishes with depth for sigmoid (derivative <= 0.25), not for the "
-    "others at their recommended gain; ReLU nets have dead units",
+    "training curves"
 )
-def run(*, quick: bool, seed: int, data: str | None, out: Path, progress) -> dict:
-    """Run experiment 4 (see the module docstring); writes ``out/activations/``."""
-    ctx = Context(NAME, quick=quick, seed=seed, data=data, out=out, progress=progress)
+EXPECTED = (
+    "the first-layer gradient vanishes with depth for sigmoid (derivative <= 0.25), not for the "
+    "others at their recommended gain; ReLU nets have dead units"
+)
+
+
+@register(4, NAME, DESCRIPTION, EXPECTED)
+def run(ctx: Context) -> dict:
     ds = ctx.dataset()
     cfg = {
         "depths_at_init": list(DEPTHS),
         "train_depth": 10,
-        "width": 64 if quick else 256,
-        "epochs": 2 if quick else 10,
+        "width": 64 if ctx.quick else 256,
+        "epochs": 2 if ctx.quick else 10,
         "batch_size": 32,
         "lr": 1e-3,
         "optimizer": "Adam",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +20,14 @@ from ._framework import Context, register
 from ._train import steps_per_epoch, watched_fit
 
 NAME = "exploding"
+
+
+#: One line for ``gradcore experiment list``, and the headline the material reports.
+DESCRIPTION = "21 linear layers (Glorot): unclipped vs per-tensor / global / value / AutoClip / AGC"
+EXPECTED = (
+    "with Adam, loss and gradient norms blow up by epoch 3 without clipping; clipping keeps "
+    "them bounded"
+)
 
 
 def clip_value_measured(params, clip_value: float) -> float:
@@ -110,21 +117,13 @@ def _summary(r: dict) -> dict:
     }
 
 
-@register(
-    2,
-    NAME,
-    "21 linear layers (Glorot): unclipped vs per-tensor / global / value / AutoClip / AGC",
-    "with Adam, loss and gradient norms blow up by epoch 3 without clipping; clipping keeps "
-    "them bounded",
-)
-def run(*, quick: bool, seed: int, data: str | None, out: Path, progress) -> dict:
-    """Run experiment 2 (see the module docstring); writes ``out/exploding/``."""
-    ctx = Context(NAME, quick=quick, seed=seed, data=data, out=out, progress=progress)
+@register(2, NAME, DESCRIPTION, EXPECTED)
+def run(ctx: Context) -> dict:
     ds = ctx.dataset()
     cfg = {
-        "width": 64 if quick else 256,
+        "width": 64 if ctx.quick else 256,
         "hidden_after_input": 20,
-        "epochs": 2 if quick else 10,
+        "epochs": 2 if ctx.quick else 10,
         "batch_size": 32,
         "settings": {k: f"{o} lr {lr}" for k, (o, lr, _) in SETTINGS.items()},
         "init": "glorot (xavier) uniform",
@@ -134,7 +133,7 @@ def run(*, quick: bool, seed: int, data: str | None, out: Path, progress) -> dic
     plan = [
         (st, v)
         for st, (_, _, only) in SETTINGS.items()
-        for v in ((_QUICK_ONLY.get(st) if quick else None) or only or names)
+        for v in ((_QUICK_ONLY.get(st) if ctx.quick else None) or only or names)
     ]
     spe = steps_per_epoch(len(ds.X_train), cfg["batch_size"])
     ctx.open_bar(spe * cfg["epochs"] * len(plan))

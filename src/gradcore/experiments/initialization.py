@@ -10,18 +10,28 @@ norm of the gradient arriving at it, ``||dL/dy||``, reported as an RMS per eleme
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
 from .. import init as _init
-from .. import losses, nn
-from ..monitor import GradientMonitor
+from .. import nn
 from ._framework import Context, register
+from ._train import monitored_step
 
 NAME = "initialization"
 INITS = ("zeros", "small normal", "Xavier", "He", "orthogonal", "LSUV")
 ACTIVATIONS = ("tanh", "relu")
+
+
+#: One line for ``gradcore experiment list``, and the headline the material reports.
+DESCRIPTION = (
+    "activation and gradient std per layer at init: deep tanh/ReLU x zeros/normal/Xavier/He/"
+    "orthogonal/LSUV"
+)
+EXPECTED = (
+    "Xavier on ReLU: activation variance halves per layer (std x 0.71); He keeps it level; "
+    "small normal collapses to 0; Xavier keeps tanh level"
+)
 
 
 def _small_normal(shape, rng, dtype):
@@ -51,14 +61,7 @@ def build(act: str, init: str, d_in: int, width: int, depth: int, seed: int) -> 
 
 def measure(model, X, y) -> tuple[np.ndarray, np.ndarray]:
     """One monitored forward/backward: per hidden layer, output std and RMS of dL/dy."""
-    mon = GradientMonitor(model, every=1, max_records=2)
-    loss = losses.SoftmaxCrossEntropy()
-    model.zero_grad()
-    value = loss.forward(model.forward(X, training=True), y)
-    model.backward(loss.backward())
-    mon.record(loss=value)
-    mon.detach()
-    lay = mon.history.layer
+    lay = monitored_step(model, X, y).layer
     depth = len(model.layers) - 1
     std = lay["act_std"][0, :depth]
     width = model.layers[0].out_features
@@ -73,22 +76,13 @@ def _ratio(v: np.ndarray) -> float:
     return float(np.exp(np.mean(np.diff(np.log(v)))))
 
 
-@register(
-    3,
-    NAME,
-    "activation and gradient std per layer at init: deep tanh/ReLU x zeros/normal/Xavier/He/"
-    "orthogonal/LSUV",
-    "Xavier on ReLU: activation variance halves per layer (std x 0.71); He keeps it level; "
-    "small normal collapses to 0; Xavier keeps tanh level",
-)
-def run(*, quick: bool, seed: int, data: str | None, out: Path, progress) -> dict:
-    """Run experiment 3 (see the module docstring); writes ``out/initialization/``."""
-    ctx = Context(NAME, quick=quick, seed=seed, data=data, out=out, progress=progress)
+@register(3, NAME, DESCRIPTION, EXPECTED)
+def run(ctx: Context) -> dict:
     ds = ctx.dataset()
     cfg = {
-        "depth": 20 if quick else 30,
-        "width": 128 if quick else 256,
-        "batch": 256 if quick else 512,
+        "depth": 20 if ctx.quick else 30,
+        "width": 128 if ctx.quick else 256,
+        "batch": 256 if ctx.quick else 512,
         "loss": "cross_entropy on the true labels",
         "orthogonal_gain": 1.0,
         "input_features": ds.n_features,

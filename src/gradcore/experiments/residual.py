@@ -9,49 +9,45 @@ output layer's), and the test accuracy after training.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
 from .. import nn
 from ._framework import Context, register
-from ._train import first_record_grads, steps_per_epoch, watched_fit
+from ._train import bn_relu_block, first_record_grads, steps_per_epoch, watched_fit
 
 NAME = "residual"
 DEPTHS = (10, 20, 50)
 
 
+#: One line for ``gradcore experiment list``, and the headline the material reports.
+DESCRIPTION = (
+    "depth 10/20/50, plain vs residual (Dense-BN-ReLU blocks, Adam): first-layer grad, accuracy"
+)
+EXPECTED = (
+    "plain nets train worse as they get deeper (He et al. 2016: 56 layers worse than 20); "
+    "residual ones keep the first-layer gradient and the accuracy"
+)
+
+
 def build(residual: bool, d_in: int, width: int, depth: int, seed: int) -> nn.Sequential:
-    f32 = np.float32
-    layers: list = []
-    for i in range(depth):
-        block = nn.Sequential(
-            [
-                nn.Dense(d_in if i == 0 else width, width, "linear", "he_normal", f32, seed + i),
-                nn.BatchNorm(width, dtype=f32),
-                nn.Activation("relu", dtype=f32),
-            ]
-        )
-        layers.append(nn.Residual(block) if residual and i > 0 else block)
-    layers.append(nn.Dense(width, 10, "linear", init="xavier_uniform", dtype=f32, seed=seed + 999))
+    layers = [
+        bn_relu_block(d_in if i == 0 else width, width, seed + i, residual and i > 0)
+        for i in range(depth)
+    ]
+    layers.append(
+        nn.Dense(width, 10, "linear", init="xavier_uniform", dtype=np.float32, seed=seed + 999)
+    )
     return nn.Sequential(layers)
 
 
-@register(
-    6,
-    NAME,
-    "depth 10/20/50, plain vs residual (Dense-BN-ReLU blocks, Adam): first-layer grad, accuracy",
-    "plain nets train worse as they get deeper (He et al. 2016: 56 layers worse than 20); "
-    "residual ones keep the first-layer gradient and the accuracy",
-)
-def run(*, quick: bool, seed: int, data: str | None, out: Path, progress) -> dict:
-    """Run experiment 6 (see the module docstring); writes ``out/residual/``."""
-    ctx = Context(NAME, quick=quick, seed=seed, data=data, out=out, progress=progress)
+@register(6, NAME, DESCRIPTION, EXPECTED)
+def run(ctx: Context) -> dict:
     ds = ctx.dataset()
     cfg = {
         "depths": list(DEPTHS),
-        "width": 32 if quick else 128,
-        "epochs": 2 if quick else 10,
+        "width": 32 if ctx.quick else 128,
+        "epochs": 2 if ctx.quick else 10,
         "batch_size": 32,
         "lr": 1e-3,
         "optimizer": "Adam",

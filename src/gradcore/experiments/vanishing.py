@@ -9,14 +9,13 @@ block wrapped in a residual connection.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
 from .. import nn
 from ..monitor import plots
 from ._framework import Context, register
-from ._train import first_record_grads, steps_per_epoch, watched_fit
+from ._train import bn_relu_block, first_record_grads, steps_per_epoch, watched_fit
 
 NAME = "vanishing"
 
@@ -25,6 +24,16 @@ VARIANTS = (
     "ReLU + He",
     "ReLU + He + BatchNorm",
     "ReLU + He + BatchNorm + residual",
+)
+
+
+#: One line for ``gradcore experiment list``, and the headline the material reports.
+DESCRIPTION = (
+    "11 sigmoid layers (Glorot, Adam) vs ReLU+He, +BatchNorm, +residual: accuracy, gradient flow"
+)
+EXPECTED = (
+    "deep sigmoid net stuck near 11 % accuracy (chance); the first layer's gradient orders of "
+    "magnitude below the last; ReLU+He / BatchNorm / residual train normally"
 )
 
 
@@ -41,35 +50,19 @@ def build(kind: str, d_in: int, width: int, hidden: int, seed: int) -> nn.Sequen
             )
         elif kind == "ReLU + He":
             layers.append(nn.Dense(fan_in, width, "relu", init="he_normal", dtype=f32, seed=s))
-        else:
-            block = nn.Sequential(
-                [
-                    nn.Dense(fan_in, width, "linear", init="he_normal", dtype=f32, seed=s),
-                    nn.BatchNorm(width, dtype=f32),
-                    nn.Activation("relu", dtype=f32),
-                ]
-            )
-            residual = kind.endswith("residual") and i > 0  # the first block changes the width
-            layers.append(nn.Residual(block) if residual else block)
+        else:  # the first block changes the width: no identity path around it
+            layers.append(bn_relu_block(fan_in, width, s, kind.endswith("residual") and i > 0))
     layers.append(nn.Dense(width, 10, "linear", init="xavier_uniform", dtype=f32, seed=seed + 99))
     return nn.Sequential(layers)
 
 
-@register(
-    1,
-    NAME,
-    "11 sigmoid layers (Glorot, Adam) vs ReLU+He, +BatchNorm, +residual: accuracy, gradient flow",
-    "deep sigmoid net stuck near 11 % accuracy (chance); the first layer's gradient orders of "
-    "magnitude below the last; ReLU+He / BatchNorm / residual train normally",
-)
-def run(*, quick: bool, seed: int, data: str | None, out: Path, progress) -> dict:
-    """Run experiment 1 (see the module docstring); writes ``out/vanishing/``."""
-    ctx = Context(NAME, quick=quick, seed=seed, data=data, out=out, progress=progress)
+@register(1, NAME, DESCRIPTION, EXPECTED)
+def run(ctx: Context) -> dict:
     ds = ctx.dataset()
     cfg = {
-        "width": 64 if quick else 256,
+        "width": 64 if ctx.quick else 256,
         "hidden_after_input": 10,
-        "epochs": 4 if quick else 10,
+        "epochs": 4 if ctx.quick else 10,
         "batch_size": 32,
         "lr": 1e-3,
         "optimizer": "Adam",
