@@ -10,6 +10,9 @@ from .. import losses, nn, optim
 from .. import monitor as _monitor
 from ._framework import Context, Dataset
 
+#: The training setting the material uses throughout (the Keras defaults it starts from).
+ADAM_1E3 = {"batch_size": 32, "lr": 1e-3, "optimizer": "Adam"}
+
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
     return -(-n // batch_size)

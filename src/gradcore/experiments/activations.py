@@ -14,7 +14,7 @@ import numpy as np
 from .. import init as _init
 from .. import nn
 from ._framework import Context, register
-from ._train import monitored_step, steps_per_epoch, watched_fit
+from ._train import ADAM_1E3, monitored_step, steps_per_epoch, watched_fit
 
 NAME = "activations"
 ACTS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "silu", "gelu")
@@ -67,9 +67,7 @@ def run(ctx: Context) -> dict:
         "train_depth": 10,
         "width": 64 if ctx.quick else 256,
         "epochs": 2 if ctx.quick else 10,
-        "batch_size": 32,
-        "lr": 1e-3,
-        "optimizer": "Adam",
+        **ADAM_1E3,
         "init": "N(0, gain^2 / fan_in), gain = gc.init.calculate_gain(activation)",
         "input_features": ds.n_features,
     }

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import nn
 from ._framework import Context, register
-from ._train import bn_relu_block, first_record_grads, steps_per_epoch, watched_fit
+from ._train import ADAM_1E3, bn_relu_block, first_record_grads, steps_per_epoch, watched_fit
 
 NAME = "residual"
 DEPTHS = (10, 20, 50)
@@ -48,9 +48,7 @@ def run(ctx: Context) -> dict:
         "depths": list(DEPTHS),
         "width": 32 if ctx.quick else 128,
         "epochs": 2 if ctx.quick else 10,
-        "batch_size": 32,
-        "lr": 1e-3,
-        "optimizer": "Adam",
+        **ADAM_1E3,
         "block": "Dense(he_normal) -> BatchNorm -> ReLU",
         "input_features": ds.n_features,
     }

@@ -15,7 +15,7 @@ import numpy as np
 from .. import nn
 from ..monitor import plots
 from ._framework import Context, register
-from ._train import bn_relu_block, first_record_grads, steps_per_epoch, watched_fit
+from ._train import ADAM_1E3, bn_relu_block, first_record_grads, steps_per_epoch, watched_fit
 
 NAME = "vanishing"
 
@@ -63,9 +63,7 @@ def run(ctx: Context) -> dict:
         "width": 64 if ctx.quick else 256,
         "hidden_after_input": 10,
         "epochs": 4 if ctx.quick else 10,
-        "batch_size": 32,
-        "lr": 1e-3,
-        "optimizer": "Adam",
+        **ADAM_1E3,
         "init": {"sigmoid": "glorot (xavier) uniform", "relu": "he normal"},
         "input_features": ds.n_features,
     }
