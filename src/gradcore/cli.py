@@ -1,5 +1,10 @@
 """The ``gradcore`` command: ``gradcore info``, ``gradcore demo``, ``gradcore train``,
-``gradcore bench`` (benchmarks: forwards its arguments to :mod:`gradcore.bench`).
+``gradcore experiment list|run NAME``, ``gradcore report``, ``gradcore bench`` (benchmarks:
+forwards its arguments to :mod:`gradcore.bench`).
+
+``gradcore experiment run NAME [--quick] [--out DIR] [--seed S] [--data mnist|mnist1d|digits]``
+runs one of the classic experiments (:mod:`gradcore.experiments`) into ``DIR/NAME/`` (PNGs and
+``results.json``); ``gradcore report`` runs them all and writes ``DIR/report.md``.
 
 ``gradcore demo`` shows the classic vanishing-gradient picture on one batch of a synthetic
 spiral problem: the gradient norm of every layer's weights in a deep sigmoid network shrinks
@@ -170,6 +175,73 @@ def train(args) -> int:
     return 0
 
 
+def _run_experiments(cmd: str, args, fn, *names):
+    """``fn(*names, quick=..., seed=..., data=..., out=..., progress=...)`` from the options;
+    a missing dataset or package is a message on stderr (exit 2), not a traceback."""
+    from . import data as _data
+
+    try:
+        return fn(
+            *names,
+            quick=args.quick,
+            seed=args.seed,
+            data=args.data,
+            out=args.out,
+            progress=not args.quiet,
+        )
+    except (_data.DatasetNotFound, ImportError, RuntimeError) as exc:
+        print(f"gradcore {cmd}: {exc}", file=sys.stderr)
+        return None
+
+
+def experiment(args) -> int:
+    from . import experiments
+
+    if args.action == "list":
+        width = max(len(n) for n in experiments.EXPERIMENTS)
+        for name, exp in experiments.EXPERIMENTS.items():
+            print(f"{name:<{width}}  {exp.description}")
+            print(f"{'':<{width}}  expected: {exp.expected}")
+        return 0
+    r = _run_experiments("experiment run", args, experiments.run, args.name)
+    if r is None:
+        return 2
+    h = r["headline"]
+    print(f"{r['experiment']} on {r['dataset']['name']}: {h['measured']}")
+    print(f"expected: {r['expected']} -> reproduced: {'yes' if h['reproduced'] else 'no'}")
+    for note in r["notes"]:
+        print(f"note: {note}")
+    print(f"results: {os.path.join(os.path.abspath(args.out), r['experiment'])}")
+    return 0
+
+
+def report(args) -> int:
+    from . import experiments
+
+    path = _run_experiments("report", args, experiments.report)
+    if path is None:
+        return 2
+    print(f"report: {path.resolve()}")
+    return 0
+
+
+def _experiment_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="small data/width/epochs (< 30 s)")
+    p.add_argument(
+        "--out",
+        default="gradcore-experiments",
+        help="output folder (default gradcore-experiments)",
+    )
+    p.add_argument("--seed", type=_SEED, default=0)
+    p.add_argument(
+        "--data",
+        choices=["mnist", "mnist1d", "digits"],
+        default=None,
+        help="dataset (default: MNIST if a local copy is found, else mnist1d, else digits)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def info(args) -> int:
     import gradcore as gc
 
@@ -263,6 +335,18 @@ def main(argv: list[str] | None = None) -> int:
     p_train.add_argument("--seed", type=_SEED, default=0)
     p_train.add_argument("--quiet", action="store_true", help="no progress bar")
     p_train.set_defaults(func=train)
+    from .experiments import EXPERIMENTS
+
+    p_exp = sub.add_parser("experiment", help="list or run the classic experiments")
+    exp_sub = p_exp.add_subparsers(dest="action", required=True)
+    exp_sub.add_parser("list", help="the experiments, what each shows and expects")
+    p_run = exp_sub.add_parser("run", help="run one experiment: figures + results.json")
+    p_run.add_argument("name", choices=list(EXPERIMENTS), help="the experiment")
+    _experiment_options(p_run)
+    p_exp.set_defaults(func=experiment)
+    p_report = sub.add_parser("report", help="run every experiment and write report.md")
+    _experiment_options(p_report)
+    p_report.set_defaults(func=report)
     p_info = sub.add_parser("info", help="version, backends, threads")
     p_info.set_defaults(func=info)
     sub.add_parser(

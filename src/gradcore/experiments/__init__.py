@@ -1,9 +1,30 @@
-"""Reproducible training experiments behind ``gradcore train ...`` (floor 5: uses everything).
+"""Reproducible experiments: the classic results of the teaching material, one call each.
 
-Each function builds its data (no download), model and optimizer from a seed, trains with
-``fit`` and returns a dict of results (metrics, wall time, history) for the CLI, tests and notes.
+``gradcore train ...`` runs :func:`digits_mlp` / :func:`adding_lstm` (each builds its data, model
+and optimizer from a seed, trains with ``fit`` and returns a dict of results).
+
+``gradcore experiment list|run NAME`` and ``gradcore report`` run the registered experiments
+(:data:`EXPERIMENTS`, name -> :class:`Experiment`): each is a function
+``run(*, quick, seed, data, out, progress) -> dict``, deterministic given its seed, that writes
+PNGs plus ``results.json`` into ``out/NAME/`` and returns the same dict. :func:`run` calls one
+by name, :func:`report` runs them all and writes ``report.md``.
 """
 
+from . import activations, exploding, initialization, residual, vanishing  # noqa: F401
+from ._framework import DATASETS, EXPERIMENTS, Dataset, Experiment, get, load_dataset
+from ._report import render, report, run
 from .classic import adding_lstm, digits_mlp
 
-__all__ = ["adding_lstm", "digits_mlp"]
+__all__ = [
+    "DATASETS",
+    "EXPERIMENTS",
+    "Dataset",
+    "Experiment",
+    "adding_lstm",
+    "digits_mlp",
+    "get",
+    "load_dataset",
+    "render",
+    "report",
+    "run",
+]

@@ -1,4 +1,5 @@
-"""Gradient clipping over the flat arena: global norm, value, AutoClip and AGC.
+"""Gradient clipping over the flat arena: global norm, per-tensor norm (Keras' ``clipnorm``),
+value, AutoClip and AGC.
 
 One pass of the norms kernel (``segment_sumsq``, or ``segment_absmax`` for the inf-norm) over
 the flat gradient buffer gives every tensor's norm, the global norm and the non-finite counts.
@@ -26,6 +27,7 @@ __all__ = [
     "AutoClip",
     "NonFiniteGradientError",
     "clip_grad_norm",
+    "clip_grad_norm_per_tensor",
     "clip_grad_value",
     "grad_norms",
     "tensor_grad_norms",
@@ -156,6 +158,71 @@ def clip_grad_norm(
     coef = min(max_norm / (total + 1e-6), 1.0) if not math.isnan(total) else math.nan
     _scale_trainable(arena, coef)
     arena.clip_coef = coef
+    return total
+
+
+def clip_grad_norm_per_tensor(params, max_norm: float, error_if_nonfinite: bool = False) -> float:
+    """Scale each tensor's gradient so that ITS OWN 2-norm is at most ``max_norm`` (Keras'
+    ``clipnorm``, ``tf.clip_by_norm`` per variable); return the global norm measured BEFORE
+    clipping, so it serves as ``fit(clip=functools.partial(clip_grad_norm_per_tensor,
+    max_norm=1.0))``::
+
+        coef_i = max_norm / max(||g_i||, max_norm)     (exactly 1 when ||g_i|| <= max_norm)
+        g_i   *= coef_i                                 (only the tensors with coef_i < 1)
+
+    How it differs from :func:`clip_grad_norm` (global, torch's ``clip_grad_norm_``): that
+    one scales ALL tensors by one coefficient computed from the norm of the whole gradient, so
+    the update keeps its direction and one large tensor shrinks the small ones too. Here every
+    tensor is judged alone: a tensor under ``max_norm`` is untouched however large the others
+    are, the direction of the whole gradient changes when some tensors are clipped, and the
+    global norm after clipping can reach ``max_norm * sqrt(S)`` for ``S`` tensors. No ``1e-6``
+    in the denominator (Keras has none): a clipped tensor's norm is ``max_norm`` to rounding.
+
+    The norms come from the same one pass of the norms kernel as :func:`clip_grad_norm`
+    (stored in ``arena.grad_norms`` for the monitor); ``arena.clip_coef`` is 1.0 when no
+    tensor was scaled and NaN otherwise (per-tensor factors: no single coefficient). Frozen
+    tensors are neither measured nor scaled. A tensor whose norm is NaN gets a NaN
+    coefficient (its gradient becomes NaN) and one whose norm is inf a coefficient of 0 (its
+    finite elements become 0, its infs NaN), as ``tf.clip_by_norm``; other tensors are clipped
+    as usual. With ``error_if_nonfinite=True`` a non-finite norm raises
+    :class:`NonFiniteGradientError` naming the tensors, before anything is scaled.
+
+    Parameters
+    ----------
+    params : ParameterArena (``model.parameters()``) or a model.
+    max_norm : finite real > 0 (Python or NumPy).
+    error_if_nonfinite : bool.
+    """
+    o = "clip_grad_norm_per_tensor"
+    arena = _as_arena(params, o)
+    max_norm = check_real("max_norm", max_norm, owner=o, min=0, min_open=True)
+    error_if_nonfinite = check_bool("error_if_nonfinite", error_if_nonfinite, owner=o)
+    total, norms, nonfinite = _measure(arena, 2.0)
+    if error_if_nonfinite and not math.isfinite(total):
+        bad = [
+            f"{s.name} ({int(nonfinite[s.index])} non-finite)"
+            for s in arena.segments
+            if s.requires_grad and (nonfinite[s.index] > 0 or not math.isfinite(norms[s.index]))
+        ]
+        raise NonFiniteGradientError(
+            f"{o}: the gradient norm of a tensor is non-finite (global norm {total}); "
+            f"non-finite values in: {', '.join(bad) or '(overflow of the sum)'}. "
+            "Set error_if_nonfinite=False to clip anyway."
+        )
+    # np.maximum propagates NaN, so a tensor holding a NaN gets a NaN coefficient (scaled, as
+    # tf.clip_by_norm does); frozen tensors (NaN norm too) are skipped by requires_grad below.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coefs = max_norm / np.maximum(norms, max_norm)
+    be = get_backend()
+    scaled = False
+    for s in arena.segments:
+        if not s.requires_grad or s.size == 0:
+            continue
+        c = coefs[s.index]
+        if c < 1.0 or math.isnan(c):
+            be.scale_(arena.grad[s.offset : s.stop], float(c))
+            scaled = True
+    arena.clip_coef = math.nan if scaled else 1.0
     return total
 
 

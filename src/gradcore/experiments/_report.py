@@ -1,0 +1,110 @@
+"""Run the experiments by name, and all of them into one ``report.md``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ._framework import EXPERIMENTS, get, load_dataset
+
+__all__ = ["render", "report", "run"]
+
+DEFAULT_OUT = "gradcore-experiments"
+
+
+def run(
+    name: str,
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    data: str | None = None,
+    out: str | os.PathLike = DEFAULT_OUT,
+    progress=True,
+) -> dict:
+    """Run experiment ``name`` (one of :data:`EXPERIMENTS`; ``ValueError`` naming them
+    otherwise) into ``out/name/``; returns its results (also in ``out/name/results.json``).
+    ``data``: ``"mnist"``, ``"mnist1d"``, ``"digits"`` or ``None`` (the first available);
+    ``progress``: as ``fit``'s (``True``: a tqdm bar on stderr; ``False``: none)."""
+    return get(name).run(quick=quick, seed=seed, data=data, out=Path(out), progress=progress)
+
+
+def _cell(v) -> str:
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(columns, rows) -> list[str]:
+    lines = ["| " + " | ".join(_cell(c) for c in columns) + " |"]
+    lines.append("|" + "---|" * len(columns))
+    lines += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
+    return lines
+
+
+def render(results: list[dict], *, quick: bool) -> str:
+    """``report.md``'s text for the experiments' results (figures linked relative to it)."""
+    ds = next((r["dataset"] for r in results if r.get("dataset")), None)
+    lines = ["# gradcore experiments", ""]
+    mode = "quick (`--quick`: smaller data, width and epochs)" if quick else "full settings"
+    lines.append(f"Mode: {mode}; seed {results[0]['seed'] if results else '-'}.")
+    if ds is not None:
+        lines.append(
+            f"Dataset: **{ds['name']}** ({ds['source']}; {ds['n_train']} train / "
+            f"{ds['n_test']} test, {ds['n_features']} features)."
+        )
+        if "note" in ds:
+            lines.append(f"Note: {ds['note']}.")
+    lines += ["", "## Summary", ""]
+    lines += _table(
+        ["experiment", "expected (the material)", "measured", "reproduced"],
+        [
+            [
+                f"[{r['experiment']}](#{r['experiment']})",
+                r["expected"],
+                r["headline"]["measured"],
+                "yes" if r["headline"]["reproduced"] else "**no**",
+            ]
+            for r in results
+        ],
+    )
+    for r in results:
+        lines += ["", f"## {r['experiment']}", "", r["description"] + ".", ""]
+        lines.append(f"Expected: {r['expected']}.  ")
+        lines.append(f"Measured: {r['headline']['measured']}.  ")
+        lines.append(f"Reproduced: {'yes' if r['headline']['reproduced'] else 'no'}.")
+        lines += ["", "Settings: " + ", ".join(f"{k}={v}" for k, v in r["config"].items()), ""]
+        for note in r["notes"]:
+            lines += [f"> {note}", ""]
+        for t in r["tables"]:
+            lines += [f"**{t['title']}**", "", *_table(t["columns"], t["rows"]), ""]
+        for f in r["figures"]:
+            lines += [
+                f"![{f['caption']}]({r['experiment']}/{f['file']})",
+                "",
+                f"*{f['caption']}*",
+                "",
+            ]
+        lines.append(
+            f"Numbers: [`{r['experiment']}/results.json`]({r['experiment']}/results.json)"
+            f", {r['wall_seconds']} s."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def report(
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    data: str | None = None,
+    out: str | os.PathLike = DEFAULT_OUT,
+    progress=True,
+    names=None,
+) -> Path:
+    """Run every experiment (or ``names``) into ``out/`` and write ``out/report.md``: a summary
+    table (experiment, expected, measured, reproduced) then every table and figure. Returns
+    the path of ``report.md``. The dataset is resolved once, so every experiment uses the same."""
+    if data is None:
+        data = load_dataset(None, quick=quick, seed=seed).name
+    names = list(EXPERIMENTS) if names is None else [get(n).name for n in names]
+    results = [run(n, quick=quick, seed=seed, data=data, out=out, progress=progress) for n in names]
+    path = Path(out) / "report.md"
+    path.write_text(render(results, quick=quick))
+    return path
