@@ -83,7 +83,7 @@ int GC_NAME(gc_lstm_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64
     if (nch == 1) {
         /* input projections of every step at once (gc_gemm may split it over its threads):
          * gates[N*T, 4H] = x[N*T, D] @ Wx */
-        GC_GEMM(0, 0, NT, G, D, (FT)1, x, D > 0 ? D : 1, Wx, G, (FT)0, gates, G);
+        GC_NAME(gc_seq_project)(NT, D, G, x, Wx, gates);
         GC_NAME(gc_lstm_forward_rows)(0, N, T, H, wpack, b, h0, c0, hs, cs, gates);
         return GC_OK;
     }
@@ -97,8 +97,7 @@ int GC_NAME(gc_lstm_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64
 #pragma omp for schedule(static) nowait
         for (int64_t k = 0; k < nch; ++k) {
             const int64_t n0 = N * k / nch, n1 = N * (k + 1) / nch;
-            GC_GEMM(0, 0, (n1 - n0) * T, G, D, (FT)1, x + n0 * T * D, D > 0 ? D : 1, Wx, G,
-                    (FT)0, gates + n0 * T * G, G);
+            GC_NAME(gc_seq_project)((n1 - n0) * T, D, G, x + n0 * T * D, Wx, gates + n0 * T * G);
             GC_NAME(gc_lstm_forward_rows)(n0, n1, T, H, wpack, b, h0, c0, hs, cs, gates);
         }
         GC_PAR_OWN_DONE(&clk);
@@ -181,12 +180,8 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
     if (nch == 1) {
         GC_NAME(gc_lstm_backward_rows)(0, N, T, H, dhs, dhT, dcT, wpack, c0, cs, gates, dh0, dc0,
                                        da, h0, hs, hprev, nrm, nrm + T);
-        /* weight gradients as a few large GEMMs over all N*T rows */
-        if (D > 0) {
-            GC_GEMM(1, 0, D, G, NT, (FT)1, x, D, da, G, (FT)1, dWx, G); /* dWx += X^T dA */
-            GC_GEMM(0, 1, NT, D, G, (FT)1, da, G, Wx, G, (FT)0, dx, D); /* dx = dA Wx^T */
-        }
-        GC_GEMM(1, 0, H, G, NT, (FT)1, hprev, H, da, G, (FT)1, dWh, G); /* dWh += Hprev^T dA */
+        /* weight gradients as a few large GEMMs over all N*T rows (accumulated: beta 1) */
+        GC_NAME(gc_seq_weight_grads)(NT, D, H, G, x, hprev, da, Wx, (FT)1, dWh, dWx, dx);
     } else {
         /* Each thread, after its time loop, multiplies its own rows (contiguous in the
          * batch-first layout): dx rows directly, and partial dWh, dWx into its slot of `part`
@@ -203,13 +198,10 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
             GC_NAME(gc_lstm_backward_rows)(n0, n1, T, H, dhs, dhT, dcT, wpack, c0, cs, gates,
                                            dh0, dc0, da, h0, hs, hprev, nrm + k * 2 * T,
                                            nrm + k * 2 * T + T);
-            const FT *dak = da + n0 * T * G;
-            FT *pk = part + k * (H + D) * G;
-            GC_GEMM(1, 0, H, G, rows, (FT)1, hprev + n0 * T * H, H, dak, G, (FT)0, pk, G);
-            if (D > 0) {
-                GC_GEMM(1, 0, D, G, rows, (FT)1, x + n0 * T * D, D, dak, G, (FT)0, pk + H * G, G);
-                GC_GEMM(0, 1, rows, D, G, (FT)1, dak, G, Wx, G, (FT)0, dx + n0 * T * D, D);
-            }
+            FT *pk = part + k * (H + D) * G; /* this chunk's partial dWh, dWx (beta 0) */
+            GC_NAME(gc_seq_weight_grads)(rows, D, H, G, x + n0 * T * D, hprev + n0 * T * H,
+                                         da + n0 * T * G, Wx, (FT)0, pk, pk + H * G,
+                                         dx + n0 * T * D);
         }
         GC_PAR_OWN_DONE(&clk);
         }

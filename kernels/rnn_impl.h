@@ -62,7 +62,7 @@ int GC_NAME(gc_rnn_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64_
     const int64_t nch = GC_RNN_CHUNKS(N, T, H, nwork);
     if (nch == 1) {
         /* input projections of every step at once: hs[N*T, H] = x[N*T, D] @ Wx */
-        GC_GEMM(0, 0, NT, H, D, (FT)1, x, D > 0 ? D : 1, Wx, H, (FT)0, hs, H);
+        GC_NAME(gc_seq_project)(NT, D, H, x, Wx, hs);
         GC_NAME(gc_rnn_forward_rows)(0, N, T, H, wpack, b, h0, hs);
         return GC_OK;
     }
@@ -76,8 +76,7 @@ int GC_NAME(gc_rnn_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64_
 #pragma omp for schedule(static) nowait
         for (int64_t k = 0; k < nch; ++k) {
             const int64_t n0 = N * k / nch, n1 = N * (k + 1) / nch;
-            GC_GEMM(0, 0, (n1 - n0) * T, H, D, (FT)1, x + n0 * T * D, D > 0 ? D : 1, Wx, H,
-                    (FT)0, hs + n0 * T * H, H);
+            GC_NAME(gc_seq_project)((n1 - n0) * T, D, H, x + n0 * T * D, Wx, hs + n0 * T * H);
             GC_NAME(gc_rnn_forward_rows)(n0, n1, T, H, wpack, b, h0, hs);
         }
         GC_PAR_OWN_DONE(&clk);
@@ -138,12 +137,8 @@ int GC_NAME(gc_rnn_backward)(const FT *dhs, const FT *dhT, const FT *x, int64_t 
     /* the time loop; chunk k's squared norms in nrm[k*T .. k*T + T) */
     if (nch == 1) {
         GC_NAME(gc_rnn_backward_rows)(0, N, T, H, dhs, dhT, wpack, h0, hs, dh0, da, hprev, nrm);
-        /* weight gradients as a few large GEMMs over all N*T rows */
-        if (D > 0) {
-            GC_GEMM(1, 0, D, H, NT, (FT)1, x, D, da, H, (FT)1, dWx, H); /* dWx += X^T dA */
-            GC_GEMM(0, 1, NT, D, H, (FT)1, da, H, Wx, H, (FT)0, dx, D); /* dx = dA Wx^T */
-        }
-        GC_GEMM(1, 0, H, H, NT, (FT)1, hprev, H, da, H, (FT)1, dWh, H); /* dWh += Hprev^T dA */
+        /* weight gradients as a few large GEMMs over all N*T rows (accumulated: beta 1) */
+        GC_NAME(gc_seq_weight_grads)(NT, D, H, H, x, hprev, da, Wx, (FT)1, dWh, dWx, dx);
     } else {
         /* Each thread, after its time loop, multiplies its own rows (contiguous in the
          * batch-first layout): dx rows directly, and partial dWh, dWx into its slot of `part`
@@ -158,14 +153,10 @@ int GC_NAME(gc_rnn_backward)(const FT *dhs, const FT *dhT, const FT *x, int64_t 
                 const int64_t n0 = N * k / nch, n1 = N * (k + 1) / nch, rows = (n1 - n0) * T;
                 GC_NAME(gc_rnn_backward_rows)(n0, n1, T, H, dhs, dhT, wpack, h0, hs, dh0, da,
                                               hprev, nrm + k * T);
-                const FT *dak = da + n0 * T * H;
-                FT *pk = part + k * (H + D) * H;
-                GC_GEMM(1, 0, H, H, rows, (FT)1, hprev + n0 * T * H, H, dak, H, (FT)0, pk, H);
-                if (D > 0) {
-                    GC_GEMM(1, 0, D, H, rows, (FT)1, x + n0 * T * D, D, dak, H, (FT)0,
-                            pk + H * H, H);
-                    GC_GEMM(0, 1, rows, D, H, (FT)1, dak, H, Wx, H, (FT)0, dx + n0 * T * D, D);
-                }
+                FT *pk = part + k * (H + D) * H; /* this chunk's partial dWh, dWx (beta 0) */
+                GC_NAME(gc_seq_weight_grads)(rows, D, H, H, x + n0 * T * D, hprev + n0 * T * H,
+                                             da + n0 * T * H, Wx, (FT)0, pk, pk + H * H,
+                                             dx + n0 * T * D);
             }
             GC_PAR_OWN_DONE(&clk);
         }

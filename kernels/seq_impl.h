@@ -62,6 +62,26 @@ static void GC_NAME(gc_seq_bwd_start)(int64_t n0, int64_t nr, int64_t T, int64_t
     GC_NAME(gc_seq_carry_start)(n0, nr, H, dhT, dh0);
 }
 
+/* The input projections of `rows` rows: out[rows, G] = x[rows, D] @ Wx[D, G] (the
+pre-activations' first term; 0 when D = 0). */
+static void GC_NAME(gc_seq_project)(int64_t rows, int64_t D, int64_t G, const FT *x,
+                                    const FT *Wx, FT *out) {
+    GC_GEMM(0, 0, rows, G, D, (FT)1, x, D > 0 ? D : 1, Wx, G, (FT)0, out, G);
+}
+
+/* The weight gradients of `rows` rows (x, hprev, da and dx at those rows, contiguous in the
+ * batch-first layout): dWh[H, G] = beta dWh + Hprev^T dA, dWx[D, G] = beta dWx + X^T dA (beta
+ * 1: accumulate into the gradients; 0: a thread's partial), dx[rows, D] = dA Wx^T. */
+static void GC_NAME(gc_seq_weight_grads)(int64_t rows, int64_t D, int64_t H, int64_t G,
+                                         const FT *x, const FT *hprev, const FT *da,
+                                         const FT *Wx, FT beta, FT *dWh, FT *dWx, FT *dx) {
+    GC_GEMM(1, 0, H, G, rows, (FT)1, hprev, H, da, G, beta, dWh, G); /* Hprev^T dA */
+    if (D > 0) {
+        GC_GEMM(1, 0, D, G, rows, (FT)1, x, D, da, G, beta, dWx, G); /* X^T dA */
+        GC_GEMM(0, 1, rows, D, G, (FT)1, da, G, Wx, G, (FT)0, dx, D); /* dA Wx^T */
+    }
+}
+
 /* dWh[H*G] += and dWx[D*G] += the sums of the nch threads' partials part[k*np_ .. ) (each the
  * [H+D, G] pair dWh, dWx of its rows), in chunk order: deterministic for a given nwork. */
 static void GC_NAME(gc_seq_add_parts)(const FT *part, int64_t nch, int64_t H, int64_t D,
