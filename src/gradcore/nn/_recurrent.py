@@ -59,6 +59,22 @@ class _Recurrent(Layer):
             return np.zeros((N, H), self.dtype)
         return check_array(s, name, owner=f"{self._owner}.forward", dtype=self.dtype, shape=(N, H))
 
+    def _sequence_output(self, hs: np.ndarray, training: bool) -> np.ndarray:
+        """``forward``'s result from every step's state ``hs`` ``[N, T, H]``: ``hs`` with
+        ``return_sequences``, else the last step's ``[N, H]`` (a copy)."""
+        return self._output(hs if self.return_sequences else hs[:, -1].copy(), training)
+
+    def _backward_start(self, dy: np.ndarray) -> tuple:
+        """What ``backward`` starts from: the cache of the last forward, dL/dh_t of every step
+        (:meth:`_step_grads`), and fresh outputs for the kernel: ``dx`` ``[N, T, D]``, ``dh0``
+        ``[N, H]`` (layer dtype) and ``dh_norm`` ``[T]`` (float64)."""
+        c = self._need_cache()
+        x, hs = c["x"], c["hs"]
+        N, T, _ = x.shape
+        dhs = self._step_grads(dy, hs)
+        dh0 = np.empty((N, self.hidden_size), self.dtype)
+        return c, dhs, np.empty_like(x), dh0, np.empty(T, np.float64)
+
     def _step_grads(self, dy: np.ndarray, hs: np.ndarray) -> np.ndarray:
         """dL/dh_t of every step ``[N, T, H]`` from ``backward``'s ``dy``: ``dy`` itself with
         ``return_sequences``, else zeros but the last step."""

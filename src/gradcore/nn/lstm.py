@@ -84,7 +84,7 @@ class LSTM(_Recurrent):
         self.backend.lstm_forward(x, p["Wx"], p["Wh"], p["b"], h0_, c0_, hs, cs, gates, ws=self.ws)
         self.hT, self.cT = self._output(hs[:, -1], training), self._output(cs[:, -1], training)
         self._cache = {"x": x, "h0": h0_, "c0": c0_, "hs": hs, "cs": cs, "gates": gates}
-        return self._output(hs if self.return_sequences else hs[:, -1].copy(), training)
+        return self._sequence_output(hs, training)
 
     @property
     def gates(self) -> np.ndarray | None:
@@ -94,27 +94,19 @@ class LSTM(_Recurrent):
         return None if self._cache is None else read_only(self._cache["gates"])
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
-        c = self._need_cache()
-        x, hs = c["x"], c["hs"]
-        N, T, _ = x.shape
-        H = self.hidden_size
-        dhs = self._step_grads(dy, hs)
-        dx = np.empty_like(x)
-        dh0 = np.empty((N, H), self.dtype)
-        dc0 = np.empty((N, H), self.dtype)
-        dh_norm = np.empty(T, np.float64)
-        dc_norm = np.empty(T, np.float64)
+        c, dhs, dx, dh0, dh_norm = self._backward_start(dy)
+        dc0, dc_norm = np.empty_like(dh0), np.empty_like(dh_norm)
         p, g = self.params, self.grads
         self.backend.lstm_backward(
             dhs,
             None,
             None,
-            x,
+            c["x"],
             p["Wx"],
             p["Wh"],
             c["h0"],
             c["c0"],
-            hs,
+            c["hs"],
             c["cs"],
             c["gates"],
             dx,

@@ -69,7 +69,7 @@ class SimpleRNN(_Recurrent):
         self.backend.rnn_forward(x, p["Wx"], p["Wh"], p["b"], h0, hs, ws=self.ws)
         self.hT = self._output(hs[:, -1], training)
         self._cache = {"x": x, "h0": h0, "hs": hs}
-        return self._output(hs if self.return_sequences else hs[:, -1].copy(), training)
+        return self._sequence_output(hs, training)
 
     @property
     def hs(self) -> np.ndarray | None:
@@ -78,17 +78,10 @@ class SimpleRNN(_Recurrent):
         return None if self._cache is None else read_only(self._cache["hs"])
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
-        c = self._need_cache()
-        x, hs = c["x"], c["hs"]
-        N, T, _ = x.shape
-        H = self.hidden_size
-        dhs = self._step_grads(dy, hs)
-        dx = np.empty_like(x)
-        dh0 = np.empty((N, H), self.dtype)
-        dh_norm = np.empty(T, np.float64)
+        c, dhs, dx, dh0, dh_norm = self._backward_start(dy)
         p, g = self.params, self.grads
         self.backend.rnn_backward(
-            dhs, None, x, p["Wx"], p["Wh"], c["h0"], hs,
+            dhs, None, c["x"], p["Wx"], p["Wh"], c["h0"], c["hs"],
             dx, g["Wx"], g["Wh"], g["b"], dh0, dh_norm, ws=self.ws,
         )  # fmt: skip
         self.extra_input_grads = {"h0": dh0}
