@@ -29,6 +29,7 @@ from _equivalence import (
     SETTINGS,
     rand,
     read_only,
+    recurrent_shapes,
     threaded_and_serial,
 )
 from _fd import assert_gradcheck
@@ -131,16 +132,7 @@ def test_rnn(name, dt, dims, with_dhT, with_ws, acc, seed):
 
 @st.composite
 def rnn_shapes(draw):
-    kind = draw(st.sampled_from(["small", "small", "long", "wide"]))
-    if kind == "long":  # N*T*H >= 32768: the time loop runs on threads (batch split)
-        N, H = draw(st.integers(32, 40)), draw(st.integers(64, 72))
-        T, D = draw(st.integers(16, 18)), draw(st.integers(0, 8))
-    elif kind == "wide":  # the same with T = 1 and a large batch
-        N, H = draw(st.integers(512, 600)), draw(st.integers(64, 70))
-        T, D = 1, draw(st.integers(1, 8))
-    else:
-        N, H = draw(st.integers(1, 6)), draw(st.integers(1, 9))
-        T, D = draw(st.integers(1, 12)), draw(st.integers(0, 7))
+    N, T, D, H = draw(recurrent_shapes(min_d=0))  # D = 0 too (as test_c_rnn drew)
     return N, T, D, H, draw(st.integers(0, 2**31)), draw(st.booleans())
 
 

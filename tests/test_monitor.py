@@ -198,21 +198,27 @@ def test_recorded_numbers_equal_an_independent_computation(rng):
         )
 
 
-def test_lstm_gradient_through_time_is_the_kernels():
-    X, y = gc.data.adding_problem(64, 12, seed=0)
-    model = gc.nn.Sequential(
-        [gc.nn.LSTM(2, 8, return_sequences=False, seed=0), gc.nn.Dense(8, 1, "linear", seed=1)]
-    )
-    mon = GradientMonitor(model)
+def _fit_recurrent(layer, n=64, T=12, epochs=1, every=1):
+    """``layer`` (input size 2) + a linear Dense read-out trained with a monitor on the adding
+    problem (n sequences of T steps, float32); returns (model, monitor)."""
+    X, y = gc.data.adding_problem(n, T, seed=0)
+    H = layer.hidden_size
+    model = gc.nn.Sequential([layer, gc.nn.Dense(H, 1, "linear", seed=1)])
+    mon = GradientMonitor(model, every=every)
     model.fit(
         X.astype(np.float32),
         y.reshape(-1, 1).astype(np.float32),
         loss="mse",
-        epochs=1,
+        epochs=epochs,
         batch_size=32,
         callbacks=[mon],
         verbose=False,
     )
+    return model, mon
+
+
+def test_lstm_gradient_through_time_is_the_kernels():
+    model, mon = _fit_recurrent(gc.nn.LSTM(2, 8, return_sequences=False, seed=0))
     lstm = model.layers[0]
     cols = mon.history.lstm["0.LSTM"]
     assert cols["dh"].shape == (2, 12)
@@ -225,20 +231,7 @@ def test_lstm_gradient_through_time_is_the_kernels():
 def test_simple_rnn_gradient_through_time_is_the_kernels():
     """A layer without gates is recorded by its public grad_norms_through_time (a 1-tuple):
     dh is the kernel's, dc and the forget gate are NaN (no cell state, no gates)."""
-    X, y = gc.data.adding_problem(64, 12, seed=0)
-    model = gc.nn.Sequential(
-        [gc.nn.SimpleRNN(2, 8, return_sequences=False, seed=0), gc.nn.Dense(8, 1, "linear", seed=1)]
-    )
-    mon = GradientMonitor(model)
-    model.fit(
-        X.astype(np.float32),
-        y.reshape(-1, 1).astype(np.float32),
-        loss="mse",
-        epochs=1,
-        batch_size=32,
-        callbacks=[mon],
-        verbose=False,
-    )
+    model, mon = _fit_recurrent(gc.nn.SimpleRNN(2, 8, return_sequences=False, seed=0))
     rnn = model.layers[0]
     assert len(rnn.grad_norms_through_time) == 1
     cols = mon.history.lstm["0.SimpleRNN"]
@@ -450,16 +443,8 @@ def test_long_range_vanishing_simple_rnn_on_the_adding_problem():
     stays ~0.5: none. (Thresholds of findings.py: 1e-3 warning, 1e-6 critical.)"""
     results = {}
     for T in (50, 5):
-        X, y = gc.data.adding_problem(256, T, seed=0)
-        X, y = X.astype(np.float32), y.reshape(-1, 1).astype(np.float32)
-        model = gc.nn.Sequential(
-            [
-                gc.nn.SimpleRNN(2, 16, return_sequences=False, seed=0),
-                gc.nn.Dense(16, 1, "linear", seed=1),
-            ]
-        )
-        mon = GradientMonitor(model, every=2)
-        model.fit(X, y, loss="mse", epochs=8, batch_size=32, callbacks=[mon], verbose=False)
+        rnn = gc.nn.SimpleRNN(2, 16, return_sequences=False, seed=0)
+        _, mon = _fit_recurrent(rnn, n=256, T=T, epochs=8, every=2)
         results[T] = mon.diagnose()
     (f,) = results[50].by_kind("long_range_vanishing")
     assert f.layers == ["0.SimpleRNN"] and f.evidence["T"] == 50
