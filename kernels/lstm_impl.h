@@ -16,7 +16,7 @@
  */
 
 #include "packgemm_impl.h"
-#include "seq_impl.h" /* the batch split, hprev, the partial and column sums (with rnn_impl.h) */
+#include "seq_impl.h" /* shared with rnn_impl.h: batch split, projections, hprev, dW, sums */
 
 #ifndef GC_LSTM_PAR_MIN
 /* N*T*H elements (each 4-5 exp/tanh, tens of ns) above which the time loop runs on threads,

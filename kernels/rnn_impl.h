@@ -13,7 +13,7 @@
  */
 
 #include "packgemm_impl.h"
-#include "seq_impl.h" /* the batch split, hprev, the partial and column sums (with lstm_impl.h) */
+#include "seq_impl.h" /* shared with lstm_impl.h: batch split, projections, hprev, dW, sums */
 
 #ifndef GC_RNN_PAR_MIN
 /* N*T*H elements above which the time loop runs on threads, and the fewest batch rows a

@@ -1,6 +1,8 @@
 /* What the recurrent families share (lstm_impl.h, rnn_impl.h): the batch split over threads,
- * the h_{t-1} matrix of the dWh GEMM, the carried state gradients' start, the chunk-ordered
- * sums of the threads' partial weight gradients and squared norms, and the db column sums.
+ * the input projections, the h_{t-1} matrix and the weight-gradient GEMMs, the carried
+ * state gradients' start, the chunk-ordered sums of the threads' partial weight gradients and
+ * squared norms, and the db column sums. What differs (the activation passes and their time
+ * loops, the fork/join around them) stays in each family's body, as plain loops.
  * Included by each family's body (once per element type) after packgemm_impl.h; expects the
  * type macros of gc_template.h (FT, GC_NAME). G is the width of a step's pre-activation row:
  * 4H for the LSTM (gates i, f, g, o), H for the RNN. Batch-first layout: the row of step t of
