@@ -5,7 +5,7 @@
  *
  * Batch-first layout: the row of step t of sequence n is n*T + t, so the per-step slices of
  * x / gates / hs / cs are strided (row stride T*D, T*4H, T*H): the GEMMs take those strides
- * as lda/ldc instead of copying. Threads split the batch (see gc_lstm_chunks): each runs its
+ * as lda/ldc instead of copying. Threads split the batch (see gc_seq_chunks): each runs its
  * rows' input projection, time loop and weight-gradient GEMMs (single-threaded BLAS calls on
  * contiguous rows). With one chunk the large GEMMs run serially here and gc_gemm may split
  * them over its own threads.
@@ -16,28 +16,18 @@
  */
 
 #include "packgemm_impl.h"
+#include "seq_impl.h" /* shared with rnn_impl.h: batch split, projections, hprev, dW, sums */
 
 #ifndef GC_LSTM_PAR_MIN
 /* N*T*H elements (each 4-5 exp/tanh, tens of ns) above which the time loop runs on threads,
  * and the fewest batch rows a thread takes (the per-step GEMMs get M = rows). */
 #define GC_LSTM_PAR_MIN 32768
 #define GC_LSTM_MIN_ROWS 4
-/* Column block of the db column sums (double accumulators on the stack). */
-#define GC_LSTM_DB_BLOCK 128
 #endif
 
-/* Sequences (batch rows) are independent: a row block of h_{t-1} only feeds the same row block
- * of step t. So threads split the BATCH and each runs the whole time loop on its rows with
- * single-threaded GEMMs (gc_gemm sees omp_in_parallel and does not split): one fork/join per
- * call instead of two per step, and no barrier inside the loop. Measured on 2 shared cores, a
- * per-step split (GEMM over N, then gate pass over rows) paid ~2 synchronisations per step,
- * which a competing process turned into milliseconds each. */
-static int64_t GC_NAME(gc_lstm_chunks)(int64_t N, int64_t T, int64_t H, int64_t nwork) {
-    if (nwork < 2 || N * T * H < GC_LSTM_PAR_MIN) return 1;
-    int64_t k = nwork;
-    if (k > N / GC_LSTM_MIN_ROWS) k = N / GC_LSTM_MIN_ROWS;
-    return k < 1 ? 1 : k;
-}
+/* The batch split over threads (why the batch, not the steps: gc_seq_chunks, seq_impl.h). */
+#define GC_LSTM_CHUNKS(N, T, H, nwork) \
+    gc_seq_chunks(N, T, H, nwork, GC_LSTM_PAR_MIN, GC_LSTM_MIN_ROWS)
 
 /* The fused gate pass of one row of one step: activates a[4H] in place, writes c_t and h_t. */
 GC_CLONES static void GC_NAME(gc_lstm_gates_fwd)(const int64_t H, FT *restrict a,
@@ -89,11 +79,11 @@ int GC_NAME(gc_lstm_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64
     if (N == 0) return GC_OK;
     const int64_t G = 4 * H, NT = N * T;
     GC_NAME(gc_pg_pack)(0, H, G, Wh, G, wpack); /* Wh[H, 4H] into column panels, once */
-    const int64_t nch = GC_NAME(gc_lstm_chunks)(N, T, H, nwork);
+    const int64_t nch = GC_LSTM_CHUNKS(N, T, H, nwork);
     if (nch == 1) {
         /* input projections of every step at once (gc_gemm may split it over its threads):
          * gates[N*T, 4H] = x[N*T, D] @ Wx */
-        GC_GEMM(0, 0, NT, G, D, (FT)1, x, D > 0 ? D : 1, Wx, G, (FT)0, gates, G);
+        GC_NAME(gc_seq_project)(NT, D, G, x, Wx, gates);
         GC_NAME(gc_lstm_forward_rows)(0, N, T, H, wpack, b, h0, c0, hs, cs, gates);
         return GC_OK;
     }
@@ -107,8 +97,7 @@ int GC_NAME(gc_lstm_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64
 #pragma omp for schedule(static) nowait
         for (int64_t k = 0; k < nch; ++k) {
             const int64_t n0 = N * k / nch, n1 = N * (k + 1) / nch;
-            GC_GEMM(0, 0, (n1 - n0) * T, G, D, (FT)1, x + n0 * T * D, D > 0 ? D : 1, Wx, G,
-                    (FT)0, gates + n0 * T * G, G);
+            GC_NAME(gc_seq_project)((n1 - n0) * T, D, G, x + n0 * T * D, Wx, gates + n0 * T * G);
             GC_NAME(gc_lstm_forward_rows)(n0, n1, T, H, wpack, b, h0, c0, hs, cs, gates);
         }
         GC_PAR_OWN_DONE(&clk);
@@ -155,15 +144,8 @@ static void GC_NAME(gc_lstm_backward_rows)(int64_t n0, int64_t n1, const int64_t
                                            FT *da, const FT *h0, const FT *hs, FT *hprev,
                                            double *nh, double *nc) {
     const int64_t G = 4 * H, nr = n1 - n0;
-    for (int64_t n = n0; n < n1; ++n) { /* h_{t-1} of every step, for the dWh GEMM */
-        memcpy(hprev + n * T * H, h0 + n * H, (size_t)H * sizeof(FT));
-        if (T > 1)
-            memcpy(hprev + n * T * H + H, hs + n * T * H, (size_t)((T - 1) * H) * sizeof(FT));
-    }
-    if (dhT) memcpy(dh0 + n0 * H, dhT + n0 * H, (size_t)(nr * H) * sizeof(FT));
-    else memset(dh0 + n0 * H, 0, (size_t)(nr * H) * sizeof(FT));
-    if (dcT) memcpy(dc0 + n0 * H, dcT + n0 * H, (size_t)(nr * H) * sizeof(FT));
-    else memset(dc0 + n0 * H, 0, (size_t)(nr * H) * sizeof(FT));
+    GC_NAME(gc_seq_bwd_start)(n0, nr, T, H, h0, hs, hprev, dhT, dh0); /* hprev; dh carry */
+    GC_NAME(gc_seq_carry_start)(n0, nr, H, dcT, dc0);                 /* the dc carry */
     for (int64_t t = T - 1; t >= 0; --t) {
         const FT *cp = t ? cs + (t - 1) * H : c0;
         const int64_t ldp = t ? T * H : H;
@@ -192,18 +174,14 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
         return GC_OK;
     }
     const int64_t G = 4 * H, NT = N * T;
-    const int64_t nch = GC_NAME(gc_lstm_chunks)(N, T, H, nwork);
+    const int64_t nch = GC_LSTM_CHUNKS(N, T, H, nwork);
     GC_NAME(gc_pg_pack)(1, G, H, Wh, G, wpack); /* Wh^T[4H, H] into column panels, once */
     /* the time loop; chunk k's squared norms in nrm[k*2T .. k*2T + 2T) */
     if (nch == 1) {
         GC_NAME(gc_lstm_backward_rows)(0, N, T, H, dhs, dhT, dcT, wpack, c0, cs, gates, dh0, dc0,
                                        da, h0, hs, hprev, nrm, nrm + T);
-        /* weight gradients as a few large GEMMs over all N*T rows */
-        if (D > 0) {
-            GC_GEMM(1, 0, D, G, NT, (FT)1, x, D, da, G, (FT)1, dWx, G); /* dWx += X^T dA */
-            GC_GEMM(0, 1, NT, D, G, (FT)1, da, G, Wx, G, (FT)0, dx, D); /* dx = dA Wx^T */
-        }
-        GC_GEMM(1, 0, H, G, NT, (FT)1, hprev, H, da, G, (FT)1, dWh, G); /* dWh += Hprev^T dA */
+        /* weight gradients as a few large GEMMs over all N*T rows (accumulated: beta 1) */
+        GC_NAME(gc_seq_weight_grads)(NT, D, H, G, x, hprev, da, Wx, (FT)1, dWh, dWx, dx);
     } else {
         /* Each thread, after its time loop, multiplies its own rows (contiguous in the
          * batch-first layout): dx rows directly, and partial dWh, dWx into its slot of `part`
@@ -220,55 +198,19 @@ int GC_NAME(gc_lstm_backward)(const FT *dhs, const FT *dhT, const FT *dcT, const
             GC_NAME(gc_lstm_backward_rows)(n0, n1, T, H, dhs, dhT, dcT, wpack, c0, cs, gates,
                                            dh0, dc0, da, h0, hs, hprev, nrm + k * 2 * T,
                                            nrm + k * 2 * T + T);
-            const FT *dak = da + n0 * T * G;
-            FT *pk = part + k * (H + D) * G;
-            GC_GEMM(1, 0, H, G, rows, (FT)1, hprev + n0 * T * H, H, dak, G, (FT)0, pk, G);
-            if (D > 0) {
-                GC_GEMM(1, 0, D, G, rows, (FT)1, x + n0 * T * D, D, dak, G, (FT)0, pk + H * G, G);
-                GC_GEMM(0, 1, rows, D, G, (FT)1, dak, G, Wx, G, (FT)0, dx + n0 * T * D, D);
-            }
+            FT *pk = part + k * (H + D) * G; /* this chunk's partial dWh, dWx (beta 0) */
+            GC_NAME(gc_seq_weight_grads)(rows, D, H, G, x + n0 * T * D, hprev + n0 * T * H,
+                                         da + n0 * T * G, Wx, (FT)0, pk, pk + H * G,
+                                         dx + n0 * T * D);
         }
         GC_PAR_OWN_DONE(&clk);
         }
         gc_par_finish(&clk);
-        const int64_t np_ = (H + D) * G;
-        const int team2 = gc_par_team(gc_max_threads(), gc_par_big(np_, GC_PARALLEL_MIN));
-        (void)team2;
-#pragma omp parallel for simd schedule(static) num_threads(team2) if (team2 > 1)
-        for (int64_t j = 0; j < np_; ++j) {
-            FT acc = part[j];
-            for (int64_t k = 1; k < nch; ++k) acc += part[k * np_ + j];
-            if (j < H * G) dWh[j] = dWh[j] + acc;
-            else dWx[j - H * G] = dWx[j - H * G] + acc;
-        }
+        GC_NAME(gc_seq_add_parts)(part, nch, H, D, G, dWh, dWx); /* in chunk order */
     }
-    for (int64_t t = 0; t < T; ++t) { /* chunk order: deterministic for a given nwork */
-        double sh = 0.0, sc = 0.0;
-        for (int64_t k = 0; k < nch; ++k) {
-            sh += nrm[k * 2 * T + t];
-            sc += nrm[k * 2 * T + T + t];
-        }
-        dh_norm[t] = sqrt(sh);
-        dc_norm[t] = sqrt(sc);
-    }
-
-    /* db += column sums of dA, in double; threads take column blocks (deterministic) */
-    const int64_t nblk = (G + GC_LSTM_DB_BLOCK - 1) / GC_LSTM_DB_BLOCK;
-    const int team3 = gc_par_team(nblk, gc_par_big(NT * G, GC_PARALLEL_MIN));
-    (void)team3;
-#pragma omp parallel for schedule(static) num_threads(team3) if (team3 > 1)
-    for (int64_t blk = 0; blk < nblk; ++blk) {
-        const int64_t j0 = blk * GC_LSTM_DB_BLOCK;
-        const int64_t w = G - j0 < GC_LSTM_DB_BLOCK ? G - j0 : GC_LSTM_DB_BLOCK;
-        double acc[GC_LSTM_DB_BLOCK];
-        for (int64_t j = 0; j < w; ++j) acc[j] = 0.0;
-        for (int64_t r = 0; r < NT; ++r) {
-            const FT *row = da + r * G + j0;
-#pragma omp simd
-            for (int64_t j = 0; j < w; ++j) acc[j] += (double)row[j];
-        }
-        for (int64_t j = 0; j < w; ++j) db[j0 + j] = db[j0 + j] + (FT)acc[j];
-    }
+    gc_seq_norms(nrm, nch, T, 2 * T, dh_norm); /* chunk k's dh norms at nrm[k*2T] */
+    gc_seq_norms(nrm + T, nch, T, 2 * T, dc_norm); /* its dc norms at nrm[k*2T + T] */
+    GC_NAME(gc_seq_db)(da, NT, G, db); /* db += column sums of dA, in double */
     return GC_OK;
 }
 

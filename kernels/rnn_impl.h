@@ -8,11 +8,12 @@
  * of x / hs / da are strided (row stride T*D, T*H): the GEMMs take those strides as lda/ldc
  * instead of copying. hs first receives the input projections and is activated in place step
  * by step (no pre-activation buffer: tanh' = 1 - h², so the backward needs hs only).
- * Threads split the batch (gc_rnn_chunks): each runs its rows' input projection, time loop and
+ * Threads split the batch (gc_seq_chunks): each runs its rows' input projection, time loop and
  * weight-gradient GEMMs; one fork/join per call, no barrier inside the time loop.
  */
 
 #include "packgemm_impl.h"
+#include "seq_impl.h" /* shared with lstm_impl.h: batch split, projections, hprev, dW, sums */
 
 #ifndef GC_RNN_PAR_MIN
 /* N*T*H elements above which the time loop runs on threads, and the fewest batch rows a
@@ -23,16 +24,11 @@
  * 0.28 ms; N=32 T=32 H=32: 0.21 vs 0.19 ms), 819200 (N=256 T=50 H=64) 29.5 vs 25.7 ms. */
 #define GC_RNN_PAR_MIN 32768
 #define GC_RNN_MIN_ROWS 4
-/* Column block of the db column sums (double accumulators on the stack). */
-#define GC_RNN_DB_BLOCK 128
 #endif
 
-static int64_t GC_NAME(gc_rnn_chunks)(int64_t N, int64_t T, int64_t H, int64_t nwork) {
-    if (nwork < 2 || N * T * H < GC_RNN_PAR_MIN) return 1;
-    int64_t k = nwork;
-    if (k > N / GC_RNN_MIN_ROWS) k = N / GC_RNN_MIN_ROWS;
-    return k < 1 ? 1 : k;
-}
+/* The batch split over threads (why the batch, not the steps: gc_seq_chunks, seq_impl.h). */
+#define GC_RNN_CHUNKS(N, T, H, nwork) \
+    gc_seq_chunks(N, T, H, nwork, GC_RNN_PAR_MIN, GC_RNN_MIN_ROWS)
 
 /* The tanh pass of one row of one step: h[j] = tanh(a[j] + b[j]), in place. */
 GC_CLONES static void GC_NAME(gc_rnn_act_fwd)(const int64_t H, FT *restrict a,
@@ -63,10 +59,10 @@ int GC_NAME(gc_rnn_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64_
     if (N == 0) return GC_OK;
     const int64_t NT = N * T;
     GC_NAME(gc_pg_pack)(0, H, H, Wh, H, wpack); /* Wh[H, H] into column panels, once */
-    const int64_t nch = GC_NAME(gc_rnn_chunks)(N, T, H, nwork);
+    const int64_t nch = GC_RNN_CHUNKS(N, T, H, nwork);
     if (nch == 1) {
         /* input projections of every step at once: hs[N*T, H] = x[N*T, D] @ Wx */
-        GC_GEMM(0, 0, NT, H, D, (FT)1, x, D > 0 ? D : 1, Wx, H, (FT)0, hs, H);
+        GC_NAME(gc_seq_project)(NT, D, H, x, Wx, hs);
         GC_NAME(gc_rnn_forward_rows)(0, N, T, H, wpack, b, h0, hs);
         return GC_OK;
     }
@@ -80,8 +76,7 @@ int GC_NAME(gc_rnn_forward)(const FT *x, int64_t N, int64_t T, int64_t D, int64_
 #pragma omp for schedule(static) nowait
         for (int64_t k = 0; k < nch; ++k) {
             const int64_t n0 = N * k / nch, n1 = N * (k + 1) / nch;
-            GC_GEMM(0, 0, (n1 - n0) * T, H, D, (FT)1, x + n0 * T * D, D > 0 ? D : 1, Wx, H,
-                    (FT)0, hs + n0 * T * H, H);
+            GC_NAME(gc_seq_project)((n1 - n0) * T, D, H, x + n0 * T * D, Wx, hs + n0 * T * H);
             GC_NAME(gc_rnn_forward_rows)(n0, n1, T, H, wpack, b, h0, hs);
         }
         GC_PAR_OWN_DONE(&clk);
@@ -113,13 +108,7 @@ static void GC_NAME(gc_rnn_backward_rows)(int64_t n0, int64_t n1, const int64_t 
                                           const FT *WhTp, const FT *h0, const FT *hs, FT *dh0,
                                           FT *da, FT *hprev, double *nh) {
     const int64_t nr = n1 - n0;
-    for (int64_t n = n0; n < n1; ++n) { /* h_{t-1} of every step, for the dWh GEMM */
-        memcpy(hprev + n * T * H, h0 + n * H, (size_t)H * sizeof(FT));
-        if (T > 1)
-            memcpy(hprev + n * T * H + H, hs + n * T * H, (size_t)((T - 1) * H) * sizeof(FT));
-    }
-    if (dhT) memcpy(dh0 + n0 * H, dhT + n0 * H, (size_t)(nr * H) * sizeof(FT));
-    else memset(dh0 + n0 * H, 0, (size_t)(nr * H) * sizeof(FT));
+    GC_NAME(gc_seq_bwd_start)(n0, nr, T, H, h0, hs, hprev, dhT, dh0); /* hprev; dh carry */
     for (int64_t t = T - 1; t >= 0; --t) {
         double sq = 0.0;
         for (int64_t n = n0; n < n1; ++n) {
@@ -143,17 +132,13 @@ int GC_NAME(gc_rnn_backward)(const FT *dhs, const FT *dhT, const FT *x, int64_t 
         return GC_OK;
     }
     const int64_t NT = N * T;
-    const int64_t nch = GC_NAME(gc_rnn_chunks)(N, T, H, nwork);
+    const int64_t nch = GC_RNN_CHUNKS(N, T, H, nwork);
     GC_NAME(gc_pg_pack)(1, H, H, Wh, H, wpack); /* Wh^T[H, H] into column panels, once */
     /* the time loop; chunk k's squared norms in nrm[k*T .. k*T + T) */
     if (nch == 1) {
         GC_NAME(gc_rnn_backward_rows)(0, N, T, H, dhs, dhT, wpack, h0, hs, dh0, da, hprev, nrm);
-        /* weight gradients as a few large GEMMs over all N*T rows */
-        if (D > 0) {
-            GC_GEMM(1, 0, D, H, NT, (FT)1, x, D, da, H, (FT)1, dWx, H); /* dWx += X^T dA */
-            GC_GEMM(0, 1, NT, D, H, (FT)1, da, H, Wx, H, (FT)0, dx, D); /* dx = dA Wx^T */
-        }
-        GC_GEMM(1, 0, H, H, NT, (FT)1, hprev, H, da, H, (FT)1, dWh, H); /* dWh += Hprev^T dA */
+        /* weight gradients as a few large GEMMs over all N*T rows (accumulated: beta 1) */
+        GC_NAME(gc_seq_weight_grads)(NT, D, H, H, x, hprev, da, Wx, (FT)1, dWh, dWx, dx);
     } else {
         /* Each thread, after its time loop, multiplies its own rows (contiguous in the
          * batch-first layout): dx rows directly, and partial dWh, dWx into its slot of `part`
@@ -168,44 +153,18 @@ int GC_NAME(gc_rnn_backward)(const FT *dhs, const FT *dhT, const FT *x, int64_t 
                 const int64_t n0 = N * k / nch, n1 = N * (k + 1) / nch, rows = (n1 - n0) * T;
                 GC_NAME(gc_rnn_backward_rows)(n0, n1, T, H, dhs, dhT, wpack, h0, hs, dh0, da,
                                               hprev, nrm + k * T);
-                const FT *dak = da + n0 * T * H;
-                FT *pk = part + k * (H + D) * H;
-                GC_GEMM(1, 0, H, H, rows, (FT)1, hprev + n0 * T * H, H, dak, H, (FT)0, pk, H);
-                if (D > 0) {
-                    GC_GEMM(1, 0, D, H, rows, (FT)1, x + n0 * T * D, D, dak, H, (FT)0,
-                            pk + H * H, H);
-                    GC_GEMM(0, 1, rows, D, H, (FT)1, dak, H, Wx, H, (FT)0, dx + n0 * T * D, D);
-                }
+                FT *pk = part + k * (H + D) * H; /* this chunk's partial dWh, dWx (beta 0) */
+                GC_NAME(gc_seq_weight_grads)(rows, D, H, H, x + n0 * T * D, hprev + n0 * T * H,
+                                             da + n0 * T * H, Wx, (FT)0, pk, pk + H * H,
+                                             dx + n0 * T * D);
             }
             GC_PAR_OWN_DONE(&clk);
         }
         gc_par_finish(&clk);
-        const int64_t np_ = (H + D) * H;
-        for (int64_t j = 0; j < np_; ++j) { /* chunk order: deterministic for a given nwork */
-            FT acc = part[j];
-            for (int64_t k = 1; k < nch; ++k) acc += part[k * np_ + j];
-            if (j < H * H) dWh[j] = dWh[j] + acc;
-            else dWx[j - H * H] = dWx[j - H * H] + acc;
-        }
+        GC_NAME(gc_seq_add_parts)(part, nch, H, D, H, dWh, dWx); /* in chunk order */
     }
-    for (int64_t t = 0; t < T; ++t) { /* chunk order: deterministic for a given nwork */
-        double sh = 0.0;
-        for (int64_t k = 0; k < nch; ++k) sh += nrm[k * T + t];
-        dh_norm[t] = sqrt(sh);
-    }
-
-    /* db += column sums of dA, in double, by column blocks */
-    for (int64_t j0 = 0; j0 < H; j0 += GC_RNN_DB_BLOCK) {
-        const int64_t w = H - j0 < GC_RNN_DB_BLOCK ? H - j0 : GC_RNN_DB_BLOCK;
-        double acc[GC_RNN_DB_BLOCK];
-        for (int64_t j = 0; j < w; ++j) acc[j] = 0.0;
-        for (int64_t r = 0; r < NT; ++r) {
-            const FT *row = da + r * H + j0;
-#pragma omp simd
-            for (int64_t j = 0; j < w; ++j) acc[j] += (double)row[j];
-        }
-        for (int64_t j = 0; j < w; ++j) db[j0 + j] = db[j0 + j] + (FT)acc[j];
-    }
+    gc_seq_norms(nrm, nch, T, T, dh_norm); /* chunk k's squared norms at nrm[k*T] */
+    GC_NAME(gc_seq_db)(da, NT, H, db); /* db += column sums of dA, in double */
     return GC_OK;
 }
 

@@ -123,6 +123,25 @@ def norm_scales(x, gamma, beta, mean, inv_std, dy, axis):
     }
 
 
+@st.composite
+def recurrent_shapes(draw, min_d=1):
+    """``(N, T, D, H)`` for a recurrent family's kernels (LSTM, RNN): half small, half drawn
+    to cross the OpenMP threshold of the time loop (N*T*H >= 32768: the batch is split over
+    threads), as a long sequence or as T = 1 with a large batch. ``min_d``: the smallest input
+    size of the small and long kinds (0: also no input at all)."""
+    kind = draw(st.sampled_from(["small", "small", "long", "wide"]))
+    if kind == "long":  # N*T*H >= 32768: the time loop runs on threads (batch split)
+        N, H = draw(st.integers(32, 40)), draw(st.integers(64, 72))
+        T, D = draw(st.integers(16, 18)), draw(st.integers(min_d, 8))
+    elif kind == "wide":  # the same with T = 1 and a large batch
+        N, H = draw(st.integers(512, 600)), draw(st.integers(64, 70))
+        T, D = 1, draw(st.integers(1, 8))
+    else:
+        N, H = draw(st.integers(1, 6)), draw(st.integers(1, 9))
+        T, D = draw(st.integers(1, 12)), draw(st.integers(min_d, 7))
+    return N, T, D, H
+
+
 def threaded_and_serial(run):
     """``run()`` with the c kernels' default thread count, then with one thread (one chunk:
     the serial path), restoring the count."""

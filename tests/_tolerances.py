@@ -75,10 +75,11 @@ TOLERANCES: dict[tuple[str, np.dtype], Tol] = {
     ),
     ("compiled_recurrent", F32): Tol(
         1e-6,
-        observed=8.9e-8,
-        reason="per time step (multiply by T): the LSTM recurrence compounds the per-step "
-        "rounding differences and the GEMMs' summation order (OpenBLAS vs NumPy's BLAS) over "
-        "the steps. Was 3e-5 for T <= 12 (test_c_bn_ln_lstm) and 2e-5 * T (test_equivalence).",
+        observed=9.1e-8,
+        reason="per time step (multiply by T): the LSTM and RNN recurrences compound the "
+        "per-step rounding differences and the GEMMs' summation order (OpenBLAS vs NumPy's "
+        "BLAS) over the steps (the RNN's 9.1e-8, test_equivalence_rnn; the LSTM's 8.9e-8). "
+        "Was 3e-5 for T <= 12 (test_c_bn_ln_lstm, test_c_rnn) and 2e-5 * T (test_equivalence).",
     ),
     ("compiled_recurrent", F64): Tol(
         1e-14,

@@ -8,7 +8,8 @@ The suite, one file per family (harness: ``tests/_equivalence.py``):
 - ``test_equivalence_loss.py``: softmax cross-entropy, MSE, BCE-with-logits
 - ``test_equivalence_optim.py``: SGD, RMSprop, Adagrad, Adam/AdamW steps (bitwise)
 - ``test_equivalence_norms.py``: segment sums of squares / abs-max, scale_, clip_value_
-- ``test_equivalence_batchnorm.py``, ``test_equivalence_layernorm.py``, ``test_equivalence_lstm.py``
+- ``test_equivalence_batchnorm.py``, ``test_equivalence_layernorm.py``
+- ``test_equivalence_lstm.py``, ``test_equivalence_rnn.py``: the LSTM, the plain tanh RNN
 - ``test_stats_kernels.py``: the monitor's stats kernels (act_stats, segment_delta_sumsq)
 
 and this file: the contract (every op, its signature, its coverage by a family), read-only and
@@ -44,7 +45,7 @@ FAMILIES = {
     "batchnorm": ("batchnorm_forward_train", "batchnorm_forward_eval", "batchnorm_backward"),
     "layernorm": ("layernorm_forward", "layernorm_backward"),
     "lstm": ("lstm_forward", "lstm_backward"),
-    "rnn": ("rnn_forward", "rnn_backward"),  # tests/test_rnn_equivalence.py, test_c_rnn.py
+    "rnn": ("rnn_forward", "rnn_backward"),
     "stats": ("act_stats", "segment_delta_sumsq"),  # tests/test_stats_kernels.py
 }
 
@@ -328,6 +329,9 @@ def test_gradcheck_layers_on_backend(name, rng):
             lstm.params["b"][:] += 0.3 * r(16)
             extra = {"h0": 0.5 * r((2, 4)), "c0": r((2, 4))}
             _fd(lstm, r((2, 5, 3)), extra_inputs=extra)
+            rnn = gc.nn.SimpleRNN(3, 4, return_sequences=seq, dtype=np.float64, seed=2)
+            rnn.params["b"][:] += 0.3 * r(4)
+            _fd(rnn, r((2, 5, 3)), extra_inputs={"h0": 0.5 * r((2, 4))})
         logits = r((4, 3))
         _fd(gc.losses.SoftmaxCrossEntropy(), (logits, rng.integers(0, 3, 4)))
         _fd(gc.losses.MSE(), (logits, r((4, 3))))

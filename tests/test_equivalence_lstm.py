@@ -25,6 +25,7 @@ from _equivalence import (
     rand,
     randn,
     read_only,
+    recurrent_shapes,
     threaded_and_serial,
 )
 from _fd import assert_gradcheck
@@ -145,16 +146,7 @@ def test_lstm(name, dt, dims, final, data):
 
 @st.composite
 def lstm_shapes(draw):
-    kind = draw(st.sampled_from(["small", "small", "long", "wide"]))
-    if kind == "long":  # N*T*H >= 32768: the time loop runs on threads (batch split)
-        N, H = draw(st.integers(32, 40)), draw(st.integers(64, 72))
-        T, D = draw(st.integers(16, 18)), draw(st.integers(1, 8))
-    elif kind == "wide":  # the same with T = 1 and a large batch
-        N, H = draw(st.integers(512, 600)), draw(st.integers(64, 70))
-        T, D = 1, draw(st.integers(1, 8))
-    else:
-        N, H = draw(st.integers(1, 6)), draw(st.integers(1, 9))
-        T, D = draw(st.integers(1, 12)), draw(st.integers(1, 7))
+    N, T, D, H = draw(recurrent_shapes(min_d=1))
     return N, T, D, H, draw(st.integers(0, 2**31)), draw(st.booleans()), draw(st.booleans())
 
 

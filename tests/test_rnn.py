@@ -234,7 +234,7 @@ def test_backward_rejects_bad_arguments(backend):
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "c"])
 def test_python_backends_accept_non_contiguous_arrays(backend, rng):
     """numpy and numba read strided views (numba copies once); the C backend refuses them
-    (tests/test_c_rnn.py)."""
+    (tests/test_equivalence_rnn.py)."""
     x, Wx, Wh, b, h0 = _problem(rng, 3, 4, 2, 3, 1.0)
     want = _backward(np.ones((3, 4, 3)), None, x, Wx, Wh, b, h0)
     xs = np.asfortranarray(x)

@@ -735,7 +735,8 @@ def _rule_loss(m: _Measures, prior: list[Finding]) -> list[Finding]:
 
 
 def _rule_through_time(m: _Measures, prior: list[Finding]) -> list[Finding]:
-    """``long_range_vanishing``: an LSTM's gradient through time reaching its first step."""
+    """``long_range_vanishing``: a recurrent layer's gradient through time reaching its first
+    step (an LSTM's, or a gateless one's such as SimpleRNN: no forget gate, its mean is NaN)."""
     h, layers, th = (m.h, m.layers, m.th)
     findings = list(prior)
     for name, cols in h.lstm.items():
@@ -751,11 +752,17 @@ def _rule_through_time(m: _Measures, prior: list[Finding]) -> list[Finding]:
         T = int(np.sum(np.isfinite(dh[-1])))
         layer = layers.get(name)
         b = getattr(layer, "params", {}).get("b") if layer is not None else None
-        H = b.size // 4 if b is not None else 0
+        gated = math.isfinite(fmean)  # an LSTM (a SimpleRNN records no forget gate)
+        H = b.size // 4 if b is not None and gated else 0
         fb_now = float(np.mean(b[H : 2 * H], dtype=np.float64)) if H else math.nan
         fb_next = 1.0 if not fb_now >= 0.5 else float(round(fb_now) + 1)
         per_step = r0m ** (1.0 / max(T - 1, 1)) if r0m > 0 else 0.0
-        if math.isfinite(fmean) and fmean < 0.5:
+        if not gated:
+            cause = (
+                f"the gradient shrinks by {per_step:.2g}x per step over {T} steps: a plain "
+                "RNN has no gated path, its gradient through time decays geometrically"
+            )
+        elif fmean < 0.5:
             cause = (
                 f"forget gate near 0 (mean activation {fmean:.2g}): the cell state, the "
                 "LSTM's gradient highway, is erased at every step"
@@ -783,6 +790,12 @@ def _rule_through_time(m: _Measures, prior: list[Finding]) -> list[Finding]:
                     f"{fb_now:.2g}; a larger one keeps the gate open at init",
                     "shorter sequences (or truncated backpropagation through time)",
                     "train longer: the forget gate learns to stay open",
+                ]
+                if gated
+                else [
+                    "gc.nn.LSTM(input_size, hidden_size)  # instead of the plain RNN: its cell "
+                    "state carries the gradient through time",
+                    "shorter sequences (or truncated backpropagation through time)",
                 ],
             )
         )

@@ -84,7 +84,8 @@ class Thresholds:
       the model has learned only the class prior. A warning when a vanishing or dying-ReLU
       finding explains it or the model is at chance level, else "info" (it may have converged).
     - ``through_time = 1e-3`` (warning) and ``through_time_critical = 1e-6``: ||dL/dh_0|| over
-      the largest ||dL/dh_t|| of an LSTM (the gradient through time reaching the first step).
+      the largest ||dL/dh_t|| of a recurrent layer (LSTM, SimpleRNN: the gradient through time
+      reaching the first step).
     - ``min_records = 8``: trend findings (loss, stalled) need at least this many records;
       ``min_rows_dead = 8``: a unit is judged dead only over a batch of at least 8 rows.
 

@@ -19,7 +19,8 @@ One *record* is one observed training step. Columns (``R`` = ``len(history)`` re
   input (NaN where it is not computed: ``fit`` skips the first layer's input gradient),
   ``nonfinite_out`` / ``nonfinite_grad`` counts, and ``rows`` (batch rows seen);
 - ``history.lstm[name]``: ``{"dh": [R, T], "dc": [R, T], "forget": [R]}`` -- ||dL/dh_t|| and
-  ||dL/dc_t|| for every t and the mean forget-gate activation.
+  ||dL/dc_t|| for every t and the mean forget-gate activation, for every recurrent layer (a
+  SimpleRNN's, with one state and no gates: ``dc`` and ``forget`` NaN).
 
 Memory is bounded by ``max_records``. **Down-sampling rule**: records are taken every
 ``stride`` steps (initially the monitor's ``every``); when ``max_records`` are held and another

@@ -171,7 +171,9 @@ class GradientMonitor(Callback):
 
     def _see(self, name: str, layer) -> tuple:
         """Per-layer constants, computed once: (row in the history's layer block, saturation
-        code, is ReLU, has LSTM gates)."""
+        code, is ReLU, its recurrence: 0 none, 1 a gradient through time (the public
+        ``grad_norms_through_time``, e.g. SimpleRNN), 2 that and gates (the LSTM's forget gate
+        is recorded too))."""
         meta = self._meta.get(name)
         if meta is None or self._layers.get(name) is not layer:
             act = getattr(layer, "activation", None)
@@ -183,7 +185,9 @@ class GradientMonitor(Callback):
                 grown = np.full((2 * j + 4, _NF), np.nan)
                 grown[: self._cur.shape[0]] = self._cur
                 self._cur = grown
-            meta = (j, SATURATION.get(act, 0), act == "relu", hasattr(type(layer), "gates"))
+            rec = hasattr(layer, "grad_norms_through_time")
+            rec += rec and hasattr(type(layer), "gates")
+            meta = (j, SATURATION.get(act, 0), act == "relu", rec)
             self._meta[name] = meta
             self._layers[name] = layer
         return meta
@@ -194,7 +198,7 @@ class GradientMonitor(Callback):
         self._last_out[name] = y
         if not self._recording:
             return
-        j, sat, relu, lstm = self._see(name, layer)
+        j, sat, relu, rec = self._see(name, layer)
         C = y.shape[-1] if y.ndim else 1
         colnz = self._bufs.get(name)
         if colnz is None or colnz.shape[0] != C:
@@ -225,10 +229,12 @@ class GradientMonitor(Callback):
                 int(np.count_nonzero(colnz == 0)) / C if relu else math.nan,
                 (n - int(colnz.sum())) / n,
             )
-        if lstm and isinstance(layer.gates, np.ndarray):
+        if rec == 2 and isinstance(layer.gates, np.ndarray):
             g = layer.gates
             H = g.shape[-1] // 4
             self._lstm_cur[name] = (float(np.mean(g[..., H : 2 * H], dtype=np.float64)),)
+        elif rec == 1:  # no gates: the through-time norms only (no forget gate: NaN)
+            self._lstm_cur[name] = (math.nan,)
 
     def _norm(self, a: np.ndarray) -> tuple[float, int]:
         flat = (a if a.flags.c_contiguous else np.ascontiguousarray(a)).reshape(-1)
@@ -243,7 +249,7 @@ class GradientMonitor(Callback):
         self._last_grad[name] = (dy, dx)
         if not self._recording:
             return
-        j, _, _, lstm = self._see(name, layer)
+        j, _, _, rec = self._see(name, layer)
         row = self._cur[j]
         if dy is self._prev_dx:
             gout, nf_out = self._prev_dx_norm
@@ -258,9 +264,12 @@ class GradientMonitor(Callback):
             nf_in = 0
             self._prev_dx = None
         row[_F["nonfinite_grad"]] = nf_out + nf_in
-        tt = getattr(layer, "grad_norms_through_time", None) if lstm else None
-        if isinstance(tt, tuple) and name in self._lstm_cur:
-            self._lstm_cur[name] = (self._lstm_cur[name][0], tt[0].copy(), tt[1].copy())
+        # ||dL/dh_t|| (and the LSTM's ||dL/dc_t||; NaN for a layer with one state)
+        tt = layer.grad_norms_through_time if rec else None
+        if isinstance(tt, tuple) and tt and name in self._lstm_cur:
+            dh = tt[0].copy()
+            dc = tt[1].copy() if len(tt) > 1 else np.full(dh.shape, np.nan)
+            self._lstm_cur[name] = (self._lstm_cur[name][0], dh, dc)
 
     # -- recording --------------------------------------------------------------------------
     def _grad_norms(self) -> tuple[np.ndarray, float, float, np.ndarray]:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args import check_bool, check_real
+from .._args import check_real
 from . import init as _init
-from ._checks import check_array, check_layer_dtype, check_size, read_only
-from .base import Layer
+from ._checks import read_only
+from ._recurrent import _Recurrent
 
 __all__ = ["LSTM"]
 
 
-class LSTM(Layer):
+class LSTM(_Recurrent):
     """Long short-term memory layer, batch-first, gate order ``i, f, g, o`` (as PyTorch).
 
     For each step ``t``: ``a = x_t Wx + h_{t-1} Wh + b``; ``i, f, o = sigmoid(a_i, a_f, a_o)``,
@@ -41,17 +41,7 @@ class LSTM(Layer):
 
     _config_fields = ("input_size", "hidden_size", "return_sequences", "dtype", "forget_bias")
 
-    @property
-    def return_sequences(self) -> bool:
-        """Whether ``forward`` returns every hidden state or only the last (checked when set)."""
-        return self._return_sequences
-
-    @return_sequences.setter
-    def return_sequences(self, value) -> None:
-        value = check_bool("return_sequences", value, owner="LSTM")
-        if value != getattr(self, "_return_sequences", value):
-            self._cache = None  # backward must see the dy shape of the forward it follows
-        self._return_sequences = value
+    _owner = "LSTM"
 
     def __init__(
         self,
@@ -62,11 +52,8 @@ class LSTM(Layer):
         seed=None,
         forget_bias: float = 1.0,
     ) -> None:
-        owner = "LSTM"
-        super().__init__(check_layer_dtype(dtype, owner))
-        self.input_size = check_size("input_size", input_size, owner)
-        self.hidden_size = check_size("hidden_size", hidden_size, owner)
-        self.return_sequences = return_sequences
+        owner = self._owner
+        super().__init__(input_size, hidden_size, return_sequences, dtype)
         self.forget_bias = check_real("forget_bias", forget_bias, owner=owner)
         D, H = self.input_size, self.hidden_size
         rng = _init._make_rng(seed, owner=owner)
@@ -76,7 +63,6 @@ class LSTM(Layer):
         b = np.zeros(4 * H, self.dtype)
         b[H : 2 * H] = self.forget_bias
         self._add_param("b", b)
-        self.extra_input_grads: dict[str, np.ndarray] = {}
         self.grad_norms_through_time: tuple[np.ndarray, np.ndarray] | None = None
         self.hT = self.cT = None
 
@@ -87,20 +73,10 @@ class LSTM(Layer):
         c0: np.ndarray | None = None,
         training: bool = True,
     ) -> np.ndarray:
-        D, H = self.input_size, self.hidden_size
-        x = check_array(x, "x", owner="LSTM.forward", dtype=self.dtype, shape=(None, None, D))
+        x = self._check_sequence(x)
         N, T, _ = x.shape
-        if T < 1:
-            raise ValueError(f"LSTM.forward: x must have at least one time step, got {x.shape}")
-        states = []
-        for nm, s in (("h0", h0), ("c0", c0)):
-            if s is None:
-                states.append(np.zeros((N, H), self.dtype))
-            else:
-                states.append(
-                    check_array(s, nm, owner="LSTM.forward", dtype=self.dtype, shape=(N, H))
-                )
-        h0_, c0_ = states
+        H = self.hidden_size
+        h0_, c0_ = self._initial_state(h0, "h0", N), self._initial_state(c0, "c0", N)
         hs = np.empty((N, T, H), self.dtype)
         cs = np.empty((N, T, H), self.dtype)
         gates = np.empty((N, T, 4 * H), self.dtype)
@@ -108,7 +84,7 @@ class LSTM(Layer):
         self.backend.lstm_forward(x, p["Wx"], p["Wh"], p["b"], h0_, c0_, hs, cs, gates, ws=self.ws)
         self.hT, self.cT = self._output(hs[:, -1], training), self._output(cs[:, -1], training)
         self._cache = {"x": x, "h0": h0_, "c0": c0_, "hs": hs, "cs": cs, "gates": gates}
-        return self._output(hs if self.return_sequences else hs[:, -1].copy(), training)
+        return self._sequence_output(hs, training)
 
     @property
     def gates(self) -> np.ndarray | None:
@@ -118,32 +94,19 @@ class LSTM(Layer):
         return None if self._cache is None else read_only(self._cache["gates"])
 
     def backward(self, dy: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
-        c = self._need_cache()
-        x, hs = c["x"], c["hs"]
-        N, T, _ = x.shape
-        H = self.hidden_size
-        if self.return_sequences:
-            dhs = self._check_dy(dy, hs.shape)
-        else:
-            dy = self._check_dy(dy, (N, H))
-            dhs = np.zeros_like(hs)
-            dhs[:, -1] = dy
-        dx = np.empty_like(x)
-        dh0 = np.empty((N, H), self.dtype)
-        dc0 = np.empty((N, H), self.dtype)
-        dh_norm = np.empty(T, np.float64)
-        dc_norm = np.empty(T, np.float64)
+        c, dhs, dx, dh0, dh_norm = self._backward_start(dy)
+        dc0, dc_norm = np.empty_like(dh0), np.empty_like(dh_norm)
         p, g = self.params, self.grads
         self.backend.lstm_backward(
             dhs,
             None,
             None,
-            x,
+            c["x"],
             p["Wx"],
             p["Wh"],
             c["h0"],
             c["c0"],
-            hs,
+            c["hs"],
             c["cs"],
             c["gates"],
             dx,
@@ -159,6 +122,3 @@ class LSTM(Layer):
         self.extra_input_grads = {"h0": dh0, "c0": dc0}
         self.grad_norms_through_time = (dh_norm, dc_norm)
         return dx
-
-    def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, return_sequences={self.return_sequences}"
