@@ -10,7 +10,14 @@ PNGs plus ``results.json`` into ``out/NAME/`` and returns the same dict. :func:`
 by name, :func:`report` runs them all and writes ``report.md``.
 """
 
-from . import activations, exploding, initialization, residual, vanishing  # noqa: F401
+# Each import registers its experiment (the registry sorts them by the issue's number).
+from . import (  # noqa: F401  (one module per experiment, one line each)
+    activations,
+    exploding,
+    initialization,
+    residual,
+    vanishing,
+)
 from ._framework import DATASETS, EXPERIMENTS, Dataset, Experiment, get, load_dataset
 from ._report import render, report, run
 from .classic import adding_lstm, digits_mlp
