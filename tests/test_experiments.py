@@ -128,6 +128,57 @@ def test_report_renders_a_summary_table_and_every_figure(quick):
             assert f"]({name}/{f['file']})" in md
 
 
+def _without_wall(r: dict) -> dict:
+    return {k: v for k, v in r.items() if k != "wall_seconds"}
+
+
+def test_every_quick_run_is_deterministic_given_its_seed(quick, tmp_path):
+    _, first = quick
+    for name in NAMES:
+        again = experiments.run(name, quick=True, seed=0, out=tmp_path, progress=False)
+        assert _without_wall(again) == _without_wall(first[name]), name
+
+
+def test_figures_are_palette_pngs(quick):
+    from PIL import Image
+
+    out, res = quick
+    for name, r in res.items():
+        for f in r["figures"]:
+            with Image.open(out / name / f["file"]) as im:
+                assert im.format == "PNG" and im.mode == "P", (name, f["file"], im.mode)
+
+
+def test_summary_collects_every_headline_and_names_what_is_missing(quick, tmp_path):
+    out, res = quick
+    s = experiments.run("summary", quick=True, seed=0, out=out, progress=False)
+    assert s["measured"]["experiments"] == len(NAMES)
+    assert s["tables"][0]["rows"] == _report.summary_rows([res[n] for n in NAMES])
+    others = [n for n in experiments.EXPERIMENTS if n not in (*NAMES, "summary")]
+    assert s["measured"]["missing"] == others  # registered, not run in this folder
+    no = [n for n in NAMES if not res[n]["headline"]["reproduced"]]
+    assert s["measured"]["not_reproduced"] == no
+    assert s["headline"]["reproduced"] is (not no and not others)
+    md = (out / "summary" / "summary.md").read_text()
+    assert all(f"| {n} |" in md for n in NAMES)
+    # A corrupt file is ignored with a note; mixed settings are named.
+    work = tmp_path / "w"
+    for n in ("vanishing", "residual"):
+        (work / n).mkdir(parents=True)
+        (work / n / "results.json").write_text(json.dumps(res[n]))
+    (work / "exploding").mkdir()
+    (work / "exploding" / "results.json").write_text("{not json")
+    full = dict(res["residual"], quick=False)
+    (work / "residual" / "results.json").write_text(json.dumps(full))
+    s = experiments.run("summary", quick=False, seed=0, out=work, progress=False)
+    assert s["measured"]["experiments"] == 2 and "exploding" in s["measured"]["missing"]
+    notes = " ".join(s["notes"])
+    assert "not readable JSON" in notes and "exploding" in notes
+    assert "residual: full" in notes and "vanishing: quick" in notes
+    assert "gradcore experiment run NAME --out" in notes
+    assert s["headline"]["reproduced"] is False
+
+
 def test_cli_list_and_bad_name(capsys):
     assert cli.main(["experiment", "list"]) == 0
     shown = capsys.readouterr().out
@@ -168,8 +219,21 @@ def test_cli_run_shows_a_bar_and_gives_the_same_numbers_for_the_same_seed(
 
     monkeypatch.setattr(_report, "run", fake_run)
     assert cli.main(["report", "--quick", "--quiet", "--out", str(out)]) == 0
-    assert ran == list(experiments.EXPERIMENTS)
+    assert ran == list(experiments.EXPERIMENTS) and ran[-1] == "summary"
     assert (out / "report.md").read_text().count("## Summary") == 1
+
+
+def test_the_cli_imports_the_experiments_only_for_their_commands():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gradcore.cli as c\n"
+        "try:\n    c.main(['train', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('gradcore.experiments' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_missing_mnist_is_a_clear_error(tmp_path, capsys, monkeypatch):

@@ -335,13 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     p_train.add_argument("--seed", type=_SEED, default=0)
     p_train.add_argument("--quiet", action="store_true", help="no progress bar")
     p_train.set_defaults(func=train)
-    from .experiments import EXPERIMENTS
-
     p_exp = sub.add_parser("experiment", help="list or run the classic experiments")
     exp_sub = p_exp.add_subparsers(dest="action", required=True)
     exp_sub.add_parser("list", help="the experiments, what each shows and expects")
     p_run = exp_sub.add_parser("run", help="run one experiment: figures + results.json")
-    p_run.add_argument("name", choices=list(EXPERIMENTS), help="the experiment")
+    # No argparse `choices` here: they would import every experiment (and matplotlib's
+    # neighbours) for every gradcore command; the name is checked after parsing instead.
+    p_run.add_argument("name", help="the experiment (see: gradcore experiment list)")
     _experiment_options(p_run)
     p_exp.set_defaults(func=experiment)
     p_report = sub.add_parser("report", help="run every experiment and write report.md")
@@ -355,6 +355,12 @@ def main(argv: list[str] | None = None) -> int:
         help="benchmark the backends vs NumPy and PyTorch (gradcore bench --help)",
     )
     args = parser.parse_args(args_list)
+    if args.cmd == "experiment" and args.action == "run":
+        from .experiments import EXPERIMENTS
+
+        if args.name not in EXPERIMENTS:  # the message argparse gives for a bad choice
+            choices = ", ".join(repr(n) for n in EXPERIMENTS)
+            p_run.error(f"argument name: invalid choice: {args.name!r} (choose from {choices})")
     if getattr(args, "out", None) is not None:
         _check_out(parser, args.out)
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ._framework import EXPERIMENTS, get, load_dataset
 
-__all__ = ["render", "report", "run"]
+__all__ = ["SUMMARY", "render", "report", "run", "summary_rows"]
 
 DEFAULT_OUT = "gradcore-experiments"
 
@@ -39,6 +39,25 @@ def _table(columns, rows) -> list[str]:
     return lines
 
 
+#: The experiment that only collects the others' headlines (number 11, ``summary.py``).
+SUMMARY = "summary"
+SUMMARY_COLUMNS = ["experiment", "expected (the material)", "measured", "reproduced"]
+
+
+def summary_rows(results: list[dict], *, links: bool = False) -> list[list[str]]:
+    """One row per result: name (a link to its section in ``report.md`` if ``links``), what
+    the material expects, the measured headline, whether it reproduced (yes / **no**)."""
+    return [
+        [
+            f"[{r['experiment']}](#{r['experiment']})" if links else r["experiment"],
+            r["expected"],
+            r["headline"]["measured"],
+            "yes" if r["headline"]["reproduced"] else "**no**",
+        ]
+        for r in results
+    ]
+
+
 def render(results: list[dict], *, quick: bool) -> str:
     """``report.md``'s text for the experiments' results (figures linked relative to it)."""
     ds = next((r["dataset"] for r in results if r.get("dataset")), None)
@@ -52,19 +71,12 @@ def render(results: list[dict], *, quick: bool) -> str:
         )
         if "note" in ds:
             lines.append(f"Note: {ds['note']}.")
+    summary = [r for r in results if r["experiment"] == SUMMARY]
+    results = [r for r in results if r["experiment"] != SUMMARY]
     lines += ["", "## Summary", ""]
-    lines += _table(
-        ["experiment", "expected (the material)", "measured", "reproduced"],
-        [
-            [
-                f"[{r['experiment']}](#{r['experiment']})",
-                r["expected"],
-                r["headline"]["measured"],
-                "yes" if r["headline"]["reproduced"] else "**no**",
-            ]
-            for r in results
-        ],
-    )
+    lines += _table(SUMMARY_COLUMNS, summary_rows(results, links=True))
+    for note in summary[0]["notes"] if summary else ():
+        lines += ["", f"> {note}"]
     for r in results:
         lines += ["", f"## {r['experiment']}", "", r["description"] + ".", ""]
         lines.append(f"Expected: {r['expected']}.  ")
@@ -104,6 +116,8 @@ def report(
     if data is None:
         data = load_dataset(None, quick=quick, seed=seed).name
     names = list(EXPERIMENTS) if names is None else [get(n).name for n in names]
+    # The summary (experiment 11) reads what the others just wrote, so it runs last.
+    names = [n for n in names if n != SUMMARY] + [n for n in names if n == SUMMARY]
     results = [run(n, quick=quick, seed=seed, data=data, out=out, progress=progress) for n in names]
     path = Path(out) / "report.md"
     path.write_text(render(results, quick=quick))
