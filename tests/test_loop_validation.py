@@ -635,7 +635,7 @@ def test_save_report_refuses_a_file_and_an_empty_monitor(tmp_path, recorded):
         "gradient_flow",
         "gradient_heatmap",
         "training_curves",
-        "lstm_through_time",
+        "through_time",
         "update_ratio",
         "saturation",
     ],
@@ -665,7 +665,7 @@ def test_plot_arguments(recorded):
     assert fig is not None
 
 
-def test_lstm_through_time_layer_argument():
+def test_through_time_layer_argument():
     pytest.importorskip("matplotlib")
     model = nn.Sequential(
         [
@@ -676,12 +676,12 @@ def test_lstm_through_time_layer_argument():
     X = np.random.default_rng(0).standard_normal((4, 5, 2))
     mon = GradientMonitor(model)
     quiet_fit(model, X, X[:, -1, :1], loss="mse", callbacks=[mon])
+    with pytest.raises(ValueError, match=r"through_time: layer must be an integer in \[-1, 0\]"):
+        plots.through_time(mon, layer=5)
     with pytest.raises(
-        ValueError, match=r"lstm_through_time: layer must be an integer in \[-1, 0\]"
+        TypeError, match=r"through_time: layer must be None, a recurrent layer's name"
     ):
-        plots.lstm_through_time(mon, layer=5)
-    with pytest.raises(TypeError, match=r"lstm_through_time: layer must be None, an LSTM's name"):
-        plots.lstm_through_time(mon, layer=1.0)
-    with pytest.raises(ValueError, match=r"no LSTM named 'x'"):
-        plots.lstm_through_time(mon, layer="x")
-    assert plots.lstm_through_time(mon, layer=np.int64(0)) is not None
+        plots.through_time(mon, layer=1.0)
+    with pytest.raises(ValueError, match=r"through_time: no recurrent layer named 'x'"):
+        plots.through_time(mon, layer="x")
+    assert plots.through_time(mon, layer=np.int64(0)) is not None

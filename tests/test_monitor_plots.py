@@ -32,7 +32,7 @@ ALL = (
     "gradient_heatmap",
     "histograms",
     "training_curves",
-    "lstm_through_time",
+    "through_time",
     "update_ratio",
     "saturation",
 )
@@ -118,8 +118,8 @@ def runs():
 
 
 def _draw(name, mon, **kw):
-    if name == "lstm_through_time" and not mon.history.lstm:
-        pytest.skip("no LSTM in this run")
+    if name == "through_time" and not mon.history.recurrent:
+        pytest.skip("no recurrent layer in this run")
     return getattr(plots, name)(mon, **kw)
 
 
@@ -136,9 +136,9 @@ def _texts(fig):
 @pytest.mark.parametrize("run", ["sigmoid", "deep", "bn", "lstm", "one"])
 @pytest.mark.parametrize("name", ALL)
 def test_every_figure_draws_with_labels(runs, run, name):
-    if name == "lstm_through_time" and not runs[run].history.lstm:
-        with pytest.raises(ValueError, match="no LSTM"):
-            plots.lstm_through_time(runs[run])
+    if name == "through_time" and not runs[run].history.recurrent:
+        with pytest.raises(ValueError, match="no recurrent layer"):
+            plots.through_time(runs[run])
         return
     fig = _draw(name, runs[run])
     assert isinstance(fig, Figure)
@@ -150,7 +150,7 @@ def test_every_figure_draws_with_labels(runs, run, name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_draws_into_a_given_axes(runs, name):
-    mon = runs["lstm"] if name == "lstm_through_time" else runs["sigmoid"]
+    mon = runs["lstm"] if name == "through_time" else runs["sigmoid"]
     fig = Figure(layout="constrained")
     ax = fig.add_subplot()
     kw = {"which": "grads"} if name == "histograms" else {}
@@ -166,7 +166,7 @@ def test_draws_into_a_given_axes(runs, name):
 def test_accepts_the_history_as_well_as_the_monitor(runs):
     h = runs["sigmoid"].history
     for name in ALL:
-        if name in ("histograms", "lstm_through_time"):
+        if name in ("histograms", "through_time"):
             continue
         assert isinstance(getattr(plots, name)(h), Figure)
     with pytest.raises(TypeError, match="current weights"):
@@ -263,21 +263,40 @@ def test_training_curves_panels(runs):
     assert "accuracy" not in fig.axes[0].get_title()
 
 
-def test_lstm_through_time(runs):
+def test_through_time(runs):
     mon = runs["lstm"]
-    fig = plots.lstm_through_time(mon)
+    fig = plots.through_time(mon)
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("h_t" in s for s in labels) and any("c_t" in s for s in labels)
-    T = mon.history.lstm["0.LSTM"]["dh"].shape[1]
+    T = mon.history.recurrent["0.LSTM"]["dh"].shape[1]
     assert f"T = {T}" in ax.get_title()
     assert any(line.get_linestyle() == "--" for line in ax.get_lines())
-    assert plots.lstm_through_time(mon, layer=0, steps=[0]) is not None
-    with pytest.raises(ValueError, match="no LSTM named"):
-        plots.lstm_through_time(mon, layer="9.LSTM")
-    with pytest.raises(ValueError, match="no LSTM"):
-        plots.lstm_through_time(runs["sigmoid"])
+    assert plots.through_time(mon, layer=0, steps=[0]) is not None
+    with pytest.raises(ValueError, match=r"no recurrent layer named '9\.LSTM'"):
+        plots.through_time(mon, layer="9.LSTM")
+    with pytest.raises(ValueError, match="no recurrent layer"):
+        plots.through_time(runs["sigmoid"])
+    assert plots.lstm_through_time is plots.through_time  # the older name
+    assert mon.history.lstm.keys() == mon.history.recurrent.keys()
+
+
+def test_through_time_of_a_simple_rnn_has_no_cell_state_line():
+    rng = np.random.default_rng(0)
+    model = gc.nn.Sequential(
+        [
+            gc.nn.SimpleRNN(2, 4, return_sequences=False, dtype=np.float64, seed=0),
+            gc.nn.Dense(4, 1, "linear", dtype=np.float64, seed=1),
+        ]
+    )
+    mon = gc.monitor.GradientMonitor(model)
+    X = rng.standard_normal((8, 6, 2))
+    model.fit(X, X[:, 0, :1], loss="mse", epochs=1, batch_size=4, callbacks=[mon], verbose=False)
+    ax = plots.through_time(mon).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("h_t" in s for s in labels) and not any("c_t" in s for s in labels)
+    assert "0.SimpleRNN" in ax.get_title()
 
 
 def test_update_ratio_reference_and_band(runs):
@@ -328,7 +347,7 @@ def test_save_report_writes_the_folder(runs, run, tmp_path):
     assert set(paths) == {"report", "history", "figures"}
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == sorted(f"{k}.png" for k in paths["figures"])
-    assert ("lstm_through_time.png" in pngs) == bool(mon.history.lstm)
+    assert ("through_time.png" in pngs) == bool(mon.history.recurrent)
     assert "gradient_flow.png" in pngs and "update_ratio.png" in pngs
     for p in paths["figures"].values():
         with open(p, "rb") as f:

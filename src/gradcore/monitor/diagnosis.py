@@ -739,7 +739,7 @@ def _rule_through_time(m: _Measures, prior: list[Finding]) -> list[Finding]:
     step (an LSTM's, or a gateless one's such as SimpleRNN: no forget gate, its mean is NaN)."""
     h, layers, th = (m.h, m.layers, m.th)
     findings = list(prior)
-    for name, cols in h.lstm.items():
+    for name, cols in h.recurrent.items():
         dh = cols["dh"]
         with np.errstate(all="ignore"):
             peak = np.nanmax(np.where(np.isfinite(dh), dh, np.nan), axis=1)

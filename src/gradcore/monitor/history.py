@@ -18,9 +18,10 @@ One *record* is one observed training step. Columns (``R`` = ``len(history)`` re
   ``grad_out`` = ||dL/dy|| arriving at the output, ``grad_in`` = ||dL/dx|| leaving at the
   input (NaN where it is not computed: ``fit`` skips the first layer's input gradient),
   ``nonfinite_out`` / ``nonfinite_grad`` counts, and ``rows`` (batch rows seen);
-- ``history.lstm[name]``: ``{"dh": [R, T], "dc": [R, T], "forget": [R]}`` -- ||dL/dh_t|| and
-  ||dL/dc_t|| for every t and the mean forget-gate activation, for every recurrent layer (a
-  SimpleRNN's, with one state and no gates: ``dc`` and ``forget`` NaN).
+- ``history.recurrent[name]`` (older name ``history.lstm``): ``{"dh": [R, T], "dc": [R, T],
+  "forget": [R]}`` -- ||dL/dh_t|| and ||dL/dc_t|| for every t and the mean forget-gate
+  activation, for every recurrent layer (a SimpleRNN's, with one state and no gates: ``dc``
+  and ``forget`` NaN).
 
 Memory is bounded by ``max_records``. **Down-sampling rule**: records are taken every
 ``stride`` steps (initially the monitor's ``every``); when ``max_records`` are held and another
@@ -211,8 +212,15 @@ class GradientHistory:
         return {f: self._layer_block[: self._n, :, k] for k, f in enumerate(LAYER_FIELDS)}
 
     @property
-    def lstm(self) -> dict[str, dict[str, np.ndarray]]:
+    def recurrent(self) -> dict[str, dict[str, np.ndarray]]:
+        """``{layer name: {"dh": [R, T], "dc": [R, T], "forget": [R]}}`` for every recurrent
+        layer (LSTM, SimpleRNN), in the order they were first recorded."""
         return {n: {k: a[: self._n] for k, a in c.items()} for n, c in self._lstm.items()}
+
+    @property
+    def lstm(self) -> dict[str, dict[str, np.ndarray]]:
+        """The older name of :attr:`recurrent` (``history.json`` keeps the key ``"lstm"``)."""
+        return self.recurrent
 
     def update_ratio(self) -> np.ndarray:
         """``||Δw|| / ||w||`` per record and tensor, ``[R, S]`` (NaN where unknown or w = 0)."""

@@ -36,6 +36,7 @@ __all__ = [
     "histograms",
     "lstm_through_time",
     "saturation",
+    "through_time",
     "training_curves",
     "update_ratio",
 ]
@@ -685,43 +686,46 @@ def _accuracy(h) -> bool:
     return any(_finite(e.get("accuracy")) for e in h.epoch_logs)
 
 
-def lstm_through_time(src, layer=None, steps=None, ax=None):
-    """The gradient of an LSTM through time: ``||dL/dh_t||`` (solid) and ``||dL/dc_t||``
-    (dashed) for every time step t, at a few recorded steps.
+def through_time(src, layer=None, steps=None, ax=None):
+    """The gradient of a recurrent layer (LSTM or SimpleRNN) through time: ``||dL/dh_t||``
+    (solid) and, for an LSTM, ``||dL/dc_t||`` (dashed) for every time step t, at a few
+    recorded steps.
 
-    ``history.lstm[layer]["dh"]`` / ``["dc"]`` (``[R, T]``) against t = 0 .. T-1 (0 = the
-    first input), log y; zeros and unmeasured steps are left out. ``layer``: the LSTM's name
-    (or index among the LSTMs; default the first); ``steps``: training steps to show (nearest
-    record; default the first, middle and last record). The title gives ``||dL/dh_0|| /
-    max_t ||dL/dh_t||`` at the last shown record, the ratio the diagnosis judges (below 1e-3
-    the first inputs barely get a gradient). Raises ``ValueError`` when no LSTM was recorded.
+    ``history.recurrent[layer]["dh"]`` / ``["dc"]`` (``[R, T]``) against t = 0 .. T-1 (0 = the
+    first input), log y; zeros and unmeasured steps are left out. ``layer``: the recurrent
+    layer's name (or index among them; default the first); ``steps``: training steps to show
+    (nearest record; default the first, middle and last record). The title gives
+    ``||dL/dh_0|| / max_t ||dL/dh_t||`` at the last shown record, the ratio the diagnosis
+    judges (below 1e-3 the first inputs barely get a gradient). Raises ``ValueError`` when no
+    recurrent layer was recorded. ``lstm_through_time`` is its older name (the same function).
     """
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
     h = _history(src)
-    lstm = h.lstm
+    lstm = h.recurrent
     if not lstm:
         raise ValueError(
-            "lstm_through_time: the history holds no LSTM layer (no gradient through time "
-            "was recorded)"
+            "through_time: the history holds no recurrent layer (LSTM or SimpleRNN; no "
+            "gradient through time was recorded)"
         )
     names = list(lstm)
     if layer is None:
         name = names[0]
     elif isinstance(layer, int | np.integer) and not isinstance(layer, bool | np.bool_):
-        k = check_int(
-            "layer", layer, owner="lstm_through_time", min=-len(names), max=len(names) - 1
-        )
+        k = check_int("layer", layer, owner="through_time", min=-len(names), max=len(names) - 1)
         name = names[k]
     elif isinstance(layer, str):
         if layer not in lstm:
-            raise ValueError(f"no LSTM named {layer!r} in the history; recorded: {names}")
+            raise ValueError(
+                f"through_time: no recurrent layer named {layer!r} in the history; "
+                f"recorded: {names}"
+            )
         name = layer
     else:
         raise TypeError(
-            "lstm_through_time: layer must be None, an LSTM's name (str) or its index among "
-            f"the recorded LSTMs (int), got {describe(layer)}"
+            "through_time: layer must be None, a recurrent layer's name (str) or its index "
+            f"among the recorded ones (int), got {describe(layer)}"
         )
     dh, dc = lstm[name]["dh"], lstm[name]["dc"]
     T = dh.shape[1]
@@ -736,10 +740,9 @@ def lstm_through_time(src, layer=None, steps=None, ax=None):
         ax.plot(t, _positive(dh[r]), color=col, lw=1.8, marker="o" if T <= 40 else None, ms=3)
         ax.plot(t, _positive(dc[r]), color=col, lw=1.4, ls="--")
         handles.append(Line2D([], [], color=col, lw=2, label=f"step {int(h.steps[r])}"))
-    handles += [
-        Line2D([], [], color="0.3", lw=1.8, label="‖∂L/∂h_t‖ (hidden state)"),
-        Line2D([], [], color="0.3", lw=1.4, ls="--", label="‖∂L/∂c_t‖ (cell state)"),
-    ]
+    handles.append(Line2D([], [], color="0.3", lw=1.8, label="‖∂L/∂h_t‖ (hidden state)"))
+    if np.isfinite(dc[rows]).any():  # an LSTM; a SimpleRNN has no cell state
+        handles.append(Line2D([], [], color="0.3", lw=1.4, ls="--", label="‖∂L/∂c_t‖ (cell state)"))
     ax.legend(
         handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0
     )
@@ -765,6 +768,10 @@ def lstm_through_time(src, layer=None, steps=None, ax=None):
     if not np.isfinite(_positive(dh[rows])).any():
         _no_data(ax, "no gradient through time recorded at these steps")
     return fig
+
+
+#: The older name of :func:`through_time` (from when only the LSTM recorded one).
+lstm_through_time = through_time
 
 
 def update_ratio(src, ax=None):

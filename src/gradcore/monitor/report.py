@@ -29,7 +29,7 @@ FIGURES = (
     ("gradient_flow", "Gradient flow across the layers"),
     ("gradient_heatmap", "Gradient norm per layer over training"),
     ("training_curves", "Loss and gradient norms over training"),
-    ("lstm_through_time", "LSTM gradient through time"),
+    ("through_time", "Gradient through time (recurrent layers)"),
     ("update_ratio", "Update-to-weight ratio"),
     ("saturation", "Saturated and dead units"),
     ("histograms", "Weight and gradient distributions"),
@@ -202,9 +202,9 @@ def _notes_training(h, d) -> list[str]:
     return [*lines, ""]
 
 
-def _notes_lstm(h, d) -> list[str]:
+def _notes_through_time(h, d) -> list[str]:
     rows = []
-    for name, cols in h.lstm.items():
+    for name, cols in h.recurrent.items():
         dh = cols["dh"]
         with np.errstate(all="ignore"):
             fin = np.where(np.isfinite(dh), dh, np.nan)
@@ -223,7 +223,10 @@ def _notes_lstm(h, d) -> list[str]:
                 _fmt(float(np.median(fg))) if fg.size else "-",
             ]
         )
-    lines = _table(["LSTM", "T", "median ‖∂L/∂h_0‖ / max_t ‖∂L/∂h_t‖", "forget gate mean"], rows)
+    lines = _table(
+        ["recurrent layer", "T", "median ‖∂L/∂h_0‖ / max_t ‖∂L/∂h_t‖", "forget gate mean (LSTM)"],
+        rows,
+    )
     ev = _evidence(d, "long_range_vanishing")
     if ev:
         lines += [
@@ -341,11 +344,11 @@ def save_report(monitor, out, *, diagnosis=None) -> dict:
     """Write the report folder ``out`` (created with its parents) and return its paths.
 
     Files: one PNG per figure of :mod:`gradcore.monitor.plots` (``gradient_flow.png``,
-    ``gradient_heatmap.png``, ``training_curves.png``, ``lstm_through_time.png`` when an LSTM
-    was recorded, ``update_ratio.png``, ``saturation.png`` when a sigmoid/tanh/ReLU layer was
-    recorded, ``histograms.png``; dpi 110), ``history.json`` (``history.to_dict()`` plus the
-    diagnosis under ``"diagnosis"``; strict JSON, NaN/inf as ``null``) and ``report.md`` (the
-    status, the health report, each figure with its numbers).
+    ``gradient_heatmap.png``, ``training_curves.png``, ``through_time.png`` when a recurrent
+    layer (LSTM, SimpleRNN) was recorded, ``update_ratio.png``, ``saturation.png`` when a
+    sigmoid/tanh/ReLU layer was recorded, ``histograms.png``; dpi 110), ``history.json``
+    (``history.to_dict()`` plus the diagnosis under ``"diagnosis"``; strict JSON, NaN/inf as
+    ``null``) and ``report.md`` (the status, the health report, each figure with its numbers).
 
     ``monitor``: a :class:`~gradcore.monitor.GradientMonitor` with at least one record;
     ``diagnosis``: a :class:`~gradcore.monitor.Diagnosis` (default ``monitor.diagnose()``).
@@ -363,7 +366,7 @@ def save_report(monitor, out, *, diagnosis=None) -> dict:
         "gradient_flow": lambda: plots.gradient_flow(monitor),
         "gradient_heatmap": lambda: plots.gradient_heatmap(monitor),
         "training_curves": lambda: plots.training_curves(monitor),
-        "lstm_through_time": (lambda: plots.lstm_through_time(monitor)) if h.lstm else None,
+        "through_time": (lambda: plots.through_time(monitor)) if h.recurrent else None,
         "update_ratio": lambda: plots.update_ratio(monitor),
         "saturation": (lambda: plots.saturation(monitor)) if has_act else None,
         "histograms": lambda: plots.histograms(monitor),
@@ -372,7 +375,7 @@ def save_report(monitor, out, *, diagnosis=None) -> dict:
         "gradient_flow": lambda: _notes_flow(h, d),
         "gradient_heatmap": lambda: _notes_heatmap(h, d),
         "training_curves": lambda: _notes_training(h, d),
-        "lstm_through_time": lambda: _notes_lstm(h, d),
+        "through_time": lambda: _notes_through_time(h, d),
         "update_ratio": lambda: _notes_update(h, d),
         "saturation": lambda: _notes_saturation(h, d),
         "histograms": lambda: _notes_histograms(monitor.model),
