@@ -231,8 +231,13 @@ def _figures(ctx: Context, runs: dict, cfg: dict) -> None:
             if st != setting:
                 continue
             h = r["monitor"].history
-            a1.plot(h.steps, h.loss, label=kind, lw=1, color=color[kind])
-            a2.plot(h.steps, h.grad_norm, label=kind, lw=1, color=color[kind])
+            found = re.search(r"step (\d+)", r["stop_reason"] or "")
+            label = kind if found is None else f"{kind}: NaN/inf at step {found.group(1)} (dotted)"
+            a1.plot(h.steps, h.loss, label=label, lw=1, color=color[kind])
+            a2.plot(h.steps, h.grad_norm, label=label, lw=1, color=color[kind])
+            if found is not None:  # the run stopped there: often before its second record
+                for ax in (a1, a2):
+                    ax.axvline(int(found.group(1)), color=color[kind], ls=":", lw=1.5)
         for ax, what in ((a1, "batch training loss"), (a2, "global grad norm before clipping")):
             ax.set_yscale("log")
             ax.set_xlabel("training step")
