@@ -223,6 +223,34 @@ def test_cli_run_shows_a_bar_and_gives_the_same_numbers_for_the_same_seed(
     assert (out / "report.md").read_text().count("## Summary") == 1
 
 
+def test_report_resume_keeps_results_of_the_same_settings_and_runs_the_rest(
+    quick, monkeypatch, tmp_path
+):
+    out, res = quick
+    ran = []
+
+    def fake_run(name, **kw):
+        ran.append(name)
+        return dict(res["initialization"], experiment=name)
+
+    monkeypatch.setattr(_report, "run", fake_run)
+    data = res["vanishing"]["dataset"]["name"]
+    path = experiments.report(quick=True, seed=0, data=data, out=out, progress=False, resume=True)
+    assert ran == [n for n in experiments.EXPERIMENTS if n not in NAMES]  # the rest, summary last
+    md = path.read_text()
+    assert all(res[n]["headline"]["measured"] in md for n in NAMES)
+    ran.clear()  # another seed, or a figure gone: run again
+    experiments.report(quick=True, seed=1, data=data, out=out, progress=False, resume=True)
+    assert ran == list(experiments.EXPERIMENTS)
+    ran.clear()
+    (out / "residual" / res["residual"]["figures"][0]["file"]).rename(tmp_path / "moved.png")
+    try:
+        experiments.report(quick=True, seed=0, data=data, out=out, progress=False, resume=True)
+    finally:
+        (tmp_path / "moved.png").rename(out / "residual" / res["residual"]["figures"][0]["file"])
+    assert "residual" in ran and "vanishing" not in ran
+
+
 def test_the_cli_imports_the_experiments_only_for_their_commands():
     import subprocess
     import sys

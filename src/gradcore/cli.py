@@ -175,7 +175,7 @@ def train(args) -> int:
     return 0
 
 
-def _run_experiments(cmd: str, args, fn, *names):
+def _run_experiments(cmd: str, args, fn, *names, **kw):
     """``fn(*names, quick=..., seed=..., data=..., out=..., progress=...)`` from the options;
     a missing dataset or package is a message on stderr (exit 2), not a traceback."""
     from . import data as _data
@@ -188,6 +188,7 @@ def _run_experiments(cmd: str, args, fn, *names):
             data=args.data,
             out=args.out,
             progress=not args.quiet,
+            **kw,
         )
     except (_data.DatasetNotFound, ImportError, RuntimeError) as exc:
         print(f"gradcore {cmd}: {exc}", file=sys.stderr)
@@ -218,7 +219,7 @@ def experiment(args) -> int:
 def report(args) -> int:
     from . import experiments
 
-    path = _run_experiments("report", args, experiments.report)
+    path = _run_experiments("report", args, experiments.report, resume=args.resume)
     if path is None:
         return 2
     print(f"report: {path.resolve()}")
@@ -346,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     p_exp.set_defaults(func=experiment)
     p_report = sub.add_parser("report", help="run every experiment and write report.md")
     _experiment_options(p_report)
+    p_report.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the results already in --out written with the same settings; run the rest",
+    )
     p_report.set_defaults(func=report)
     p_info = sub.add_parser("info", help="version, backends, threads")
     p_info.set_defaults(func=info)

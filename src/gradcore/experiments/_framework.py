@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import data as _data
+from .._version import __version__
 from ..monitor.history import jsonable
 
 __all__ = [
@@ -308,6 +309,7 @@ class Context:
             "notes": self.notes,
             "tables": self.tables,
             "figures": self.figures,
+            "gradcore": __version__,
             **extra,
             "wall_seconds": round(time.perf_counter() - self._t0, 2),
         }

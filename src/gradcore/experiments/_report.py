@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+from .._version import __version__
 from ._framework import EXPERIMENTS, get, load_dataset
 
 __all__ = ["SUMMARY", "render", "report", "run", "summary_rows"]
@@ -101,6 +103,29 @@ def render(results: list[dict], *, quick: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _kept(out: Path, name: str, *, quick: bool, seed: int, data: str) -> dict | None:
+    """``out/name/results.json`` if it was written with these settings and its figures exist."""
+    if name == SUMMARY:  # always rebuilt from what is there now
+        return None
+    try:
+        r = json.loads((out / name / "results.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    same = (
+        isinstance(r, dict)
+        and r.get("experiment") == name
+        and r.get("quick") is quick
+        and r.get("seed") == seed
+        and (r.get("dataset") or {}).get("name") == data
+        and r.get("gradcore") == __version__
+    )
+    if not same or "headline" not in r:
+        return None
+    if not all((out / name / f["file"]).is_file() for f in r.get("figures", [])):
+        return None
+    return r
+
+
 def report(
     *,
     quick: bool = False,
@@ -109,16 +134,25 @@ def report(
     out: str | os.PathLike = DEFAULT_OUT,
     progress=True,
     names=None,
+    resume: bool = False,
 ) -> Path:
     """Run every experiment (or ``names``) into ``out/`` and write ``out/report.md``: a summary
     table (experiment, expected, measured, reproduced) then every table and figure. Returns
-    the path of ``report.md``. The dataset is resolved once, so every experiment uses the same."""
+    the path of ``report.md``. The dataset is resolved once, so every experiment uses the same.
+    ``resume``: keep an experiment's ``results.json`` already in ``out/`` when it was written
+    with the same settings (quick, seed, dataset, gradcore version) and its figures are there,
+    and run only the others (a long full report survives being stopped)."""
     if data is None:
         data = load_dataset(None, quick=quick, seed=seed).name
     names = list(EXPERIMENTS) if names is None else [get(n).name for n in names]
     # The summary (experiment 11) reads what the others just wrote, so it runs last.
     names = [n for n in names if n != SUMMARY] + [n for n in names if n == SUMMARY]
-    results = [run(n, quick=quick, seed=seed, data=data, out=out, progress=progress) for n in names]
+    results = []
+    for n in names:
+        kept = _kept(Path(out), n, quick=quick, seed=seed, data=data) if resume else None
+        if kept is None:
+            kept = run(n, quick=quick, seed=seed, data=data, out=out, progress=progress)
+        results.append(kept)
     path = Path(out) / "report.md"
     path.write_text(render(results, quick=quick))
     return path
