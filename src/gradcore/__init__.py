@@ -37,7 +37,7 @@ from .threads import get_num_threads, set_num_threads
 # over NumPy's own import): the monitor (and, through its figures, matplotlib), the datasets and
 # the experiments are not needed to build and train a model. `gc.data.spirals(...)`,
 # `from gradcore import monitor` and `import gradcore.data` all work as before.
-_LAZY_SUBMODULES = ("data", "experiments", "monitor")
+_LAZY_SUBMODULES = ("data", "experiments", "meanfield", "monitor")
 
 
 def __getattr__(name: str):
@@ -72,6 +72,7 @@ __all__ = [
     "init",
     "load",
     "losses",
+    "meanfield",
     "monitor",
     "nn",
     "optim",
