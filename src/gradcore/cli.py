@@ -1,6 +1,7 @@
 """The ``gradcore`` command: ``gradcore info``, ``gradcore demo``, ``gradcore train``,
-``gradcore experiment list|run NAME``, ``gradcore report``, ``gradcore bench`` (benchmarks:
-forwards its arguments to :mod:`gradcore.bench`).
+``gradcore experiment list|run NAME``, ``gradcore report``, ``gradcore sweep NAME --grid ...``
+(a grid of trials on Dask: :mod:`gradcore.sweep`), ``gradcore bench`` (benchmarks: forwards
+its arguments to :mod:`gradcore.bench`).
 
 ``gradcore experiment run NAME [--quick] [--out DIR] [--seed S] [--data mnist|mnist1d|digits]``
 runs one of the classic experiments (:mod:`gradcore.experiments`) into ``DIR/NAME/`` (PNGs and
@@ -226,6 +227,49 @@ def report(args) -> int:
     return 0
 
 
+def sweep(args) -> int:
+    from . import sweep as _sweep
+
+    try:
+        axes = dict(_sweep.parse_axis(a) for a in args.grid)
+        fixed = dict(_sweep.parse_axis(a) for a in args.set)
+        for k, v in fixed.items():
+            if len(v) != 1:
+                raise ValueError(f"sweep: --set {k} takes one value, got {v}")
+        if args.seeds is not None:
+            if "seed" in axes or "seed" in fixed:
+                raise ValueError("sweep: give the seeds either as --seeds N or as a seed axis")
+            axes["seed"] = list(range(args.seeds))
+        grid = _sweep.Grid(fixed={k: v[0] for k, v in fixed.items()}, **axes)
+    except (ValueError, TypeError) as exc:
+        print(f"gradcore sweep: {exc}", file=sys.stderr)
+        return 2
+    print(f"gradcore sweep {args.name}: {len(grid)} trials -> {args.sweep_out}", file=sys.stderr)
+    try:
+        res = _sweep.run(
+            args.name,
+            grid,
+            args.sweep_out,
+            client=args.scheduler,
+            workers=args.workers,
+            threads_per_worker=args.threads,
+            progress=not args.quiet,
+        )
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"gradcore sweep: {exc}", file=sys.stderr)
+        return 2
+    print(res.table())
+    print(f"{len(res.ok)} ok, {len(res.errors)} failed; results: {os.path.abspath(args.sweep_out)}")
+    from .experiments import TRIALS
+
+    t = TRIALS.get(args.name)
+    if t is not None and t.plot is not None and res.ok:
+        png = os.path.splitext(args.sweep_out)[0] + ".png"
+        for path in t.plot(res, png):
+            print(f"figure: {os.path.abspath(path)}")
+    return 0 if not res.errors else 1
+
+
 def _experiment_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="small data/width/epochs (< 30 s)")
     p.add_argument(
@@ -353,6 +397,37 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the results already in --out written with the same settings; run the rest",
     )
     p_report.set_defaults(func=report)
+    p_sweep = sub.add_parser(
+        "sweep",
+        help="run a trial over a grid on Dask (local processes, or --scheduler ADDR)",
+        description="Run a trial (trainability, a classic experiment, or module:function) at "
+        "every point of a grid; results stream to --out (JSON lines) and a rerun skips the "
+        "finished trials.",
+    )
+    p_sweep.add_argument("name", help="trainability, an experiment's name, or module:function")
+    p_sweep.add_argument(
+        "--grid",
+        nargs="+",
+        default=[],
+        metavar="AXIS",
+        help="axes: NAME=v1,v2,... or NAME=lo:hi:n (n values from lo to hi)",
+    )
+    p_sweep.add_argument(
+        "--set", nargs="+", default=[], metavar="NAME=V", help="settings shared by every trial"
+    )
+    p_sweep.add_argument("--seeds", type=_int_in(1, 10_000), default=None, help="seed=0..N-1")
+    p_sweep.add_argument(
+        "--scheduler", default=None, help="a Dask scheduler address (default: local processes)"
+    )
+    p_sweep.add_argument("--workers", type=_int_in(1, 4096), default=None, help="local workers")
+    p_sweep.add_argument(
+        "--threads", type=_int_in(1, 1024), default=None, help="gradcore threads per trial"
+    )
+    p_sweep.add_argument(
+        "--out", dest="sweep_out", required=True, metavar="FILE", help="results (JSON lines)"
+    )
+    p_sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_sweep.set_defaults(func=sweep)
     p_info = sub.add_parser("info", help="version, backends, threads")
     p_info.set_defaults(func=info)
     sub.add_parser(

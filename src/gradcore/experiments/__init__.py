@@ -17,17 +17,29 @@ from . import (  # noqa: F401  (one module per experiment, one line each)
     initialization,
     residual,
     summary,
+    trainability,
     vanishing,
 )
-from ._framework import DATASETS, EXPERIMENTS, Dataset, Experiment, get, load_dataset
+from ._framework import (
+    DATASETS,
+    EXPERIMENTS,
+    TRIALS,
+    Dataset,
+    Experiment,
+    Trial,
+    get,
+    load_dataset,
+)
 from ._report import render, report, run
 from .classic import adding_lstm, digits_mlp
 
 __all__ = [
     "DATASETS",
     "EXPERIMENTS",
+    "TRIALS",
     "Dataset",
     "Experiment",
+    "Trial",
     "adding_lstm",
     "digits_mlp",
     "get",

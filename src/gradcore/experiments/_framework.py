@@ -24,12 +24,14 @@ from ..monitor.history import jsonable
 __all__ = [
     "DATASETS",
     "EXPERIMENTS",
+    "TRIALS",
     "Context",
     "Dataset",
     "Experiment",
     "get",
     "load_dataset",
     "register",
+    "trial",
 ]
 
 #: ``--data`` choices, in the order the default tries them (the first one available offline).
@@ -69,6 +71,32 @@ def register(number: int, name: str, description: str, expected: str):
         EXPERIMENTS.clear()
         EXPERIMENTS.update((e.name, e) for e in ordered)
         return run
+
+    return deco
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A function a sweep runs at every grid point (``gc.sweep.run(name, grid, out)``):
+    ``fn(**config) -> dict of numbers``, deterministic given its config (seed included).
+    ``plot(result, path) -> list of PNG paths`` draws the sweep's figures (or None)."""
+
+    name: str
+    fn: Callable[..., dict]
+    description: str
+    plot: Callable | None = None
+
+
+#: name -> :class:`Trial`: the sweepable functions (issue 14), e.g. ``"trainability"``.
+TRIALS: dict[str, Trial] = {}
+
+
+def trial(name: str, description: str, plot=None):
+    """Decorator: register ``fn(**config) -> dict`` as the sweep trial ``name``."""
+
+    def deco(fn):
+        TRIALS[name] = Trial(name, fn, description, plot)
+        return fn
 
     return deco
 
