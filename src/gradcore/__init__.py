@@ -37,7 +37,7 @@ from .threads import get_num_threads, set_num_threads
 # over NumPy's own import): the monitor (and, through its figures, matplotlib), the datasets and
 # the experiments are not needed to build and train a model. `gc.data.spirals(...)`,
 # `from gradcore import monitor` and `import gradcore.data` all work as before.
-_LAZY_SUBMODULES = ("data", "experiments", "meanfield", "monitor")
+_LAZY_SUBMODULES = ("data", "experiments", "meanfield", "monitor", "sweep")
 
 
 def __getattr__(name: str):
@@ -80,6 +80,7 @@ __all__ = [
     "save",
     "set_backend",
     "set_num_threads",
+    "sweep",
     "threads",
     "train",
     "use_backend",

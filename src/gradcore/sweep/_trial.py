@@ -144,17 +144,18 @@ def _metrics(out) -> tuple[dict, dict | None]:
 
 
 def _threads(threads: int | None) -> int:
-    import gradcore as gc
+    from .. import threads as _threads_mod
 
     if threads is not None:
-        gc.set_num_threads(int(threads))
-    return gc.get_num_threads()
+        _threads_mod.set_num_threads(int(threads))
+    return _threads_mod.get_num_threads()
 
 
 def execute(spec: str, config: dict, threads: int | None) -> dict:
     """Run one trial in this process and return its record (never raises for the trial's own
     errors: those are the record's ``status: "error"``, ``error`` and ``traceback``)."""
-    import gradcore as gc
+    from .._version import __version__
+    from ..backends import get_backend_name
 
     t0 = time.perf_counter()
     rec = {"status": "ok", "metrics": None, "monitor": None, "error": None}
@@ -169,7 +170,7 @@ def execute(spec: str, config: dict, threads: int | None) -> dict:
         seconds=round(time.perf_counter() - t0, 3),
         host=socket.gethostname(),
         pid=os.getpid(),
-        backend=gc.get_backend_name(),
-        gradcore=gc.__version__,
+        backend=get_backend_name(),
+        gradcore=__version__,
     )
     return rec
