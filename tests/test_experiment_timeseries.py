@@ -43,6 +43,10 @@ def test_lstm_beats_persistence_by_a_margin(quick):
     # the least-squares AR is a strong baseline: well below persistence too
     assert ar["ratio_to_persistence"] < 0.8
     assert quick[1]["headline"]["reproduced"] is True
+    # nothing leaks from the future: no forecaster beats the target's own observation noise
+    floor = m["noise_floor"]["mse_normalised"]
+    for name in (PERS, _ar_name(m), ts.NORMALISED):
+        assert m[name]["mse_normalised"] > floor, name
     # the LSTM learned: its validation loss fell by more than 10x from its value at init
     val = lstm["val_loss_per_epoch"]
     assert val[-1] < 0.1 * val[0]
@@ -98,7 +102,7 @@ def test_files_written_and_results_json_is_what_run_returned(quick):
     for f in r["figures"]:
         assert 10_000 < (folder / f["file"]).stat().st_size < 200_000, f
     assert r["dataset"]["name"] == "coupled_oscillators" and r["dataset"]["n_train"] > 0
-    assert len(r["tables"]) == 2 and len(r["tables"][0]["rows"]) == 4
+    assert len(r["tables"]) == 2 and len(r["tables"][0]["rows"]) == 5
     md = experiments.render([r], quick=True)
     assert "](timeseries/forecast.png)" in md
 
