@@ -321,9 +321,9 @@ def run(ctx: Context) -> dict:
     headline = (
         f"LSTM test MSE {lstm['ratio_to_persistence']:.2f}x persistence's and "
         f"{lstm['ratio_to_ar']:.2f}x linear AR({cfg['lookback']})'s (normalised "
-        f"{lstm['mse_normalised']:.4f} vs {pers:.4f} vs {ar['mse_normalised']:.4f}); raw "
-        f"units: {raw_m['ratio_to_persistence']:.3g}x; {lstm['fraction_of_steps_clipped']:.0%} "
-        "of steps clipped"
+        f"{lstm['mse_normalised']:.4f} vs {pers:.4f} vs {ar['mse_normalised']:.4f}); on raw "
+        f"units {raw_m['ratio_to_persistence']:.0f}x persistence's; "
+        f"{lstm['fraction_of_steps_clipped']:.1%} of steps clipped"
     )
     # Its own data, not the classification set of --data: described in the shape the report
     # and the CLI read (passed through finish's extra entries, which come after its own).
