@@ -31,12 +31,15 @@ def test_all_exports():
             "adding_problem",
             "batches",
             "copy_task",
+            "coupled_oscillators",
+            "forecast_split",
             "digits",
             "mnist",
             "mnist1d",
             "spirals",
             "teacher_student",
             "train_test_split",
+            "windows",
         ]
     )
     for name in data.__all__:

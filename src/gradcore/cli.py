@@ -209,7 +209,8 @@ def experiment(args) -> int:
     if r is None:
         return 2
     h = r["headline"]
-    print(f"{r['experiment']} on {r['dataset']['name']}: {h['measured']}")
+    on = f" on {r['dataset']['name']}" if r.get("dataset") else ""
+    print(f"{r['experiment']}{on}: {h['measured']}")
     print(f"expected: {r['expected']} -> reproduced: {'yes' if h['reproduced'] else 'no'}")
     for note in r["notes"]:
         print(f"note: {note}")

@@ -17,6 +17,7 @@ from . import (  # noqa: F401  (one module per experiment, one line each)
     initialization,
     residual,
     summary,
+    timeseries,
     trainability,
     vanishing,
 )

@@ -316,11 +316,20 @@ class Context:
         self.tables.append({"title": title, "columns": columns, "rows": rows})
 
     def finish(
-        self, *, config: dict, measured: dict, headline: str, reproduced: bool, **extra
+        self,
+        *,
+        config: dict,
+        measured: dict,
+        headline: str,
+        reproduced: bool,
+        dataset: dict | None = None,
+        **extra,
     ) -> dict:
         """Close the bar, write ``out/NAME/results.json`` and return the same dict (NumPy
         values as Python ones, NaN/inf as ``None``: strict JSON). ``wall_seconds`` is the only
-        entry that is not a function of the seed."""
+        entry that is not a function of the seed. ``dataset``: the description of data the
+        experiment generated itself (``name``, ``source``, sizes), when it did not use
+        :meth:`dataset`."""
         if self._close:
             self.bar.close()
         ds = self._dataset
@@ -329,7 +338,7 @@ class Context:
             "description": self.exp.description,
             "quick": self.quick,
             "seed": self.seed,
-            "dataset": ds.describe() if ds is not None else None,
+            "dataset": dataset if dataset is not None else ds.describe() if ds else None,
             "config": config,
             "expected": self.exp.expected,
             "measured": measured,

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from .._version import __version__
-from ._framework import EXPERIMENTS, get, load_dataset
+from ._framework import DATASETS, EXPERIMENTS, get, load_dataset
 
 __all__ = ["SUMMARY", "render", "report", "run", "summary_rows"]
 
@@ -103,6 +103,12 @@ def render(results: list[dict], *, quick: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _same_data(had, data: str) -> bool:
+    """The dataset matches ``--data``, or the experiment makes its own (not one of
+    :data:`DATASETS`: the adding problem, the oscillators), which ``--data`` does not change."""
+    return had == data or had not in DATASETS
+
+
 def _kept(out: Path, name: str, *, quick: bool, seed: int, data: str) -> dict | None:
     """``out/name/results.json`` if it was written with these settings and its figures exist."""
     if name == SUMMARY:  # always rebuilt from what is there now
@@ -116,7 +122,7 @@ def _kept(out: Path, name: str, *, quick: bool, seed: int, data: str) -> dict | 
         and r.get("experiment") == name
         and r.get("quick") is quick
         and r.get("seed") == seed
-        and (r.get("dataset") or {}).get("name") == data
+        and _same_data((r.get("dataset") or {}).get("name"), data)
         and r.get("gradcore") == __version__
     )
     if not same or "headline" not in r:

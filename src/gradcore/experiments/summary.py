@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from ._framework import EXPERIMENTS, Context, register
+from ._framework import DATASETS, EXPERIMENTS, Context, register
 from ._report import SUMMARY, SUMMARY_COLUMNS, _table, summary_rows
 
 NAME = SUMMARY
@@ -38,8 +38,11 @@ def _read(path) -> tuple[dict | None, str | None]:
 
 
 def _setting(r: dict) -> str:
-    ds = (r.get("dataset") or {}).get("name", "-")
-    return f"{'quick' if r['quick'] else 'full'}, seed {r['seed']}, {ds}"
+    """quick/full, seed and, for the experiments on the shared datasets (``--data``), which
+    one; an experiment that generates its own data (adding problem, oscillators) has no say."""
+    ds = (r.get("dataset") or {}).get("name")
+    where = f", {ds}" if ds in DATASETS else ""
+    return f"{'quick' if r['quick'] else 'full'}, seed {r['seed']}{where}"
 
 
 @register(11, NAME, DESCRIPTION, EXPECTED)
@@ -60,7 +63,8 @@ def run(ctx: Context) -> dict:
     rows = summary_rows(found)
     ctx.table("Every experiment's headline", SUMMARY_COLUMNS, rows)
     settings = {_setting(r) for r in found}
-    if len(settings) > 1:
+    shared = {s for s in settings if s.count(",") == 2}  # those that name a --data dataset
+    if len({s.rsplit(",", 1)[0] for s in settings}) > 1 or len(shared) > 1:
         ctx.notes.append(
             "The results were not all run with the same settings: "
             + "; ".join(f"{r['experiment']}: {_setting(r)}" for r in found)
