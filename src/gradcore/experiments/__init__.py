@@ -15,7 +15,9 @@ from . import (  # noqa: F401  (one module per experiment, one line each)
     activations,
     exploding,
     initialization,
+    optimizers,
     residual,
+    schedules,
     vanishing,
 )
 from ._framework import DATASETS, EXPERIMENTS, Dataset, Experiment, get, load_dataset
