@@ -160,7 +160,7 @@ def run(ctx: Context) -> dict:
         [
             [
                 k, f"{m['lr_per_epoch'][-1]:.3g}",
-                ", ".join(map(str, m["lr_cut_at_epochs"])) or "-",
+                _cuts(m["lr_cut_at_epochs"], cfg["epochs"]),
                 "yes" if m["lr_follows_formula"] else "NO",
                 f"{m['final_train_loss']:.3f}", f"{m['final_test_loss']:.3f}",
                 f"{m['final_test_accuracy']:.3f}", f"{m['best_test_accuracy']:.3f}",
@@ -170,6 +170,12 @@ def run(ctx: Context) -> dict:
     )  # fmt: skip
     _figure(ctx, measured, cfg, spe)
     return _conclude(ctx, cfg, measured)
+
+
+def _cuts(cuts: list[int], epochs: int) -> str:
+    if len(cuts) == epochs - 1:
+        return "every epoch"
+    return ", ".join(map(str, cuts)) or "-"
 
 
 def _conclude(ctx: Context, cfg: dict, measured: dict) -> dict:
