@@ -62,6 +62,10 @@ def test_momentum_and_adaptive_methods_reach_the_target_much_sooner_than_sgd(qui
         assert sgd is None or 2 * n <= sgd, kind
         assert d[kind]["final_train_loss"] < d["SGD"]["final_train_loss"] - 0.3, kind
     assert m["ranking_defaults"][-1] == "SGD"
+    # the monitor's step size relative to the weights: plain SGD at lr 0.01 takes the smallest
+    ratios = {k: d[k]["median_update_ratio"] for k in exp7.OPTIMIZERS}
+    assert all(0 < v < 0.1 for v in ratios.values()), ratios
+    assert min(ratios, key=ratios.get) == "SGD"
     # at its best grid lr (10x its default) plain SGD does reach the target: the note says so
     assert m["tuned"]["SGD"]["lr"] > d["SGD"]["lr"]
     assert m["tuned"]["SGD"]["steps_to_target"] is not None

@@ -59,6 +59,12 @@ def test_recorded_lr_paths_are_the_schedules_formulas(quick):
     assert m["cosine"]["lr_per_epoch"][0] == b
     for kind in exp8.SCHEDULES:
         assert m[kind]["lr_follows_formula"], kind
+        # the monitor's lr at its recorded steps is the rate of that step's epoch
+        rec = m[kind]["monitor_lr"]
+        spe = -(-r["dataset"]["n_train"] // cfg["batch_size"])
+        assert len(rec["steps"]) >= 10
+        want = [m[kind]["lr_per_epoch"][s // spe] for s in rec["steps"]]
+        assert rec["lr"] == approx(want), kind
 
 
 def test_reduce_on_plateau_cuts_after_patience_stalled_epochs(quick):

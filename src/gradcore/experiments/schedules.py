@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import optim
 from ._framework import Context, register
 from ._train import steps_per_epoch
@@ -137,11 +139,16 @@ def run(ctx: Context) -> dict:
             math.isclose(a, w, rel_tol=1e-9, abs_tol=1e-15)
             for a, w in zip(r["lr"], want, strict=False)
         )
+        mon = r["monitor"].history
+        spe_lr = [r["lr"][int(e)] for e in mon.epochs]  # the epoch's rate at each record
+        monitor_ok = len(mon) > 0 and np.allclose(mon.lr, spe_lr, rtol=1e-12, atol=0)
         cuts = [e for e in range(1, len(r["lr"])) if r["lr"][e] < r["lr"][e - 1] * (1 - 1e-9)]
         measured[kind] = {
             "lr_per_epoch": r["lr"],
             "lr_after_last_epoch": r["lr_after"],
             "lr_follows_formula": ok,
+            "monitor_lr_matches": bool(monitor_ok),
+            "monitor_lr": {"steps": mon.steps.tolist(), "lr": mon.lr.tolist()},
             "lr_cut_at_epochs": cuts,
             "train_loss_per_epoch": r["train_loss"],
             "test_loss_per_epoch": r["test_loss"],
@@ -185,7 +192,7 @@ def _conclude(ctx: Context, cfg: dict, measured: dict) -> dict:
         k: measured[k]["final_test_accuracy"] > const["final_test_accuracy"] for k in DECAYING
     }
     plateau_cut = bool(measured["plateau"]["lr_cut_at_epochs"])
-    formulas = all(m["lr_follows_formula"] for m in measured.values())
+    formulas = all(m["lr_follows_formula"] and m["monitor_lr_matches"] for m in measured.values())
     measured["decay_lower_train_loss"] = lower_loss
     measured["decay_higher_test_accuracy"] = higher_acc
     reproduced = formulas and plateau_cut and all(lower_loss.values()) and all(higher_acc.values())
@@ -197,6 +204,16 @@ def _conclude(ctx: Context, cfg: dict, measured: dict) -> dict:
         )
         + f"; plateau cut the lr at epochs {measured['plateau']['lr_cut_at_epochs'] or 'none'}"
     )
+    acc = const["test_accuracy_per_epoch"]
+    peak = int(np.argmax(acc))
+    if acc[peak] - acc[-1] > 0.05:
+        ctx.notes.append(
+            f"At base lr {cfg['base_lr']} (momentum {cfg['momentum']}: an effective step of "
+            f"{cfg['base_lr'] / (1 - cfg['momentum']):.2g}) the constant run does not just "
+            f"stall, it degrades: its test accuracy peaked at {acc[peak]:.1%} after epoch {peak} "
+            f"and ended at {acc[-1]:.1%} (training loss {min(const['train_loss_per_epoch']):.3f} "
+            f"at best, {const['final_train_loss']:.3f} at the end), without a non-finite step."
+        )
     if not formulas:
         bad = [k for k in SCHEDULES if not measured[k]["lr_follows_formula"]]
         ctx.notes.append("The recorded lr does NOT follow the formula for: " + ", ".join(bad))
@@ -224,7 +241,6 @@ def _conclude(ctx: Context, cfg: dict, measured: dict) -> dict:
 
 def _figure(ctx: Context, measured: dict, cfg: dict, spe: int) -> None:
     import matplotlib.pyplot as plt
-    import numpy as np
     from matplotlib.ticker import MaxNLocator
 
     E = cfg["epochs"]
