@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import monitor as _monitor
 from .. import nn, optim
+from .._args import check_int
 from ..callbacks import Callback
 from ..params import ParameterArena
 from ._framework import Context, register
@@ -110,8 +111,9 @@ class _BatchLosses(Callback):
 
 
 def smooth(losses, window: int) -> np.ndarray:
-    """The running mean of the last ``window`` batch losses (fewer at the start): ``[T]``
-    float64 from ``losses`` ``[T]``; non-finite values stay non-finite."""
+    """The running mean of the last ``window`` (int >= 1) batch losses (fewer at the start):
+    ``[T]`` float64 from ``losses`` ``[T]``; from a non-finite loss on, the mean is NaN/inf."""
+    window = check_int("window", window, owner="smooth", min=1)
     x = np.asarray(losses, np.float64)
     c = np.concatenate([[0.0], np.cumsum(x)])
     t = np.arange(1, len(x) + 1)
@@ -136,6 +138,8 @@ def adagrad_illustration(*, steps: int, size: int, lr: float, noise: float, seed
     have the scales :data:`SCALES` with each optimizer of :data:`ILLUSTRATED` at ``lr`` for
     ``steps`` steps (the same gradient noise, N(0, noise^2), for every optimizer).
     Returns ``{optimizer: {"update_norms": [steps, 3], "grad_norms": [steps, 3]}}`` (float64)."""
+    steps = check_int("steps", steps, owner="adagrad_illustration", min=1)
+    size = check_int("size", size, owner="adagrad_illustration", min=1)
     rng = np.random.default_rng([seed, 7])
     k = len(SCALES)
     targets = rng.standard_normal((k, size)).astype(np.float32)
