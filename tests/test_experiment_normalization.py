@@ -157,7 +157,7 @@ def test_files_written_and_results_json_is_what_run_returned(quick):
     files = {f["file"] for f in r["figures"]}
     assert files == {"accuracy_bn_paper.png", "percentiles.png", "deep_norms.png"}
     for f in files:
-        assert 10_000 < (folder / f).stat().st_size < 200_000, f
+        assert 3_000 < (folder / f).stat().st_size < 150_000, f  # main quantizes PNGs (~1/3)
     assert len(r["tables"]) == 2 and r["notes"]
     assert r["config"]["paper_setup"]["batch_size"] == 60
 
