@@ -39,7 +39,8 @@ def test_registry_lists_the_experiments_in_the_issues_order():
     for e in experiments.EXPERIMENTS.values():
         assert e.description and e.expected and callable(e.run)
     with pytest.raises(
-        ValueError, match=r"one of vanishing, exploding, initialization, activations, resid"
+        ValueError,
+        match=r"name must be one of vanishing, exploding, initialization, activations, .*residual",
     ):
         experiments.get("nope")
 

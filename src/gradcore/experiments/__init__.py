@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (one module per experiment, one line each)
     activations,
     exploding,
     initialization,
+    normalization,
     optimizers,
     residual,
     schedules,
