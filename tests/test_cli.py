@@ -68,3 +68,18 @@ def test_cli_demo_shows_vanishing_gradients(capsys, tmp_path):
     assert ratios["sigmoid + small normal init"] < 1e-4
     assert ratios["ReLU + He init"] > 1e-2
     assert "gradcheck" in out and "FAIL" not in out
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    """`gradcore experiment list | head -1`: the reader leaves; no traceback, exit 141."""
+    import subprocess
+    import sys
+
+    code = "import sys; from gradcore.cli import main; sys.exit(main(['experiment', 'list']))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()  # before the command prints anything (it imports first)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, err.decode()
+    assert b"Traceback" not in err

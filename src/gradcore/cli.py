@@ -447,6 +447,10 @@ def main(argv: list[str] | None = None) -> int:
         _check_out(parser, args.out)
     try:
         return args.func(args)
+    except BrokenPipeError:  # `gradcore ... | head`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet too
+        return 141  # 128 + SIGPIPE, what a shell reports
     except MemoryError as exc:
         print(f"gradcore {args.cmd}: out of memory ({exc}); try smaller settings", file=sys.stderr)
         return 1
