@@ -142,8 +142,20 @@ def phase_diagram(result, path, *, value: str = "test_accuracy") -> list[str]:
     sb2 = sb2.pop() if len(sb2) == 1 else 0.05
     fig, ax = plt.subplots(figsize=(8.5, 5.2))
     xe, ye = _edges(xs), _edges(ys, log=True)
-    mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(Z), cmap="viridis", vmin=0, vmax=1)
-    fig.colorbar(mesh, ax=ax, label=value.replace("_", " ") + " (mean over seeds)")
+    chance = result.values("chance")
+    lo = float(np.nanmin(chance)) if chance.size and np.isfinite(chance).any() else 0.0
+    hi = max(lo + 0.05, float(np.nanmax(Z)) if np.isfinite(Z).any() else 1.0)
+    mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(Z), cmap="viridis", vmin=lo, vmax=hi)
+    fig.colorbar(
+        mesh, ax=ax, label=value.replace("_", " ") + f" (mean over seeds; bottom = chance {lo:g})"
+    )
+    if Z.size <= 200:  # small grids: the number in every cell
+        for i, yy in enumerate(ys):
+            for j, xx in enumerate(xs):
+                if np.isfinite(Z[i, j]):
+                    dark = Z[i, j] < lo + 0.6 * (hi - lo)
+                    ax.text(xx, yy, f"{Z[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if dark else "black")  # fmt: skip
     crit = meanfield.critical_sigma_w2(sb2)
     ax.axvline(crit, color="white", ls="--", lw=1.5, label=f"critical line chi_1 = 1 ({crit:.2f})")
     fine = np.linspace(xe[0], xe[-1], 300)
