@@ -16,6 +16,7 @@ from . import (  # noqa: F401  (one module per experiment, one line each)
     exploding,
     initialization,
     residual,
+    sequences,
     vanishing,
 )
 from ._framework import DATASETS, EXPERIMENTS, Dataset, Experiment, get, load_dataset
