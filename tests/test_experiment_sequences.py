@@ -116,7 +116,7 @@ def _full_like(lstm_mse, rnn_mse, rnn_decay=-13.0):
 def test_the_verdict_is_computed_from_the_measurement(tmp_path):
     from gradcore.experiments._framework import Context
 
-    cfg = {**sequences._settings(False), "batch_size": 64}
+    cfg = sequences._config(False)
     solved = {50: 6e-4, 100: 2e-4, 200: 9e-4}
     cases = [
         (solved, {50: 0.026, 100: 0.21, 200: 0.16}, -13.0, True),  # the full run's numbers
