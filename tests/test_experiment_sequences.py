@@ -170,6 +170,12 @@ def test_training_and_the_through_time_probe_are_deterministic():
 
 def test_decay_of_an_underflowed_norm_is_a_bound_and_bad_input_is_named():
     assert sequences.decay(np.array([1e-3, 1.0])) == (pytest.approx(-3.0), False)
+    assert sequences._verdict(math.nan, 0.16) == "diverged"
+    assert [sequences._verdict(v, 0.16) for v in (0.01, 0.1, 0.15)] == [
+        "solved",
+        "partly",
+        "at baseline",
+    ]
     v, under = sequences.decay(np.array([0.0, 1.0]))
     assert under and v == pytest.approx(math.log10(np.finfo(np.float32).smallest_subnormal))
     with pytest.raises(ValueError, match=r"sequences.build: cell must be one of"):

@@ -155,6 +155,8 @@ def _median_decay(rows: np.ndarray) -> tuple[float, bool]:
 
 
 def _verdict(mse: float, baseline: float) -> str:
+    if not math.isfinite(mse):
+        return "diverged"
     if mse < SOLVED * baseline:
         return "solved"
     if mse > AT_BASELINE * baseline:
