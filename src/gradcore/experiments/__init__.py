@@ -19,6 +19,7 @@ from . import (  # noqa: F401  (one module per experiment, one line each)
     optimizers,
     residual,
     schedules,
+    sequences,
     summary,
     timeseries,
     trainability,
