@@ -264,10 +264,13 @@ def sweep(args) -> int:
     from .experiments import TRIALS
 
     t = TRIALS.get(args.name)
-    if t is not None and t.plot is not None and res.ok:
-        png = os.path.splitext(args.sweep_out)[0] + ".png"
-        for path in t.plot(res, png):
-            print(f"figure: {os.path.abspath(path)}")
+    if t is not None and res.ok:
+        if t.summary is not None:
+            print(f"{args.name}: {t.summary(res)}")
+        if t.plot is not None:
+            png = os.path.splitext(args.sweep_out)[0] + ".png"
+            for path in t.plot(res, png):
+                print(f"wrote: {os.path.abspath(path)}")
     return 0 if not res.errors else 1
 
 

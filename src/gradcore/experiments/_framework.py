@@ -79,23 +79,25 @@ def register(number: int, name: str, description: str, expected: str):
 class Trial:
     """A function a sweep runs at every grid point (``gc.sweep.run(name, grid, out)``):
     ``fn(**config) -> dict of numbers``, deterministic given its config (seed included).
-    ``plot(result, path) -> list of PNG paths`` draws the sweep's figures (or None)."""
+    ``plot(result, path) -> list of paths`` draws the sweep's figures (or None);
+    ``summary(result) -> str`` says in one line what the sweep found (or None)."""
 
     name: str
     fn: Callable[..., dict]
     description: str
     plot: Callable | None = None
+    summary: Callable | None = None
 
 
 #: name -> :class:`Trial`: the sweepable functions (issue 14), e.g. ``"trainability"``.
 TRIALS: dict[str, Trial] = {}
 
 
-def trial(name: str, description: str, plot=None):
+def trial(name: str, description: str, plot=None, summary=None):
     """Decorator: register ``fn(**config) -> dict`` as the sweep trial ``name``."""
 
     def deco(fn):
-        TRIALS[name] = Trial(name, fn, description, plot)
+        TRIALS[name] = Trial(name, fn, description, plot, summary)
         return fn
 
     return deco

@@ -8,13 +8,14 @@ one (``chi_1 > 1``, gradients explode) meet on the critical line ``chi_1 = 1``
 ``L < ~6 xi_c``. :func:`trainability` returns the accuracy reached, the measured per-layer
 backward gain (the monitor's ``||dL/dx|| / ||dL/dy||`` of the hidden layers at step 0) and
 the theory's ``q*``, ``chi_1``, ``xi_c`` and gain ``sqrt(chi_1)``; :func:`phase_diagram`
-draws a sweep of it.
+draws a sweep of it, :func:`edge` compares its trainable region with ``6 xi_c``.
 
 ``gradcore sweep trainability --grid depth=10,30,100 sigma_w2=0.5:4:15 --seeds 3`` runs it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 
@@ -24,7 +25,7 @@ from .. import meanfield, nn, optim
 from .. import monitor as _monitor
 from ._framework import load_dataset, trial
 
-__all__ = ["phase_diagram", "trainability"]
+__all__ = ["edge", "phase_diagram", "trainability"]
 
 DESCRIPTION = (
     "deep tanh MLP, weights N(0, sigma_w2/fan_in), biases N(0, sigma_b2), SGD for a fixed "
@@ -132,7 +133,8 @@ def phase_diagram(result, path, *, value: str = "test_accuracy") -> list[str]:
     """Two figures of a trainability sweep (``gc.sweep.SweepResult``): ``path`` (PNG), the
     ``value`` heatmap over (sigma_w2, depth) with the critical line and the ``6 xi_c`` curve
     of the mean-field theory, and ``path`` with ``_gain`` before the suffix, the measured
-    per-layer gain against the predicted ``sqrt(chi_1)``. Returns the two paths."""
+    per-layer gain against the predicted ``sqrt(chi_1)``, and ``_edge.json`` (:func:`edge`).
+    Returns the three paths."""
     import matplotlib.pyplot as plt
 
     from ._framework import save_png
@@ -190,7 +192,43 @@ def phase_diagram(result, path, *, value: str = "test_accuracy") -> list[str]:
     ax.set_title(f"Backward gain per hidden layer (width {_width(result)})")
     ax.legend(fontsize=8)
     save_png(fig, gain_path)
-    return [str(path), gain_path]
+    edge_path = str(path).rsplit(".", 1)[0] + "_edge.json"
+    with open(edge_path, "w") as f:
+        json.dump(edge(result, value=value), f, indent=1)
+    return [str(path), gain_path, edge_path]
+
+
+def edge(result, *, value: str = "test_accuracy") -> dict:
+    """How closely the trainable region of a sweep follows the theory: for every sigma_w2,
+    the depths that trained, the deepest one, and ``6 xi_c``. A (depth, sigma_w2) cell
+    *trained* when its ``value`` (mean over seeds) is above the midpoint between chance and the
+    best cell of the sweep (the budget is the same everywhere, so only relative levels mean
+    anything). ``agree`` counts the cells where "trained" equals "depth < 6 xi_c"."""
+    xs, ys, Z = result.pivot("sigma_w2", "depth", value)
+    chance = result.values("chance")
+    lo = float(np.nanmin(chance)) if np.isfinite(chance).any() else 0.0
+    best = float(np.nanmax(Z))
+    cut = lo + 0.5 * (best - lo)
+    sb2 = {r["config"].get("sigma_b2", 0.05) for r in result.ok}
+    sb2 = sb2.pop() if len(sb2) == 1 else 0.05
+    rows, agree, cells = [], 0, 0
+    for j, sw2 in enumerate(xs):
+        six = 6 * meanfield.mean_field(float(sw2), sb2).xi_c
+        trained = [int(d) for i, d in enumerate(ys) if np.isfinite(Z[i, j]) and Z[i, j] > cut]
+        for i, d in enumerate(ys):
+            if np.isfinite(Z[i, j]):
+                cells += 1
+                agree += (Z[i, j] > cut) == (d < six)
+        rows.append(
+            {
+                "sigma_w2": float(sw2),
+                "six_xi_c": six if math.isfinite(six) else None,
+                "trained_depths": trained,
+                "deepest_trained": max(trained) if trained else None,
+            }
+        )
+    return {"value": value, "threshold": cut, "best": best, "chance": lo, "sigma_b2": sb2,
+            "rows": rows, "agree": int(agree), "cells": int(cells)}  # fmt: skip
 
 
 def _width(result) -> str:
@@ -207,4 +245,18 @@ def _edges(v: np.ndarray, log: bool = False) -> np.ndarray:
     return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
 
 
-trial("trainability", DESCRIPTION, plot=phase_diagram)(trainability)
+def summary(result, *, value: str = "test_accuracy") -> str:
+    """One line: how many cells of the sweep trained as ``depth < 6 xi_c`` predicts."""
+    e = edge(result, value=value)
+    deepest = ", ".join(
+        f"{r['sigma_w2']:g}: {r['deepest_trained'] or '-'} (6 xi_c {r['six_xi_c'] or math.inf:.0f})"
+        for r in e["rows"]
+    )
+    return (
+        f"trained (mean {value} > {e['threshold']:.3f}, half-way from chance {e['chance']:g} to "
+        f"the best cell {e['best']:.3f}) as depth < 6 xi_c predicts in {e['agree']} of "
+        f"{e['cells']} cells; deepest trained per sigma_w2: {deepest}"
+    )
+
+
+trial("trainability", DESCRIPTION, plot=phase_diagram, summary=summary)(trainability)

@@ -65,7 +65,9 @@ def _dask(spec, todo, client, workers, threads):
             threads_per_worker=1,
             processes=True,
             host=LOCALHOST,
-            dashboard_address=None,
+            # The scheduler's HTTP server starts even without a dashboard (on 8787 by default,
+            # taken by any other cluster): bind it to this machine, on any free port.
+            dashboard_address=f"{LOCALHOST}:0",
             silence_logs=logging.ERROR,
         )
         client = Client(cluster)
