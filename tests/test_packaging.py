@@ -26,7 +26,10 @@ TESTS = Path(__file__).resolve().parent
 # Top-level packages `import gradcore` must not load: each costs 0.1-1 s and is needed only
 # by one feature (scipy.special: the reference gelu; matplotlib: figures; numba: the numba
 # backend; tqdm: fit's progress bar; torch/sklearn/mnist1d: tests and datasets).
-HEAVY = ("scipy", "matplotlib", "numba", "llvmlite", "torch", "tqdm", "sklearn", "mnist1d")
+HEAVY = (
+    "scipy", "matplotlib", "numba", "llvmlite", "torch", "tqdm", "sklearn", "mnist1d", "dask",
+    "distributed",
+)  # fmt: skip
 
 
 def _python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -69,7 +72,8 @@ def test_import_gradcore_loads_no_heavy_dependency():
     loaded = _loaded_after("import gradcore")
     assert sorted(loaded & set(HEAVY)) == []
     # the lazy submodules stay unloaded until used
-    assert {"gradcore.data", "gradcore.monitor", "gradcore.experiments"}.isdisjoint(loaded)
+    lazy = {"data", "monitor", "experiments", "sweep", "meanfield"}
+    assert {f"gradcore.{m}" for m in lazy}.isdisjoint(loaded)
 
 
 def test_training_on_the_default_backend_does_not_import_numba_or_matplotlib():
