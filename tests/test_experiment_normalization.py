@@ -6,8 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from _experiments import needs_data, quick_run
 
-from gradcore import experiments, nn
+from gradcore import nn
 from gradcore.experiments import _framework
 from gradcore.experiments import normalization as N
 
@@ -15,21 +16,7 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 
 
-def _available():
-    try:
-        experiments.load_dataset(None, quick=True, seed=0)
-    except RuntimeError:
-        return False
-    return True
-
-
-needs_data = pytest.mark.skipif(not _available(), reason="no offline dataset (mnist1d/sklearn)")
-
-
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("normalization")
-    return out, experiments.run("normalization", quick=True, seed=0, out=out, progress=False)
+quick = quick_run("normalization")
 
 
 # -- the probe -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from _experiments import needs_data, quick_run
 
 from gradcore import experiments
 from gradcore.experiments import optimizers as exp7
@@ -17,21 +18,10 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 
 
-def _available():
-    try:
-        experiments.load_dataset(None, quick=True, seed=0)
-    except RuntimeError:
-        return False
-    return True
+pytestmark = needs_data
 
 
-pytestmark = pytest.mark.skipif(not _available(), reason="no offline dataset (mnist1d/sklearn)")
-
-
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("exp7")
-    return out, experiments.run("optimizers", quick=True, seed=0, out=out, progress=False)
+quick = quick_run("optimizers")
 
 
 def test_adagrad_equalises_the_update_sizes_sgd_keeps_them_100x_apart(quick):

@@ -9,6 +9,7 @@ import math
 from types import SimpleNamespace
 
 import pytest
+from _experiments import needs_data, quick_run
 
 from gradcore import experiments, optim
 from gradcore.experiments import optimizers as exp7
@@ -19,21 +20,10 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 
 
-def _available():
-    try:
-        experiments.load_dataset(None, quick=True, seed=0)
-    except RuntimeError:
-        return False
-    return True
+pytestmark = needs_data
 
 
-pytestmark = pytest.mark.skipif(not _available(), reason="no offline dataset (mnist1d/sklearn)")
-
-
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("exp8")
-    return out, experiments.run("schedules", quick=True, seed=0, out=out, progress=False)
+quick = quick_run("schedules")
 
 
 def test_recorded_lr_paths_are_the_schedules_formulas(quick):

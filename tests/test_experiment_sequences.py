@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from _experiments import quick_run
 
 from gradcore import data, experiments
 from gradcore.experiments import sequences
@@ -15,10 +16,7 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 
 
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sequences")
-    return out, experiments.run("sequences", quick=True, seed=0, out=out, progress=False)
+quick = quick_run("sequences")
 
 
 def _runs(r):

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _experiments import quick_run
 
 from gradcore import experiments
 from gradcore.experiments import timeseries as ts
@@ -15,10 +16,7 @@ pytest.importorskip("matplotlib")
 PERS = "persistence (last value)"
 
 
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("timeseries")
-    return out, experiments.run("timeseries", quick=True, seed=0, out=out, progress=False)
+quick = quick_run("timeseries")
 
 
 def _ar_name(m):

@@ -4,6 +4,7 @@ is deterministic given its seed, and the CLI lists and runs them."""
 import json
 
 import pytest
+from _experiments import needs_data
 
 from gradcore import cli, experiments
 from gradcore.experiments import _report
@@ -14,15 +15,7 @@ pytest.importorskip("tqdm")
 NAMES = ("vanishing", "exploding", "initialization", "activations", "residual")
 
 
-def _available():
-    try:
-        experiments.load_dataset(None, quick=True, seed=0)
-    except RuntimeError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not _available(), reason="no offline dataset (mnist1d/sklearn)")
+pytestmark = needs_data
 
 
 @pytest.fixture(scope="module")
