@@ -25,14 +25,18 @@ def watched_fit(
     *,
     epochs: int,
     batch_size: int,
-    lr: float,
+    lr: float | None = None,
     clip=None,
     records: int = 40,
     optimizer=None,
+    scheduler=None,
+    callbacks=(),
 ) -> dict:
-    """Adam at ``lr`` (or ``optimizer``) on ``ds`` with a GradientMonitor recording about
-    ``records`` steps (step 0 always), test accuracy before training and after every epoch.
-    Returns ``{"monitor", "history", "test_accuracy" [epochs + 1], "test_loss" [...]}``."""
+    """Adam at ``lr`` (or ``optimizer``, and ``scheduler`` and ``callbacks`` as ``fit`` takes
+    them) on ``ds`` with a GradientMonitor recording about ``records`` steps (step 0 always),
+    the test set as validation data. Returns ``{"monitor", "history", "test_accuracy" [epochs +
+    1] and "test_loss" [epochs + 1] (index 0: before training), "train_loss" [epochs], "lr"
+    [epochs] (the rate each epoch ran at), "stop_reason"}``."""
     opt = optimizer if optimizer is not None else optim.Adam(model.parameters(), lr=lr)
     total = steps_per_epoch(len(ds.X_train), batch_size) * epochs
     mon = _monitor.GradientMonitor(model, every=max(1, total // records))
@@ -49,7 +53,8 @@ def watched_fit(
             batch_size=batch_size,
             validation_data=(ds.X_test, ds.y_test),
             clip=clip,
-            callbacks=[mon],
+            scheduler=scheduler,
+            callbacks=[*callbacks, mon],
             seed=ctx.seed,
             progress=ctx.fit_bar,
             verbose=False,
@@ -66,6 +71,7 @@ def watched_fit(
         "test_accuracy": [float(a) for a in acc],
         "test_loss": [float(v) for v in loss],
         "train_loss": [float(v) for v in hist.history.get("loss", [])],
+        "lr": [float(v) for v in hist.history.get("lr", [])],
         "stop_reason": hist.stop_reason,
     }
 

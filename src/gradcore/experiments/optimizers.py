@@ -22,17 +22,15 @@ similar size (as do RMSprop and Adam, which divide by a running RMS).
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
-from .. import monitor as _monitor
 from .. import nn, optim
 from .._args import check_int
 from ..callbacks import Callback
 from ..params import ParameterArena
 from ._framework import Context, register
-from ._train import steps_per_epoch
+from ._train import steps_per_epoch, watched_fit
 
 NAME = "optimizers"
 
@@ -169,45 +167,14 @@ def adagrad_illustration(*, steps: int, size: int, lr: float, noise: float, seed
 def recorded_fit(
     ctx: Context, model, ds, opt, *, epochs: int, batch_size: int, scheduler=None, records=20
 ):
-    """``fit`` with ``opt`` (and ``scheduler``) on ``ds``, the test set as validation data, the
-    run's bar and a GradientMonitor recording about ``records`` steps; returns
-    ``{"batch_losses" [steps], "train_loss" [epochs], "test_loss" [epochs + 1],
-    "test_accuracy" [epochs + 1] (index 0: before training), "lr" [epochs] (the rate each
-    epoch ran at), "stop_reason", "monitor"}``. (``_train.watched_fit`` with a per-step loss
-    record and a schedule; it could move there.)"""
+    """:func:`~._train.watched_fit` with ``opt`` (and ``scheduler``) plus the loss of every
+    batch: its dict and ``"batch_losses"`` [steps]."""
     rec = _BatchLosses()
-    total = steps_per_epoch(len(ds.X_train), batch_size) * epochs
-    mon = _monitor.GradientMonitor(model, every=max(1, total // records))
-    before = model.evaluate(ds.X_test, ds.y_test)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.filterwarnings("ignore", "non-finite", RuntimeWarning)
-        hist = model.fit(
-            ds.X_train,
-            ds.y_train,
-            optimizer=opt,
-            epochs=epochs,
-            batch_size=batch_size,
-            validation_data=(ds.X_test, ds.y_test),
-            callbacks=[rec, mon],
-            scheduler=scheduler,
-            seed=ctx.seed,
-            progress=ctx.fit_bar,
-            verbose=False,
-        )
-    mon.detach()
-    done = len(hist.epochs)
-    if done < epochs:  # stopped early (non-finite): the bar still counts the skipped steps
-        ctx.bar.update(steps_per_epoch(len(ds.X_train), batch_size) * (epochs - done))
-    h = hist.history
-    return {
-        "batch_losses": rec.losses,
-        "train_loss": [float(v) for v in h.get("loss", [])],
-        "test_loss": [float(before["loss"]), *map(float, h.get("val_loss", []))],
-        "test_accuracy": [float(before["accuracy"]), *map(float, h.get("val_accuracy", []))],
-        "lr": [float(v) for v in h.get("lr", [])],
-        "stop_reason": hist.stop_reason,
-        "monitor": mon,
-    }
+    r = watched_fit(
+        ctx, model, ds, epochs=epochs, batch_size=batch_size, optimizer=opt,
+        scheduler=scheduler, callbacks=[rec], records=records,
+    )  # fmt: skip
+    return {**r, "batch_losses": rec.losses}
 
 
 def _summary(r: dict, spe: int, target: float) -> dict:
