@@ -62,6 +62,8 @@ def summary_rows(results: list[dict], *, links: bool = False) -> list[list[str]]
 
 def render(results: list[dict], *, quick: bool) -> str:
     """``report.md``'s text for the experiments' results (figures linked relative to it)."""
+    summary = [r for r in results if r["experiment"] == SUMMARY]
+    results = [r for r in results if r["experiment"] != SUMMARY]
     ds = next((r["dataset"] for r in results if r.get("dataset")), None)
     lines = ["# gradcore experiments", ""]
     mode = "quick (`--quick`: smaller data, width and epochs)" if quick else "full settings"
@@ -73,8 +75,8 @@ def render(results: list[dict], *, quick: bool) -> str:
         )
         if "note" in ds:
             lines.append(f"Note: {ds['note']}.")
-    summary = [r for r in results if r["experiment"] == SUMMARY]
-    results = [r for r in results if r["experiment"] != SUMMARY]
+    if summary:
+        lines.append(f"Settings: {summary[0]['measured']['settings']}.")
     lines += ["", "## Summary", ""]
     lines += _table(SUMMARY_COLUMNS, summary_rows(results, links=True))
     for note in summary[0]["notes"] if summary else ():

@@ -37,12 +37,28 @@ def _read(path) -> tuple[dict | None, str | None]:
     return r, None
 
 
-def _setting(r: dict) -> str:
-    """quick/full, seed and, for the experiments on the shared datasets (``--data``), which
-    one; an experiment that generates its own data (adding problem, oscillators) has no say."""
+def _mode(r: dict) -> str:
+    return f"{'quick' if r['quick'] else 'full'}, seed {r['seed']}"
+
+
+def _data(r: dict) -> str | None:
+    """The shared dataset (``--data``) it ran on; None for an experiment that generates its
+    own data (adding problem, oscillators), which ``--data`` does not change."""
     ds = (r.get("dataset") or {}).get("name")
-    where = f", {ds}" if ds in DATASETS else ""
-    return f"{'quick' if r['quick'] else 'full'}, seed {r['seed']}{where}"
+    return ds if ds in DATASETS else None
+
+
+def _settings(found: list[dict]) -> tuple[str, bool]:
+    """``(one line naming the settings, whether they are mixed)``."""
+    modes = sorted({_mode(r) for r in found})
+    data = sorted({d for r in found if (d := _data(r)) is not None})
+    own = [r["experiment"] for r in found if _data(r) is None]
+    line = "; ".join(modes) or "-"
+    if data:
+        line += f"; dataset {', '.join(data)}"
+    if own:
+        line += f" ({', '.join(own)}: their own generated data)"
+    return line, len(modes) > 1 or len(data) > 1
 
 
 @register(11, NAME, DESCRIPTION, EXPECTED)
@@ -62,12 +78,14 @@ def run(ctx: Context) -> dict:
         ctx.bar.update(1)
     rows = summary_rows(found)
     ctx.table("Every experiment's headline", SUMMARY_COLUMNS, rows)
-    settings = {_setting(r) for r in found}
-    shared = {s for s in settings if s.count(",") == 2}  # those that name a --data dataset
-    if len({s.rsplit(",", 1)[0] for s in settings}) > 1 or len(shared) > 1:
+    settings, mixed = _settings(found)
+    if mixed:
         ctx.notes.append(
             "The results were not all run with the same settings: "
-            + "; ".join(f"{r['experiment']}: {_setting(r)}" for r in found)
+            + "; ".join(
+                f"{r['experiment']}: {_mode(r)}" + (f", {_data(r)}" if _data(r) else "")
+                for r in found
+            )
             + "."
         )
     if missing:
@@ -84,7 +102,7 @@ def run(ctx: Context) -> dict:
     if missing:
         headline += f"; {len(missing)} not run ({', '.join(missing)})"
     text = ["# gradcore experiments: summary", ""]
-    text += [f"Settings: {', '.join(sorted(settings)) or '-'}.", ""]
+    text += [f"Settings: {settings}.", ""]
     text += _table(SUMMARY_COLUMNS, rows) + [""] + [f"> {n}\n" for n in ctx.notes]
     (ctx.folder / "summary.md").write_text("\n".join(text))
     return ctx.finish(
@@ -94,7 +112,7 @@ def run(ctx: Context) -> dict:
             "reproduced": len(found) - len(no),
             "not_reproduced": no,
             "missing": missing,
-            "settings": sorted(settings),
+            "settings": settings,
         },
         headline=headline,
         reproduced=not no and not missing,
