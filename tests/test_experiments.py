@@ -155,6 +155,10 @@ def test_summary_collects_every_headline_and_names_what_is_missing(quick, tmp_pa
     assert s["headline"]["reproduced"] is (not no and not others)
     md = (out / "summary" / "summary.md").read_text()
     assert all(f"| {n} |" in md for n in NAMES)
+    assert s["measured"]["settings"].startswith("quick, seed 0; dataset ")
+    report_md = _report.render([*(res[n] for n in NAMES), s], quick=True)
+    assert f"Settings: {s['measured']['settings']}." in report_md
+    assert report_md.count("| [") == len(NAMES)  # the summary has no row of its own
     # A corrupt file is ignored with a note; mixed settings are named.
     work = tmp_path / "w"
     for n in ("vanishing", "residual"):

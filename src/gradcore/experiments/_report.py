@@ -75,8 +75,9 @@ def render(results: list[dict], *, quick: bool) -> str:
         )
         if "note" in ds:
             lines.append(f"Note: {ds['note']}.")
-    if summary:
-        lines.append(f"Settings: {summary[0]['measured']['settings']}.")
+    settings = (summary[0].get("measured") or {}).get("settings") if summary else None
+    if settings:
+        lines.append(f"Settings: {settings}.")
     lines += ["", "## Summary", ""]
     lines += _table(SUMMARY_COLUMNS, summary_rows(results, links=True))
     for note in summary[0]["notes"] if summary else ():
