@@ -501,6 +501,19 @@ def test_save_checks_its_arguments(tmp_path):
         gc.save(tmp_path / "x.npz", model, extra=[1])
     with pytest.raises(TypeError, match=r"save: extra keys must be strings, got int \(1\)"):
         gc.save(tmp_path / "x.npz", model, extra={1: 2})
+    # Nested keys too: JSON would give {"1": ...} back for {1: ...}, silently.
+    with pytest.raises(
+        TypeError, match=r"save: extra\['cfg'\]\['layers'\]\[1\] must have string keys"
+    ):
+        gc.save(tmp_path / "x.npz", model, extra={"cfg": {"layers": [{}, {3: "relu"}]}})
+    with pytest.raises(TypeError, match=r"load int \(3\) back as the string '3'\), got the key 3"):
+        gc.save(tmp_path / "x.npz", model, extra={"cfg": {3: "relu"}})
+    with pytest.raises(TypeError, match=r"must have string keys .* got the key True"):
+        gc.save(tmp_path / "x.npz", model, extra={"m": ({True: 1},)})
+    assert not (tmp_path / "x.npz").exists()  # refused before anything was written
+    gc.save(tmp_path / "ok.npz", model, extra={"cfg": {"layers": [{"act": "relu"}], "n": 3}})
+    assert gc.load(tmp_path / "ok.npz").extra["cfg"] == {"layers": [{"act": "relu"}], "n": 3}
+    (tmp_path / "ok.npz").unlink()
     with pytest.raises(TypeError, match=r"save: extra\['z'\] must be a real numeric numpy"):
         gc.save(tmp_path / "x.npz", model, extra={"z": np.ones(2, complex)})
     with pytest.raises(TypeError, match=r"save: extra\['o'\] must be a real numeric numpy"):

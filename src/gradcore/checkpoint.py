@@ -146,8 +146,9 @@ def save(path, model: Layer, optimizer=None, extra: dict[str, Any] | None = None
     optimizer : gradcore optimizer over ``model.parameters()``, or None
     extra : dict[str, Any] or None
         String keys; values are JSON-able (numbers incl. NumPy scalars, which are stored as
-        Python numbers, strings, bools, None, lists, dicts with string keys) or real numeric
-        NumPy arrays of any shape (bool/int/uint/float, non-finite values allowed).
+        Python numbers, strings, bools, None, lists, dicts with string keys, checked at every
+        level: JSON would load ``{1: x}`` back as ``{"1": x}``; tuples load as lists) or real
+        numeric NumPy arrays of any shape (bool/int/uint/float, non-finite values allowed).
 
     Raises ``TypeError``/``ValueError`` for bad arguments, :class:`CheckpointError` for
     content that cannot be stored, ``OSError`` from the file system; in every case an existing
@@ -215,6 +216,7 @@ def save(path, model: Layer, optimizer=None, extra: dict[str, Any] | None = None
             arrays[key] = _storable(key, v, finite=False, what=f"extra[{k!r}]", error=TypeError)
             manifest["extra_arrays"][k] = _spec_of(arrays[key])
         else:
+            _check_keys(v, f"extra[{k!r}]")
             manifest["extra"][k] = _jsonable(v, f"extra[{k!r}]")
     manifest = _jsonable(manifest, "the model's config and states")
     specs = _check_manifest("save", manifest)  # the same checks load makes: never write
@@ -286,6 +288,27 @@ def _check_finite(where: str, arr: np.ndarray) -> None:
 
 def _spec_of(arr: np.ndarray) -> dict:
     return {"shape": list(arr.shape), "dtype": arr.dtype.str}
+
+
+def _check_keys(value, what: str) -> None:
+    """Every dict inside ``value`` has string keys: JSON would turn ``{1: x}`` into
+    ``{"1": x}``, and ``load`` would hand back a different dict without a word."""
+    stack = [(value, what, 0)]
+    while stack:
+        v, where, depth = stack.pop()
+        if depth > _MAX_JSON_DEPTH:
+            return  # _jsonable reports the depth
+        if isinstance(v, dict):
+            for key, item in v.items():
+                if not isinstance(key, str):
+                    raise TypeError(
+                        f"save: {where} must have string keys at every level (JSON would "
+                        f"load {describe(key)} back as the string {str(key)!r}), got the key "
+                        f"{key!r}"
+                    )
+                stack.append((item, f"{where}[{key!r}]", depth + 1))
+        elif isinstance(v, list | tuple):
+            stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(v))
 
 
 def _jsonable(value, what: str):
