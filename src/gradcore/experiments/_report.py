@@ -106,10 +106,12 @@ def render(results: list[dict], *, quick: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _same_data(had, data: str) -> bool:
-    """The dataset matches ``--data``, or the experiment makes its own (not one of
-    :data:`DATASETS`: the adding problem, the oscillators), which ``--data`` does not change."""
-    return had == data or had not in DATASETS
+def shared_dataset(r: dict) -> str | None:
+    """The shared dataset (one of :data:`DATASETS`, what ``--data`` picks) a result ran on;
+    None for an experiment that generates its own data (adding problem, oscillators), which
+    ``--data`` does not change."""
+    ds = (r.get("dataset") or {}).get("name")
+    return ds if ds in DATASETS else None
 
 
 def _kept(out: Path, name: str, *, quick: bool, seed: int, data: str) -> dict | None:
@@ -125,7 +127,7 @@ def _kept(out: Path, name: str, *, quick: bool, seed: int, data: str) -> dict | 
         and r.get("experiment") == name
         and r.get("quick") is quick
         and r.get("seed") == seed
-        and _same_data((r.get("dataset") or {}).get("name"), data)
+        and shared_dataset(r) in (data, None)
         and r.get("gradcore") == __version__
     )
     if not same or "headline" not in r:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 
-from ._framework import DATASETS, EXPERIMENTS, Context, register
-from ._report import SUMMARY, SUMMARY_COLUMNS, _table, summary_rows
+from ._framework import EXPERIMENTS, Context, register
+from ._report import SUMMARY, SUMMARY_COLUMNS, _table, shared_dataset, summary_rows
 
 NAME = SUMMARY
 
@@ -41,18 +41,11 @@ def _mode(r: dict) -> str:
     return f"{'quick' if r['quick'] else 'full'}, seed {r['seed']}"
 
 
-def _data(r: dict) -> str | None:
-    """The shared dataset (``--data``) it ran on; None for an experiment that generates its
-    own data (adding problem, oscillators), which ``--data`` does not change."""
-    ds = (r.get("dataset") or {}).get("name")
-    return ds if ds in DATASETS else None
-
-
 def _settings(found: list[dict]) -> tuple[str, bool]:
     """``(one line naming the settings, whether they are mixed)``."""
     modes = sorted({_mode(r) for r in found})
-    data = sorted({d for r in found if (d := _data(r)) is not None})
-    own = [r["experiment"] for r in found if _data(r) is None]
+    data = sorted({d for r in found if (d := shared_dataset(r)) is not None})
+    own = [r["experiment"] for r in found if shared_dataset(r) is None]
     line = "; ".join(modes) or "-"
     if data:
         line += f"; dataset {', '.join(data)}"
@@ -83,7 +76,8 @@ def run(ctx: Context) -> dict:
         ctx.notes.append(
             "The results were not all run with the same settings: "
             + "; ".join(
-                f"{r['experiment']}: {_mode(r)}" + (f", {_data(r)}" if _data(r) else "")
+                f"{r['experiment']}: {_mode(r)}"
+                + (f", {shared_dataset(r)}" if shared_dataset(r) else "")
                 for r in found
             )
             + "."

@@ -140,12 +140,9 @@ def phase_diagram(result, path, *, value: str = "test_accuracy") -> list[str]:
     from ._framework import save_png
 
     xs, ys, Z = result.pivot("sigma_w2", "depth", value)
-    sb2 = {r["config"].get("sigma_b2", 0.05) for r in result.ok}
-    sb2 = sb2.pop() if len(sb2) == 1 else 0.05
+    sb2, lo = _sigma_b2(result), _chance(result)
     fig, ax = plt.subplots(figsize=(8.5, 5.2))
-    xe, ye = _edges(xs), _edges(ys, log=True)
-    chance = result.values("chance")
-    lo = float(np.nanmin(chance)) if chance.size and np.isfinite(chance).any() else 0.0
+    xe, ye = result.edges(xs), result.edges(ys, log=True)
     hi = max(lo + 0.05, float(np.nanmax(Z)) if np.isfinite(Z).any() else 1.0)
     mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(Z), cmap="viridis", vmin=lo, vmax=hi)
     fig.colorbar(
@@ -205,12 +202,9 @@ def edge(result, *, value: str = "test_accuracy") -> dict:
     best cell of the sweep (the budget is the same everywhere, so only relative levels mean
     anything). ``agree`` counts the cells where "trained" equals "depth < 6 xi_c"."""
     xs, ys, Z = result.pivot("sigma_w2", "depth", value)
-    chance = result.values("chance")
-    lo = float(np.nanmin(chance)) if np.isfinite(chance).any() else 0.0
+    lo, sb2 = _chance(result), _sigma_b2(result)
     best = float(np.nanmax(Z))
     cut = lo + 0.5 * (best - lo)
-    sb2 = {r["config"].get("sigma_b2", 0.05) for r in result.ok}
-    sb2 = sb2.pop() if len(sb2) == 1 else 0.05
     rows, agree, cells = [], 0, 0
     for j, sw2 in enumerate(xs):
         six = 6 * meanfield.mean_field(float(sw2), sb2).xi_c
@@ -231,18 +225,21 @@ def edge(result, *, value: str = "test_accuracy") -> dict:
             "rows": rows, "agree": int(agree), "cells": int(cells)}  # fmt: skip
 
 
+def _sigma_b2(result) -> float:
+    """The sweep's bias variance (the trial's default 0.05 if it varies or is not set)."""
+    sb2 = {r["config"].get("sigma_b2", 0.05) for r in result.ok}
+    return sb2.pop() if len(sb2) == 1 else 0.05
+
+
+def _chance(result) -> float:
+    """The chance accuracy of the sweep's data (0 if no record says)."""
+    chance = result.values("chance")
+    return float(np.nanmin(chance)) if np.isfinite(chance).any() else 0.0
+
+
 def _width(result) -> str:
     w = {r["config"].get("width", 256) for r in result.ok}
     return ", ".join(str(x) for x in sorted(w))
-
-
-def _edges(v: np.ndarray, log: bool = False) -> np.ndarray:
-    if log:
-        return np.exp(_edges(np.log(v)))
-    if len(v) == 1:
-        return np.array([v[0] - 0.5, v[0] + 0.5])
-    mid = (v[1:] + v[:-1]) / 2
-    return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
 
 
 def summary(result, *, value: str = "test_accuracy") -> str:

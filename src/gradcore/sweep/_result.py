@@ -154,6 +154,17 @@ class SweepResult:
                     Z[i, j] = fns[reduce](sel)
         return xs, ys, Z
 
+    @staticmethod
+    def edges(v: np.ndarray, log: bool = False) -> np.ndarray:
+        """Cell edges around sorted centres ``v`` (a pivot's axis): half-way between
+        neighbours, in log space if ``log`` (for an axis drawn on a log scale)."""
+        if log:
+            return np.exp(SweepResult.edges(np.log(v)))
+        if len(v) == 1:
+            return np.array([v[0] - 0.5, v[0] + 0.5])
+        mid = (v[1:] + v[:-1]) / 2
+        return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
     def plot_heatmap(self, x: str, y: str, value: str, *, reduce="mean", ax=None, cmap="viridis"):
         """A heatmap of ``value`` over config keys ``x`` (columns) and ``y`` (rows), reduced
         over the other axes (seeds) by ``reduce``; cells without a result are blank. Returns
@@ -167,17 +178,9 @@ class SweepResult:
             if not hasattr(ax, "pcolormesh"):
                 raise TypeError(f"plot_heatmap: ax must be a matplotlib Axes, got {describe(ax)}")
             fig = ax.figure
-        mesh = ax.pcolormesh(_edges(xs), _edges(ys), np.ma.masked_invalid(Z), cmap=cmap)
+        mesh = ax.pcolormesh(self.edges(xs), self.edges(ys), np.ma.masked_invalid(Z), cmap=cmap)
         fig.colorbar(mesh, ax=ax, label=f"{value} ({reduce} over the other axes)")
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.set_title(f"{value} over {x} x {y}")
         return fig
-
-
-def _edges(v: np.ndarray) -> np.ndarray:
-    """Cell edges around sorted centres ``v`` (half-way between neighbours)."""
-    if len(v) == 1:
-        return np.array([v[0] - 0.5, v[0] + 0.5])
-    mid = (v[1:] + v[:-1]) / 2
-    return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
